@@ -1,0 +1,75 @@
+/**
+ * The contract between the enricher (src/enrich) and its callers: the HTTP/WebSocket routes
+ * (src/server) and the in-process file source (src/source).
+ */
+import type { Stream } from '../formats/types.ts';
+import type { PodLogIdentity } from '../paths/types.ts';
+import type { PodMeta, StoreEntry } from '../store/types.ts';
+
+/** Why an event came back without pod metadata. Values are metric labels too. */
+export type UnmatchedReason = 'path_not_recognised' | 'pod_not_found' | 'container_not_found' | 'missing_file';
+
+/** One enriched event, ready to send. */
+export interface EnrichedRecord {
+  /** The event in the configured schema, serialised as one JSON object (no newline). */
+  json: string;
+  /** For /v1/stream filters: who wrote it, when known. */
+  namespace: string | undefined;
+  podName: string | undefined;
+  containerName: string | undefined;
+  pod: PodMeta | undefined;
+}
+
+/** An event of a batch that could not be used, reported in the response instead of failing it. */
+export interface EventError {
+  /** Index of the event in the request (0-based). */
+  index: number;
+  /** The input field at fault, with its configured name. */
+  field: string;
+  error: string;
+}
+
+export interface BatchResult {
+  records: EnrichedRecord[];
+  errors: EventError[];
+  /** Events skipped because their pod or container is excluded. */
+  excluded: number;
+  /** Partial fragments folded into a later event. */
+  merged: number;
+}
+
+/**
+ * Partial-line state for one request or one /v1/ingest connection: fragments of the same file
+ * and stream are merged until the fragment that ends the line arrives.
+ */
+export interface MergeSession {
+  /** Emits whatever is still pending (end of a request, flush timeout, connection close). */
+  flush(): BatchResult;
+  /** Bytes held in pending fragments. */
+  readonly pendingBytes: number;
+}
+
+/** What the service knows for a log path (GET /v1/lookup). */
+export interface PathResolution {
+  file: string;
+  identity: PodLogIdentity | undefined;
+  matched: boolean;
+  reason: UnmatchedReason | undefined;
+  pod: StoreEntry<PodMeta> | undefined;
+}
+
+/** A line already decoded and merged (the in-process source's path). */
+export interface DecodedMessage {
+  timestamp: string;
+  stream: Stream;
+  message: string;
+}
+
+export interface Enricher {
+  newSession(): MergeSession;
+  /** Raw events as shippers post them (configured field names); order preserved. */
+  enrichBatch(events: readonly unknown[], session: MergeSession): BatchResult;
+  /** The source's path: undefined when excluded. */
+  enrichMessage(file: string, message: DecodedMessage): EnrichedRecord | undefined;
+  resolve(file: string): PathResolution;
+}

@@ -1,0 +1,55 @@
+/**
+ * Every Prometheus metric the product exposes, defined in one place (SPEC.md section 6) and
+ * created per registry, so tests and embedded uses never share global state.
+ * Labels are low-cardinality by construction: never a pod, file or namespace name.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const PREFIX = 'kube_log_enricher_';
+
+export interface MetricsOptions {
+  /** Default Node.js process metrics; off in most tests to keep scrapes small. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(registry: Registry = new Registry(), options: MetricsOptions = {}) {
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+
+    // Enrichment
+    eventsIn: new Counter({ name: `${PREFIX}events_in_total`, help: 'Raw events received, by entry point.', labelNames: ['route'] as const, registers }),
+    eventsOut: new Counter({ name: `${PREFIX}events_out_total`, help: 'Enriched events emitted, by entry point.', labelNames: ['route'] as const, registers }),
+    eventsMerged: new Counter({ name: `${PREFIX}events_merged_total`, help: 'Partial-line fragments merged into a following event.', registers }),
+    eventsUnmatched: new Counter({ name: `${PREFIX}events_unmatched_total`, help: 'Events returned without pod metadata, by reason.', labelNames: ['reason'] as const, registers }),
+    eventsExcluded: new Counter({ name: `${PREFIX}events_excluded_total`, help: 'Events skipped because their pod or container is excluded.', registers }),
+    eventErrors: new Counter({ name: `${PREFIX}event_errors_total`, help: 'Events reported back as invalid, by reason.', labelNames: ['reason'] as const, registers }),
+    enrichDuration: new Histogram({ name: `${PREFIX}enrich_duration_seconds`, help: 'Time to enrich one batch.', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),
+
+    // Store and reflectors
+    storeObjects: new Gauge({ name: `${PREFIX}store_objects`, help: 'Objects in the store, by kind and state (live, retained).', labelNames: ['kind', 'state'] as const, registers }),
+    storeEvictions: new Counter({ name: `${PREFIX}store_evictions_total`, help: 'Deleted objects evicted after the deletion delay.', labelNames: ['kind'] as const, registers }),
+    reflectorSynced: new Gauge({ name: `${PREFIX}reflector_synced`, help: '1 once the reflector completed its initial list.', labelNames: ['kind'] as const, registers }),
+    watchRestarts: new Counter({ name: `${PREFIX}watch_restarts_total`, help: 'Watch restarts, by kind and reason.', labelNames: ['kind', 'reason'] as const, registers }),
+    relists: new Counter({ name: `${PREFIX}relists_total`, help: 'Full relists, by kind and reason.', labelNames: ['kind', 'reason'] as const, registers }),
+    apiErrors: new Counter({ name: `${PREFIX}api_errors_total`, help: 'Errors from the Kubernetes API, by kind and code.', labelNames: ['kind', 'code'] as const, registers }),
+
+    // File source
+    filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),
+    bytesRead: new Counter({ name: `${PREFIX}bytes_read_total`, help: 'Bytes read from log files.', registers }),
+    linesRead: new Counter({ name: `${PREFIX}lines_read_total`, help: 'Lines read from log files.', registers }),
+    checkpointWrites: new Counter({ name: `${PREFIX}checkpoint_writes_total`, help: 'Checkpoint files written.', registers }),
+    linesDropped: new Counter({ name: `${PREFIX}lines_dropped_total`, help: 'Lines dropped, by reason.', labelNames: ['reason'] as const, registers }),
+    linesTruncated: new Counter({ name: `${PREFIX}lines_truncated_total`, help: 'Lines truncated, by reason.', labelNames: ['reason'] as const, registers }),
+    rotations: new Counter({ name: `${PREFIX}file_rotations_total`, help: 'File rotations followed, by kind (rename, truncate).', labelNames: ['kind'] as const, registers }),
+    sinkErrors: new Counter({ name: `${PREFIX}sink_errors_total`, help: 'Failed deliveries to the sink or service (retried).', labelNames: ['sink'] as const, registers }),
+
+    // HTTP and WebSocket
+    wsClients: new Gauge({ name: `${PREFIX}websocket_clients`, help: 'Open WebSocket connections, by route.', labelNames: ['route'] as const, registers }),
+    wsDropped: new Counter({ name: `${PREFIX}websocket_dropped_messages_total`, help: 'Events not sent to a slow /v1/stream subscriber.', labelNames: ['route'] as const, registers }),
+    httpDuration: new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status.', labelNames: ['route', 'method', 'status_code'] as const, buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
