@@ -1,0 +1,225 @@
+/**
+ * Every configuration key, its type, default and description: the single source of truth for the
+ * loader, the environment/flag names, `check-config` and docs/configuration.md.
+ *
+ * Conventions the key table (keys.ts) relies on: a leaf is built by one of the helpers below or a
+ * plain zod string/boolean/number/enum/array/record, then wrapped by `.prefault(default)` or
+ * `.optional()`, then `.describe(...)` last. Sections are strict objects with `.prefault({})` so
+ * their own defaults apply when the section is absent.
+ */
+import { z } from 'zod';
+import { DURATION_EXAMPLES, SIZE_EXAMPLES, parseDuration, parseSize } from './units.ts';
+import { LISTEN_EXAMPLES, parseListenAddress } from './listen.ts';
+
+/** How a leaf is written and checked; drives coercion of env/flag strings, docs and printing. */
+export type LeafKind =
+  | 'string' | 'boolean' | 'integer' | 'number' | 'enum' | 'stringList' | 'stringMap'
+  | 'duration' | 'size' | 'listen' | 'sink' | 'url';
+
+export interface LeafMeta {
+  kind: LeafKind;
+  /** Printed as "<redacted>" by check-config, in errors and in logs. */
+  secret?: boolean;
+}
+
+/** Metadata zod cannot express (units, secrets), attached to the innermost leaf schema. */
+export const leafMeta = z.registry<LeafMeta>();
+
+function duration(options: { min?: number } = {}) {
+  const min = options.min ?? 0;
+  const schema = z.unknown().transform((input, ctx) => {
+    const parsed = parseDuration(input);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message, params: { expected: `a duration such as ${DURATION_EXAMPLES}` } });
+      return z.NEVER;
+    }
+    if (parsed.value < min) {
+      ctx.addIssue({ code: 'custom', message: `bad duration: must be at least ${min}ms`, params: { expected: `a duration of at least ${min}ms` } });
+      return z.NEVER;
+    }
+    return parsed.value;
+  });
+  schema.register(leafMeta, { kind: 'duration' });
+  // Written as a string ("60s"), used as milliseconds.
+  return schema as unknown as z.ZodType<number, string>;
+}
+
+function size(options: { min?: number } = {}) {
+  const min = options.min ?? 1;
+  const schema = z.unknown().transform((input, ctx) => {
+    const parsed = parseSize(input);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message, params: { expected: `a size such as ${SIZE_EXAMPLES}` } });
+      return z.NEVER;
+    }
+    if (parsed.value < min) {
+      ctx.addIssue({ code: 'custom', message: `bad size: must be at least ${min}B`, params: { expected: `a size of at least ${min}B` } });
+      return z.NEVER;
+    }
+    return parsed.value;
+  });
+  schema.register(leafMeta, { kind: 'size' });
+  return schema as unknown as z.ZodType<number, string>;
+}
+
+function listenAddress() {
+  const schema = z.string().superRefine((value, ctx) => {
+    const parsed = parseListenAddress(value);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message, params: { expected: `host:port such as ${LISTEN_EXAMPLES}` } });
+  });
+  schema.register(leafMeta, { kind: 'listen' });
+  return schema;
+}
+
+export const SINK_EXPECTED = '"stdout", "file:PATH" or an http:// or https:// URL';
+
+/** Returns a message when `value` is not a sink address. */
+export function checkSink(value: string): string | undefined {
+  if (value === 'stdout') return undefined;
+  if (value.startsWith('file:')) return value.length > 'file:'.length ? undefined : 'bad sink: "file:" needs a path, as in "file:/var/log/enriched.ndjson"';
+  if (/^https?:\/\//.test(value)) return URL.canParse(value) ? undefined : 'bad sink: not a valid URL';
+  return 'bad sink: unknown kind of sink';
+}
+
+function sinkAddress() {
+  const schema = z.string().superRefine((value, ctx) => {
+    const message = checkSink(value);
+    if (message !== undefined) ctx.addIssue({ code: 'custom', message, params: { expected: SINK_EXPECTED } });
+  });
+  schema.register(leafMeta, { kind: 'sink' });
+  return schema;
+}
+
+function httpUrl() {
+  const schema = z.string().superRefine((value, ctx) => {
+    if (!/^https?:\/\//.test(value) || !URL.canParse(value)) {
+      ctx.addIssue({ code: 'custom', message: 'bad URL', params: { expected: 'an http:// or https:// URL such as "http://127.0.0.1:8080"' } });
+    }
+  });
+  schema.register(leafMeta, { kind: 'url' });
+  return schema;
+}
+
+function secret() {
+  const schema = z.string().min(1);
+  schema.register(leafMeta, { kind: 'string', secret: true });
+  return schema;
+}
+
+const path = () => z.string().min(1);
+const positiveInt = () => z.number().int().min(1);
+
+export const backoffSchema = z.strictObject({
+  initial: duration({ min: 1 }).prefault('500ms').describe('First delay before retrying a failed list or watch.'),
+  max: duration({ min: 1 }).prefault('30s').describe('Longest delay between retries.'),
+  factor: z.number().min(1).prefault(2).describe('Multiplier applied to the delay after each failure.'),
+  jitter: z.number().min(0).max(1).prefault(0.2).describe('Random fraction (0..1) added to or removed from each delay, so agents do not retry in lockstep.'),
+});
+
+export const kubernetesSchema = z.strictObject({
+  kubeconfig: path().optional().describe('Path to a kubeconfig file (also read from $KUBECONFIG). Unset: the in-cluster service account, then ~/.kube/config.'),
+  context: z.string().min(1).optional().describe('kubeconfig context to use. Unset: the current context.'),
+  nodeName: z.string().min(1).optional().describe('This node\'s name (also read from $NODE_NAME). When set, only this node\'s pods are watched, with a spec.nodeName field selector.'),
+  podLabelSelector: z.string().min(1).optional().describe('Label selector limiting the pods watched, e.g. "app!=noisy".'),
+  podFieldSelector: z.string().min(1).optional().describe('Extra field selector for pods, combined with the nodeName selector.'),
+  namespaceLabelSelector: z.string().min(1).optional().describe('Label selector limiting the namespaces watched.'),
+  deletionDelay: duration().prefault('60s').describe('How long a deleted pod, namespace or node stays usable, so its last log lines are still enriched.'),
+  watchNodes: z.boolean().prefault(true).describe('Watch nodes (for node labels and annotations).'),
+  watchNamespaces: z.boolean().prefault(true).describe('Watch namespaces (for namespace labels and annotations).'),
+  watchTimeout: duration({ min: 1 }).prefault('5m').describe('A watch with no event or bookmark for this long is treated as dead and restarted.'),
+  backoff: backoffSchema.prefault({}).describe('Retry policy for failed lists and watches.'),
+});
+
+export const serverSchema = z.strictObject({
+  listen: listenAddress().prefault('127.0.0.1:8080').describe('Address of the HTTP/WebSocket API and metrics: host:port or [IPv6]:port. Port 0 picks a free port.'),
+  authToken: secret().optional().describe('Bearer token required on every route but health. Mutually exclusive with authTokenFile.'),
+  authTokenFile: path().optional().describe('File holding the bearer token (read at start). Mutually exclusive with authToken.'),
+  maxBodyBytes: size().prefault('8MiB').describe('Largest accepted request body.'),
+  tls: z.strictObject({
+    certFile: path().describe('PEM certificate chain.'),
+    keyFile: path().describe('PEM private key.'),
+  }).optional().describe('Serve HTTPS with this certificate and key. Unset: plain HTTP.'),
+  streamBufferEvents: positiveInt().prefault(1000).describe('Events buffered per /v1/stream subscriber before events are dropped for it.'),
+});
+
+export const enrichmentSchema = z.strictObject({
+  schema: z.enum(['vector', 'fluentbit', 'otel']).prefault('vector').describe('Shape of enriched events: vector (Vector kubernetes_logs), fluentbit (Fluent Bit kubernetes filter) or otel (OpenTelemetry resource attributes).'),
+  include: z.strictObject({
+    podLabels: z.boolean().prefault(true).describe('Add pod labels.'),
+    podAnnotations: z.boolean().prefault(true).describe('Add pod annotations.'),
+    namespaceLabels: z.boolean().prefault(true).describe('Add namespace labels.'),
+    namespaceAnnotations: z.boolean().prefault(false).describe('Add namespace annotations.'),
+    nodeLabels: z.boolean().prefault(true).describe('Add node labels.'),
+    nodeAnnotations: z.boolean().prefault(false).describe('Add node annotations.'),
+  }).prefault({}).describe('Which label and annotation groups enriched events carry.'),
+  rename: z.record(z.string().min(1), z.string().min(1)).prefault({}).describe('Output key renames, e.g. {"kubernetes.pod_labels": "kubernetes.labels"}.'),
+  exclude: z.strictObject({
+    label: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod with this label set to "true" is skipped.'),
+    annotation: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod with this annotation set to "true" is skipped.'),
+    containersAnnotation: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude-containers').describe('Pod annotation listing containers (comma-separated) whose lines are skipped.'),
+  }).prefault({}).describe('How pods and containers opt out of enrichment.'),
+  input: z.strictObject({
+    file: z.string().min(1).prefault('file').describe('Field of a raw event holding the log file path.'),
+    line: z.string().min(1).prefault('line').describe('Field of a raw event holding the raw CRI/docker line.'),
+    message: z.string().min(1).prefault('message').describe('Field of a raw event holding an already decoded message.'),
+    timestamp: z.string().min(1).prefault('timestamp').describe('Field of a raw event holding its timestamp.'),
+    stream: z.string().min(1).prefault('stream').describe('Field of a raw event holding stdout/stderr.'),
+  }).prefault({}).describe('Field names of raw events posted by shippers.'),
+  maxMergedLineBytes: size().prefault('1MiB').describe('Cap on a line merged from partial fragments (service side); longer lines are truncated.'),
+  partialFlushTimeout: duration().prefault('5s').describe('A partial fragment with no final fragment after this long is emitted as it is.'),
+});
+
+export const sourceSchema = z.strictObject({
+  podsDir: path().prefault('/var/log/pods').describe('Root of the kubelet pod log tree.'),
+  include: z.array(z.string().min(1)).prefault(['**/*.log']).describe('Globs (relative to podsDir) of files to tail.'),
+  exclude: z.array(z.string().min(1)).prefault([]).describe('Globs (relative to podsDir) of files never to tail.'),
+  readFrom: z.enum(['beginning', 'end']).prefault('beginning').describe('Where to start in a file that has no checkpoint.'),
+  dataDir: path().prefault('/var/lib/kube-log-enricher').describe('Directory for checkpoints.'),
+  maxLineBytes: size().prefault('256KiB').describe('Longest raw line read from a file.'),
+  maxLineAction: z.enum(['truncate', 'drop']).prefault('truncate').describe('What happens to a line longer than maxLineBytes.'),
+  maxMergedLineBytes: size().prefault('1MiB').describe('Cap on a line merged from partial fragments (source side).'),
+  partialFlushTimeout: duration().prefault('5s').describe('A partial fragment with no final fragment after this long is emitted as it is.'),
+  rotateWait: duration().prefault('5s').describe('How long a rotated file keeps being read after rotation.'),
+  rescanInterval: duration({ min: 1 }).prefault('10s').describe('How often podsDir is rescanned for new files, besides file system events.'),
+  checkpointInterval: duration({ min: 1 }).prefault('2s').describe('How often acknowledged read positions are written to dataDir.'),
+  batchMaxEvents: positiveInt().prefault(1000).describe('Most events in one batch to the enricher or sink.'),
+  batchMaxWait: duration().prefault('200ms').describe('Longest wait before a partly filled batch is sent.'),
+  maxBufferedBytes: size().prefault('16MiB').describe('Reading pauses while more than this is buffered and unacknowledged (backpressure).'),
+  sink: sinkAddress().prefault('stdout').describe('Where enriched NDJSON goes: "stdout", "file:PATH", or an http(s):// URL receiving NDJSON batches.'),
+  service: httpUrl().optional().describe('`source` command: URL of the enrichment service raw events are posted to.'),
+  transport: z.enum(['http', 'websocket']).prefault('http').describe('`source` command: how raw events reach the service.'),
+  serviceToken: secret().optional().describe('`source` command: bearer token for the service. Mutually exclusive with serviceTokenFile.'),
+  serviceTokenFile: path().optional().describe('`source` command: file holding the bearer token for the service. Mutually exclusive with serviceToken.'),
+  selfPodUid: z.string().min(1).optional().describe('UID of the pod running this process (also read from $POD_UID), whose own logs are never tailed.'),
+  selfPodName: z.string().min(1).optional().describe('Name of the pod running this process (also read from $POD_NAME), whose own logs are never tailed.'),
+});
+
+export const loggingSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).prefault('info').describe('Lowest level of the service\'s own log (JSON on stderr).'),
+});
+
+export const configSchema = z.strictObject({
+  kubernetes: kubernetesSchema.prefault({}).describe('Connection to the API server and what is watched.'),
+  server: serverSchema.prefault({}).describe('The HTTP/WebSocket API.'),
+  enrichment: enrichmentSchema.prefault({}).describe('What enriched events look like.'),
+  source: sourceSchema.prefault({}).describe('The bundled file source (source, agent and demo commands).'),
+  logging: loggingSchema.prefault({}).describe('The service\'s own log.'),
+});
+
+/** Pairs of keys that cannot both be set. */
+export const MUTUALLY_EXCLUSIVE: readonly (readonly [string, string])[] = [
+  ['server.authToken', 'server.authTokenFile'],
+  ['source.serviceToken', 'source.serviceTokenFile'],
+];
+
+export type Config = z.output<typeof configSchema>;
+/** What a config file may hold: every key optional, durations and sizes as strings. */
+export type ConfigInput = z.input<typeof configSchema>;
+export type KubernetesConfig = Config['kubernetes'];
+export type BackoffConfig = KubernetesConfig['backoff'];
+export type ServerConfig = Config['server'];
+export type EnrichmentConfig = Config['enrichment'];
+export type SourceConfig = Config['source'];
+export type LoggingConfig = Config['logging'];
+export type LogLevel = LoggingConfig['level'];
+export type EnrichmentSchemaName = EnrichmentConfig['schema'];
