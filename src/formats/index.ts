@@ -1,0 +1,14 @@
+/** Line decoders (CRI, Docker json-file) and partial-line merging: the first step of every log line. */
+export type { DecodeFailure, DecodeResult, DecodedLine, LineFormat, Stream } from './types.ts';
+export { isDecodeFailure } from './types.ts';
+export { decodeCri } from './cri.ts';
+export { decodeDocker } from './docker.ts';
+export { decodeLine } from './decode.ts';
+export { isRfc3339 } from './timestamp.ts';
+export {
+  DEFAULT_MAX_MERGED_LINE_BYTES,
+  DEFAULT_PARTIAL_FLUSH_TIMEOUT_MS,
+  PartialMerger,
+  utf8PrefixLength,
+} from './merge.ts';
+export type { Fragment, MergeStats, MergedLine, PartialMergerOptions } from './merge.ts';

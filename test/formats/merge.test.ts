@@ -1,0 +1,276 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { Buffer } from 'node:buffer';
+import { PartialMerger, decodeLine, isDecodeFailure, utf8PrefixLength } from '../../src/formats/index.ts';
+import type { DecodedLine, Fragment, MergedLine, Stream } from '../../src/formats/index.ts';
+import { criFragments, criLine, dockerFragments, rfc3339 } from '../builders/lines.ts';
+
+const FILE = '/var/log/pods/shop_cart_0b6c1d2e-1111-2222-3333-444455556666/cart/0.log';
+
+function decode(line: string): DecodedLine {
+  const r = decodeLine(line);
+  if (isDecodeFailure(r)) throw new Error(`unexpected ${r.error}: ${r.detail}`);
+  return r;
+}
+
+function frag(message: string, partial: boolean, stream: Stream = 'stdout', timestamp = 't'): Fragment {
+  return { timestamp, stream, partial, message };
+}
+
+/** A clock the test moves by hand. */
+function manualClock(start = 1_000_000) {
+  let now = start;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+/** Pushes every line and collects what comes out, then whatever flushAll still holds. */
+function mergeAll<C>(merger: PartialMerger<C>, key: string, lines: string[]): MergedLine<C>[] {
+  const out: MergedLine<C>[] = [];
+  for (const line of lines) {
+    const m = merger.push(key, decode(line));
+    if (m !== undefined) out.push(m);
+  }
+  return out.concat(merger.flushAll());
+}
+
+t.test('a whole line comes straight back', async (t) => {
+  const merger = new PartialMerger();
+  const m = merger.push(FILE, decode(criLine({ message: 'hello' })));
+  t.same(m, { key: FILE, timestamp: '2026-11-23T10:00:00.123456789Z', stream: 'stdout', message: 'hello', fragments: 1, truncated: false, incomplete: false, context: undefined });
+  t.equal(merger.pendingCount, 0);
+  t.same(merger.stats, { fragmentsMerged: 0, linesTruncated: 0, bytesDropped: 0, fragmentsDropped: 0, linesIncomplete: 0 });
+});
+
+t.test('P, P, F merge into one line with the FIRST fragment\'s timestamp', async (t) => {
+  const ts = (i: number) => rfc3339(Date.UTC(2026, 10, 23, 10, 0, i));
+  const lines = criFragments('alpha beta gamma', { size: 6, timestamps: ts });
+  t.same(lines.map((l) => decode(l).partial), [true, true, false]);
+  const merger = new PartialMerger();
+  const out = mergeAll(merger, FILE, lines);
+  t.equal(out.length, 1);
+  t.match(out[0], { message: 'alpha beta gamma', timestamp: ts(0), fragments: 3, truncated: false, incomplete: false });
+  t.equal(merger.stats.fragmentsMerged, 2);
+  t.equal(merger.pendingBytes, 0);
+});
+
+t.test('Docker fragments (log without newline) merge the same way', async (t) => {
+  const lines = dockerFragments('é'.repeat(40) + ' end', { size: 16 });
+  const out = mergeAll(new PartialMerger(), FILE, lines);
+  t.equal(out.length, 1);
+  t.match(out[0], { message: 'é'.repeat(40) + ' end', fragments: lines.length });
+});
+
+t.test('stdout and stderr fragments interleave in one file and merge per stream', async (t) => {
+  const merger = new PartialMerger();
+  const seq = [
+    criLine({ stream: 'stdout', partial: true, message: 'out-1 ' }),
+    criLine({ stream: 'stderr', partial: true, message: 'err-1 ' }),
+    criLine({ stream: 'stdout', partial: true, message: 'out-2 ' }),
+    criLine({ stream: 'stderr', partial: false, message: 'err-end' }),
+    criLine({ stream: 'stdout', partial: false, message: 'out-end' }),
+  ];
+  const out = mergeAll(merger, FILE, seq);
+  t.same(
+    out.map((m) => [m.stream, m.message, m.fragments]),
+    [
+      ['stderr', 'err-1 err-end', 2],
+      ['stdout', 'out-1 out-2 out-end', 3],
+    ],
+  );
+});
+
+t.test('keys are independent, and a whole line passes while another key is pending', async (t) => {
+  const merger = new PartialMerger();
+  t.equal(merger.push('a', frag('a1 ', true)), undefined);
+  t.match(merger.push('b', frag('b whole', false)), { key: 'b', message: 'b whole', fragments: 1 });
+  t.equal(merger.push('b', frag('b1 ', true)), undefined);
+  t.match(merger.push('a', frag('a2', false)), { key: 'a', message: 'a1 a2' });
+  t.match(merger.push('b', frag('b2', false)), { key: 'b', message: 'b1 b2' });
+  t.equal(merger.pendingCount, 0);
+});
+
+t.test('a 1 MiB line split into 16 KiB fragments merges back exactly', async (t) => {
+  const line = Array.from({ length: 1024 * 1024 / 32 }, (_, i) => `${String(i).padStart(8, '0')}-abcdefghijklmnopqrstuv `).join('');
+  t.equal(Buffer.byteLength(line), 1024 * 1024);
+  const lines = criFragments(line, { size: 16 * 1024 });
+  t.equal(lines.length, 64);
+  const out = mergeAll(new PartialMerger(), FILE, lines);
+  t.equal(out.length, 1);
+  t.ok(out[0]!.message === line, 'merged message equals the original');
+  t.equal(out[0]!.fragments, 64);
+});
+
+t.test('past maxMergedLineBytes: the first bytes are emitted truncated at once, the rest dropped and counted', async (t) => {
+  const merger = new PartialMerger({ maxMergedLineBytes: 10 });
+  t.equal(merger.push(FILE, frag('abcd', true, 'stdout', 't1')), undefined);
+  const cut = merger.push(FILE, frag('efghijk', true, 'stdout', 't2'));
+  t.same(cut, { key: FILE, timestamp: 't1', stream: 'stdout', message: 'abcdefghij', fragments: 2, truncated: true, incomplete: false, context: undefined });
+  t.equal(merger.pendingBytes, 0, 'nothing is held once the line is being dropped');
+  t.equal(merger.push(FILE, frag('klmnop', true)), undefined);
+  t.equal(merger.push(FILE, frag('qr', false)), undefined, 'the final fragment ends the dropped line silently');
+  t.equal(merger.pendingCount, 0);
+  t.same(merger.stats, { fragmentsMerged: 1, linesTruncated: 1, bytesDropped: 1 + 6 + 2, fragmentsDropped: 2, linesIncomplete: 0 });
+  // The next line starts fresh.
+  t.equal(merger.push(FILE, frag('next ', true)), undefined);
+  t.match(merger.push(FILE, frag('line', false)), { message: 'next line', truncated: false });
+});
+
+t.test('the bound: exactly maxMergedLineBytes fits; a first fragment beyond it is cut alone', async (t) => {
+  const merger = new PartialMerger({ maxMergedLineBytes: 8 });
+  merger.push(FILE, frag('1234', true));
+  t.match(merger.push(FILE, frag('5678', false)), { message: '12345678', truncated: false });
+  const first = merger.push(FILE, frag('0123456789AB', true));
+  t.match(first, { message: '01234567', truncated: true, fragments: 1 });
+  t.equal(merger.stats.bytesDropped, 4);
+  // A final fragment that crosses the bound emits the cut line and leaves nothing pending.
+  merger.push(FILE, frag('x', false)); // ends the dropped line
+  merger.push(FILE, frag('abcdef', true));
+  t.match(merger.push(FILE, frag('ghijkl', false)), { message: 'abcdefgh', truncated: true, fragments: 2 });
+  t.equal(merger.pendingCount, 0);
+});
+
+t.test('the cut never splits a UTF-8 character', async (t) => {
+  const merger = new PartialMerger({ maxMergedLineBytes: 7 });
+  merger.push(FILE, frag('ab', true));
+  const cut = merger.push(FILE, frag('é😀z', true)); // 2 + 2 + 4 bytes: only "é" fits after "ab"
+  t.match(cut, { message: 'abé', truncated: true });
+  t.equal(merger.stats.bytesDropped, 5);
+  t.equal(utf8PrefixLength('😀😀', 5), 2);
+  t.equal(utf8PrefixLength('😀😀', 3), 0);
+  t.equal(utf8PrefixLength('a\ud800b', 4), 2, 'a lone surrogate counts as the 3 bytes of U+FFFD');
+});
+
+t.test('a final fragment that never comes is flushed after the timeout, as incomplete', async (t) => {
+  const clock = manualClock();
+  const merger = new PartialMerger({ flushTimeoutMs: 5000, now: clock.now });
+  t.equal(merger.nextFlushAt(), undefined);
+  merger.push(FILE, frag('last words without newline', true, 'stderr', 't0'));
+  t.equal(merger.nextFlushAt(), clock.now() + 5000);
+  clock.advance(4000);
+  merger.push(FILE, frag(' and more', true, 'stderr'));
+  clock.advance(4000);
+  t.same(merger.flushExpired(), [], 'a new fragment restarts the wait');
+  t.equal(merger.nextFlushAt(), clock.now() + 1000);
+  clock.advance(1000);
+  t.same(merger.flushExpired(), [
+    { key: FILE, timestamp: 't0', stream: 'stderr', message: 'last words without newline and more', fragments: 2, truncated: false, incomplete: true, context: undefined },
+  ]);
+  t.equal(merger.stats.linesIncomplete, 1);
+  t.equal(merger.pendingCount, 0);
+  t.equal(merger.pendingBytes, 0);
+  t.same(merger.flushExpired(), []);
+});
+
+t.test('flushExpired takes an explicit time and only emits what is old enough', async (t) => {
+  const clock = manualClock(0);
+  const merger = new PartialMerger({ flushTimeoutMs: 100, now: clock.now });
+  merger.push('old', frag('o', true));
+  clock.advance(60);
+  merger.push('young', frag('y', true));
+  t.same(merger.flushExpired(99).map((m) => m.key), []);
+  t.same(merger.flushExpired(100).map((m) => m.key), ['old']);
+  t.same(merger.flushExpired(160).map((m) => m.key), ['young']);
+});
+
+t.test('an expired line that was already cut emits nothing more', async (t) => {
+  const clock = manualClock();
+  const merger = new PartialMerger({ maxMergedLineBytes: 4, flushTimeoutMs: 10, now: clock.now });
+  t.match(merger.push(FILE, frag('123456', true)), { truncated: true });
+  clock.advance(10);
+  t.same(merger.flushExpired(), []);
+  t.equal(merger.pendingCount, 0);
+  t.match(merger.push(FILE, frag('new', false)), { message: 'new', truncated: false });
+});
+
+t.test('flushKey and flushAll emit in the order lines began', async (t) => {
+  const merger = new PartialMerger();
+  merger.push('a', frag('a-err', true, 'stderr'));
+  merger.push('b', frag('b-out', true, 'stdout'));
+  merger.push('a', frag('a-out', true, 'stdout'));
+  t.same(merger.flushKey('a').map((m) => [m.stream, m.message, m.incomplete]), [
+    ['stderr', 'a-err', true],
+    ['stdout', 'a-out', true],
+  ]);
+  t.same(merger.flushKey('a'), []);
+  t.same(merger.flushKey('nope'), []);
+  merger.push('c', frag('c-out', true));
+  t.same(merger.flushAll().map((m) => m.key), ['b', 'c']);
+  t.same(merger.flushAll(), []);
+  t.equal(merger.pendingCount, 0);
+});
+
+t.test('pendingBytes counts UTF-8 bytes held', async (t) => {
+  const merger = new PartialMerger();
+  merger.push('a', frag('héllo', true));
+  merger.push('b', frag('😀', true, 'stderr'));
+  t.equal(merger.pendingBytes, 6 + 4);
+  merger.push('a', frag('!', false));
+  t.equal(merger.pendingBytes, 4);
+  merger.flushAll();
+  t.equal(merger.pendingBytes, 0);
+});
+
+t.test('the context of the first fragment travels with the merged line', async (t) => {
+  const merger = new PartialMerger<{ index: number }>();
+  merger.push(FILE, frag('a', true), { index: 0 });
+  t.match(merger.push(FILE, frag('b', false), { index: 1 }), { message: 'ab', context: { index: 0 } });
+  t.match(merger.push(FILE, frag('c', false), { index: 2 }), { context: { index: 2 } });
+});
+
+t.test('invalid options are refused with the option named', async (t) => {
+  t.throws(() => new PartialMerger({ maxMergedLineBytes: 0 }), { name: 'RangeError', message: /maxMergedLineBytes/ });
+  t.throws(() => new PartialMerger({ maxMergedLineBytes: 1.5 }), { message: /maxMergedLineBytes/ });
+  t.throws(() => new PartialMerger({ flushTimeoutMs: -1 }), { message: /flushTimeoutMs/ });
+  t.throws(() => new PartialMerger({ flushTimeoutMs: Number.NaN }), { message: /flushTimeoutMs/ });
+});
+
+t.test('property: no text is lost or invented; every byte is emitted or counted as dropped', async (t) => {
+  const fragment = fc.record({
+    key: fc.constantFrom('a', 'b', 'c'),
+    stream: fc.constantFrom<Stream>('stdout', 'stderr'),
+    partial: fc.boolean(),
+    message: fc.string({ unit: 'binary', maxLength: 12 }),
+  });
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 60 }), fc.integer({ min: 1, max: 40 }), (frags, bound) => {
+        const merger = new PartialMerger({ maxMergedLineBytes: bound });
+        const out: MergedLine[] = [];
+        let inBytes = 0;
+        for (const f of frags) {
+          inBytes += Buffer.byteLength(f.message);
+          const m = merger.push(f.key, { timestamp: 't', stream: f.stream, partial: f.partial, message: f.message });
+          if (m !== undefined) out.push(m);
+        }
+        out.push(...merger.flushAll());
+        const outBytes = out.reduce((n, m) => n + Buffer.byteLength(m.message), 0);
+        if (outBytes + merger.stats.bytesDropped !== inBytes) return false;
+        if (merger.pendingCount !== 0 || merger.pendingBytes !== 0) return false;
+        // Merged lines respect the bound; only a line that was never split may exceed it.
+        return out.every((m) => m.fragments === 1 || Buffer.byteLength(m.message) <= bound);
+      }),
+      { numRuns: 1500 },
+    ),
+  );
+
+  // Without a bound in reach, per key and stream the emitted text is exactly the input text, in order.
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 60 }), (frags) => {
+        const merger = new PartialMerger();
+        const input = new Map<string, string>();
+        const output = new Map<string, string>();
+        const add = (m: Map<string, string>, k: string, s: string) => m.set(k, (m.get(k) ?? '') + s);
+        for (const f of frags) {
+          add(input, `${f.key}/${f.stream}`, f.message + '|'.repeat(f.partial ? 0 : 1));
+          const m = merger.push(f.key, { timestamp: 't', stream: f.stream, partial: f.partial, message: f.message });
+          if (m !== undefined) add(output, `${m.key}/${m.stream}`, `${m.message}|`);
+        }
+        for (const m of merger.flushAll()) add(output, `${m.key}/${m.stream}`, m.message);
+        for (const [k, v] of input) if (output.get(k) !== v) return false;
+        return input.size === output.size;
+      }),
+      { numRuns: 1500 },
+    ),
+  );
+});
