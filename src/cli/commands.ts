@@ -3,7 +3,14 @@
  * handled --help and configuration errors. serve/source/agent/demo are wired in once the
  * service, reflector, file source and simulator land.
  */
+import { homedir } from 'node:os';
 import { formatConfigYaml } from '../config/index.ts';
+import { startDemo } from '../demo/demo.ts';
+import { createLogger } from '../log/index.ts';
+import { startAgent } from '../runtime/agent.ts';
+import { startService, type RuntimeEnv } from '../runtime/service.ts';
+import { startRemoteSource } from '../runtime/source.ts';
+import { runUntilSignal, type StoppableService } from './run-until-signal.ts';
 import type { Config, ConfigFlagName } from '../config/index.ts';
 
 export interface CliIo {
@@ -36,11 +43,30 @@ const KUBE_FLAGS: readonly ConfigFlagName[] = ['kubeconfig', 'context', 'node-na
 const SERVER_FLAGS: readonly ConfigFlagName[] = ['listen', 'auth-token-file', 'schema'];
 const SOURCE_FLAGS: readonly ConfigFlagName[] = ['pods-dir', 'data-dir', 'read-from', 'sink'];
 
-function notYet(name: string, missing: string): (config: Config, ctx: CommandContext) => Promise<number> {
-  return async (_config, ctx) => {
-    ctx.io.stderr.write(`kube-log-enricher ${name} is not available yet: ${missing}\n`);
-    return 1;
+/**
+ * Runs a long-lived part until SIGTERM/SIGINT. Start-up failures a user can act on (kubeconfig not
+ * found, port in use) are one clear line and exit 1, never a stack trace.
+ */
+function longRunning(start: (config: Config, runtime: RuntimeEnv, ctx: CommandContext) => Promise<StoppableService>) {
+  return async (config: Config, ctx: CommandContext): Promise<number> => {
+    const logger = createLogger({ level: config.logging.level });
+    const runtime: RuntimeEnv = { env: ctx.io.env, homeDir: homedir(), logger, stdout: process.stdout };
+    return runUntilSignal(() => start(config, runtime, ctx), { log: (m) => ctx.io.stderr.write(`kube-log-enricher: ${m}\n`) });
   };
+}
+
+async function runDemo(config: Config, runtime: RuntimeEnv, ctx: CommandContext): Promise<StoppableService> {
+  // The demo's own story is told on stderr in three lines; routine info logs would drown it.
+  const quiet: RuntimeEnv = config.logging.level === 'info' ? { ...runtime, logger: createLogger({ level: 'warn' }) } : runtime;
+  const demo = await startDemo(config, quiet);
+  const url = demo.agent.service.url;
+  const pods = demo.agent.service.store.counts().find((c) => c.kind === 'pods')?.live ?? 0;
+  ctx.io.stderr.write(
+    `kube-log-enricher demo: a simulated cluster (${pods} pods on this node) and a growing pod-log tree in ${demo.dir}; pods are created and deleted as it runs.\n` +
+      `Enriched events follow on stdout (schema ${config.enrichment.schema}). API: ${url}/v1/lookup?file=PATH  ${url}/metrics  ${url}/readyz  ws: ${url.replace(/^http/, 'ws')}/v1/stream\n` +
+      `Ctrl-C stops it and removes the temp dir.\n`,
+  );
+  return demo;
 }
 
 export const COMMANDS: readonly Command[] = [
@@ -50,7 +76,7 @@ export const COMMANDS: readonly Command[] = [
     usage: '[options]',
     description: 'Watches pods, namespaces and nodes and enriches log events posted to its HTTP/WebSocket API. SIGTERM or SIGINT shuts it down gracefully.',
     flags: ['config', 'set', ...SERVER_FLAGS, ...KUBE_FLAGS, 'log-level'],
-    run: notYet('serve', 'the enrichment service (reflector store and HTTP API) is not wired into the CLI'),
+    run: longRunning((config, runtime) => startService(config, runtime)),
   },
   {
     name: 'source',
@@ -58,7 +84,7 @@ export const COMMANDS: readonly Command[] = [
     usage: '--service URL [options]',
     description: 'Tails the pod log tree and posts raw events to an enrichment service; enriched events go to the sink. SIGTERM or SIGINT stops reading, flushes and writes checkpoints.',
     flags: ['config', 'set', 'service', ...SOURCE_FLAGS, 'log-level'],
-    run: notYet('source', 'the file source is not wired into the CLI'),
+    run: longRunning((config, runtime) => startRemoteSource(config, runtime)),
   },
   {
     name: 'agent',
@@ -66,7 +92,7 @@ export const COMMANDS: readonly Command[] = [
     usage: '[options]',
     description: 'Runs the enrichment service and the file source in one process, the source feeding the enricher directly. SIGTERM or SIGINT shuts both down gracefully.',
     flags: ['config', 'set', ...SERVER_FLAGS, ...KUBE_FLAGS, ...SOURCE_FLAGS, 'log-level'],
-    run: notYet('agent', 'the enrichment service and the file source are not wired into the CLI'),
+    run: longRunning((config, runtime) => startAgent(config, runtime)),
   },
   {
     name: 'demo',
@@ -74,7 +100,7 @@ export const COMMANDS: readonly Command[] = [
     usage: '[options]',
     description: 'Runs the agent against a simulated API server on loopback with generated pods and a growing pod-log tree in a temp dir, printing enriched NDJSON and serving the API.',
     flags: ['config', 'set', 'listen', 'schema', 'deletion-delay', 'read-from', 'sink', 'log-level'],
-    run: notYet('demo', 'the simulated cluster and the agent are not wired into the CLI'),
+    run: longRunning(runDemo),
   },
   {
     name: 'check-config',

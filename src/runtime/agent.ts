@@ -1,0 +1,67 @@
+/**
+ * `agent` (the DaemonSet default): the service and the file source in one process; the source
+ * feeds the enricher directly (no HTTP hop) and publishes to /v1/stream.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Config } from '../config/index.ts';
+import { createInProcessStage, startFileSource, type FileSource } from '../source/index.ts';
+import { toFileSourceOptions } from './options.ts';
+import { startService, type RuntimeEnv, type Service } from './service.ts';
+
+const SYNC_WAIT_MS = 30_000;
+
+async function waitAtMost(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface Agent {
+  readonly service: Service;
+  readonly source: FileSource;
+  /** Stops reading, delivers what is in flight, writes checkpoints, then stops the service. */
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { kubeConfig?: KubeConfig } = {}): Promise<Agent> {
+  const service = await startService(config, runtime, extras);
+  const stage = createInProcessStage(service.enricher, {
+    publish: (records) => service.bus.publish(records),
+    metrics: service.metrics,
+  });
+  let source: FileSource;
+  try {
+    // Lines read before the store has synced would come out unmatched: wait for the first list,
+    // but not forever (an API server that is down must not stop logs from flowing, nor shutdown).
+    const synced = await waitAtMost(service.reflectors.ready(), SYNC_WAIT_MS);
+    if (!synced) runtime.logger.warn({ waitedMs: SYNC_WAIT_MS }, 'store not synced yet; reading logs anyway (early lines may be unmatched)');
+    source = await startFileSource(toFileSourceOptions(config), {
+      enrich: stage,
+      sink: service.sink,
+      metrics: service.metrics,
+      logger: runtime.logger.child({ component: 'source' }),
+    });
+  } catch (e) {
+    stage.close();
+    await service.stop();
+    throw e;
+  }
+  runtime.logger.info({ podsDir: config.source.podsDir, sink: config.source.sink.startsWith('http') ? 'http' : config.source.sink }, 'file source started');
+  let stopping: Promise<void> | undefined;
+  return {
+    service,
+    source,
+    stop: () =>
+      (stopping ??= (async () => {
+        await source.stop();
+        stage.close();
+        await service.stop();
+      })()),
+  };
+}

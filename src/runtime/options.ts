@@ -1,0 +1,61 @@
+/**
+ * The one place where the validated configuration is mapped onto each component's own options
+ * (pure functions: every component keeps a narrow, plain options interface of its own).
+ */
+import type { Config } from '../config/index.ts';
+import { enricherOptions, type EnricherOptions } from '../enrich/index.ts';
+import type { Backoff } from '../kube/index.ts';
+import type { ServerOptions } from '../server/index.ts';
+import type { FileSourceOptions } from '../source/index.ts';
+
+export function toEnricherOptions(c: Config): EnricherOptions {
+  const e = c.enrichment;
+  return enricherOptions({
+    schema: e.schema,
+    include: e.include,
+    rename: e.rename,
+    exclude: e.exclude,
+    input: e.input,
+    maxMergedLineBytes: e.maxMergedLineBytes,
+    partialFlushTimeoutMs: e.partialFlushTimeout,
+  });
+}
+
+export function toServerOptions(c: Config, authToken: string | undefined): ServerOptions {
+  return {
+    authToken,
+    maxBodyBytes: c.server.maxBodyBytes,
+    streamBufferEvents: c.server.streamBufferEvents,
+    // Enough for a few answers to 1,000-line batches; past it, reading from that client pauses.
+    ingestMaxPendingBytes: Math.max(1024 * 1024, c.server.maxBodyBytes),
+    partialFlushTimeoutMs: c.enrichment.partialFlushTimeout,
+  };
+}
+
+export function toBackoff(c: Config): Backoff {
+  const b = c.kubernetes.backoff;
+  return { initialMs: b.initial, maxMs: b.max, factor: b.factor, jitter: b.jitter };
+}
+
+export function toFileSourceOptions(c: Config): FileSourceOptions {
+  const s = c.source;
+  return {
+    podsDir: s.podsDir,
+    include: s.include,
+    exclude: s.exclude,
+    readFrom: s.readFrom,
+    dataDir: s.dataDir,
+    maxLineBytes: s.maxLineBytes,
+    maxLineAction: s.maxLineAction,
+    maxMergedLineBytes: s.maxMergedLineBytes,
+    partialFlushTimeout: s.partialFlushTimeout,
+    rotateWait: s.rotateWait,
+    rescanInterval: s.rescanInterval,
+    checkpointInterval: s.checkpointInterval,
+    batchMaxEvents: s.batchMaxEvents,
+    batchMaxWait: s.batchMaxWait,
+    maxBufferedBytes: s.maxBufferedBytes,
+    selfPodUid: s.selfPodUid,
+    selfPodName: s.selfPodName,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * `serve`: the enrichment service — reflectors filling the retaining store, the enricher, and the
+ * HTTP/WebSocket API. `agent` and `demo` build on it.
+ */
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Config } from '../config/index.ts';
+import { createEnricher, type Enricher } from '../enrich/index.ts';
+import { loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
+import type { Logger } from '../log/index.ts';
+import { createMetrics, type Metrics } from '../metrics/index.ts';
+import { buildApp, EventBus, startServer, type RunningServer } from '../server/index.ts';
+import { createSink, type Sink } from '../sink/index.ts';
+import { RetainingStore } from '../store/index.ts';
+import { toBackoff, toEnricherOptions, toServerOptions } from './options.ts';
+
+/** A start-up failure a user can act on (bad kubeconfig, unreadable token file, port in use). */
+export class StartupError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'StartupError';
+    this.code = code;
+  }
+}
+
+export interface RuntimeEnv {
+  env: Readonly<Record<string, string | undefined>>;
+  homeDir: string | undefined;
+  logger: Logger;
+  /** Where the `stdout` sink writes. */
+  stdout: Writable;
+}
+
+export interface ServiceExtras {
+  /** Use this cluster instead of resolving a kubeconfig (the demo's simulated API server). */
+  kubeConfig?: KubeConfig;
+}
+
+export interface Service {
+  readonly url: string;
+  readonly metrics: Metrics;
+  readonly store: RetainingStore;
+  readonly enricher: Enricher;
+  readonly reflectors: Reflectors;
+  readonly sink: Sink;
+  readonly bus: EventBus;
+  /** Stops the API first (no new work), then the reflectors, then closes the sink. */
+  stop(): Promise<void>;
+}
+
+function readSecretFile(path: string, key: string): string {
+  try {
+    const token = readFileSync(path, 'utf8').trim();
+    if (token === '') throw new StartupError('empty_token_file', `${key}: ${path} is empty`);
+    return token;
+  } catch (e) {
+    if (e instanceof StartupError) throw e;
+    throw new StartupError('unreadable_token_file', `${key}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+function resolveKubeConfig(config: Config, runtime: RuntimeEnv): { kubeConfig: KubeConfig; description: string } {
+  const loaded = loadKubeConfig({
+    kubeconfig: config.kubernetes.kubeconfig,
+    context: config.kubernetes.context,
+    env: runtime.env,
+    homeDir: runtime.homeDir,
+  });
+  if (!loaded.ok) {
+    throw new StartupError(loaded.code, `${loaded.message}\n  tried:\n${loaded.tried.map((t) => `    - ${t}`).join('\n')}`);
+  }
+  return { kubeConfig: loaded.kubeConfig, description: loaded.description };
+}
+
+export async function startService(config: Config, runtime: RuntimeEnv, extras: ServiceExtras = {}): Promise<Service> {
+  const { logger } = runtime;
+  const authToken = config.server.authToken ?? (config.server.authTokenFile === undefined ? undefined : readSecretFile(config.server.authTokenFile, 'server.authTokenFile'));
+  const tls =
+    config.server.tls === undefined
+      ? undefined
+      : { cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) };
+
+  const cluster = extras.kubeConfig === undefined ? resolveKubeConfig(config, runtime) : { kubeConfig: extras.kubeConfig, description: 'embedded simulated cluster' };
+  logger.info({ cluster: cluster.description, nodeName: config.kubernetes.nodeName ?? null }, 'kubernetes client configured');
+
+  const metrics = createMetrics();
+  const store = new RetainingStore({ deletionDelayMs: config.kubernetes.deletionDelay, metrics });
+  const k = config.kubernetes;
+  const reflectors = startReflectors({
+    kubeConfig: cluster.kubeConfig,
+    nodeName: k.nodeName,
+    podLabelSelector: k.podLabelSelector,
+    podFieldSelector: k.podFieldSelector,
+    namespaceLabelSelector: k.namespaceLabelSelector,
+    watchNodes: k.watchNodes,
+    watchNamespaces: k.watchNamespaces,
+    watchTimeoutMs: k.watchTimeout,
+    backoff: toBackoff(config),
+    store,
+    metrics,
+    logger: logger.child({ component: 'reflector' }),
+  });
+  const enricher = createEnricher(toEnricherOptions(config), { store: store.reader(), metrics });
+  const sink = createSink(config.source.sink, { metrics, stdout: runtime.stdout });
+  const bus = new EventBus();
+
+  let server: RunningServer;
+  try {
+    const app = await buildApp({
+      enricher,
+      store: store.reader(),
+      readiness: reflectors,
+      metrics,
+      sink,
+      bus,
+      logger: logger.child({ component: 'server' }),
+      options: toServerOptions(config, authToken),
+    });
+    server = await startServer(app, { listen: config.server.listen, tls });
+  } catch (e) {
+    await reflectors.stop();
+    await sink.close();
+    store.close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') throw new StartupError('address_in_use', `server.listen: ${config.server.listen} is already in use`);
+    if (err.code === 'EACCES') throw new StartupError('address_forbidden', `server.listen: not allowed to bind ${config.server.listen}`);
+    throw e;
+  }
+  logger.info({ url: server.url, schema: config.enrichment.schema, auth: authToken !== undefined }, 'enrichment service listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: server.url,
+    metrics,
+    store,
+    enricher,
+    reflectors,
+    sink,
+    bus,
+    stop: () =>
+      (stopping ??= (async () => {
+        await server.close();
+        await reflectors.stop();
+        await sink.close();
+        store.close();
+      })()),
+  };
+}

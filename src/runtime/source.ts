@@ -1,0 +1,55 @@
+/**
+ * `source`: the file source alone, posting raw events to an enrichment service over keep-alive
+ * HTTP (`/v1/enrich`) and writing the enriched answers to the sink.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/index.ts';
+import { createMetrics, type Metrics } from '../metrics/index.ts';
+import { createSink } from '../sink/index.ts';
+import { createRemoteStage, startFileSource, type FileSource } from '../source/index.ts';
+import { toFileSourceOptions } from './options.ts';
+import { StartupError, type RuntimeEnv } from './service.ts';
+
+export interface RemoteSource {
+  readonly source: FileSource;
+  readonly metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+export async function startRemoteSource(config: Config, runtime: RuntimeEnv): Promise<RemoteSource> {
+  const s = config.source;
+  if (s.service === undefined) throw new StartupError('missing_service', 'source.service: the `source` command needs the service URL (--service http://127.0.0.1:8080)');
+  if (s.transport !== 'http') throw new StartupError('unsupported_transport', `source.transport: "${s.transport}" is not supported yet; use "http"`);
+  let token = s.serviceToken;
+  if (token === undefined && s.serviceTokenFile !== undefined) {
+    try {
+      token = readFileSync(s.serviceTokenFile, 'utf8').trim();
+    } catch (e) {
+      throw new StartupError('unreadable_token_file', `source.serviceTokenFile: cannot read ${s.serviceTokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+  const metrics = createMetrics();
+  const logger = runtime.logger.child({ component: 'source' });
+  const stage = createRemoteStage({ service: s.service, token, fields: config.enrichment.input, metrics, logger });
+  const sink = createSink(s.sink, { metrics, stdout: runtime.stdout });
+  let source: FileSource;
+  try {
+    source = await startFileSource(toFileSourceOptions(config), { enrich: stage, sink, metrics, logger });
+  } catch (e) {
+    stage.close();
+    await sink.close();
+    throw e;
+  }
+  logger.info({ podsDir: s.podsDir, service: new URL(s.service).origin }, 'file source started');
+  let stopping: Promise<void> | undefined;
+  return {
+    source,
+    metrics,
+    stop: () =>
+      (stopping ??= (async () => {
+        await source.stop();
+        stage.close();
+        await sink.close();
+      })()),
+  };
+}
