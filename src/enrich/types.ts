@@ -45,8 +45,17 @@ export interface BatchResult {
 export interface MergeSession {
   /** Emits whatever is still pending (end of a request, flush timeout, connection close). */
   flush(): BatchResult;
+  /** Emits only the partial lines whose final fragment is overdue (partialFlushTimeout); call from a timer. */
+  flushExpired(): BatchResult;
+  /** When flushExpired() next has something to emit (epoch ms on the enricher's clock), or undefined. */
+  nextFlushAt(): number | undefined;
   /** Bytes held in pending fragments. */
   readonly pendingBytes: number;
+}
+
+export interface SessionOptions {
+  /** `route` label of the session's metrics (events_in/out_total): `enrich`, `forward`, `ingest`... Default `enrich`. */
+  route?: string;
 }
 
 /** What the service knows for a log path (GET /v1/lookup). */
@@ -66,7 +75,7 @@ export interface DecodedMessage {
 }
 
 export interface Enricher {
-  newSession(): MergeSession;
+  newSession(options?: SessionOptions): MergeSession;
   /** Raw events as shippers post them (configured field names); order preserved. */
   enrichBatch(events: readonly unknown[], session: MergeSession): BatchResult;
   /** The source's path: undefined when excluded. */

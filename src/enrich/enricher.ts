@@ -1,0 +1,580 @@
+/**
+ * The per-line hot path: raw event → decoded line → identity from the path → store lookup →
+ * enriched event serialised in the configured schema.
+ *
+ * What keeps it cheap: a file's identity is parsed once; per line the store is asked for the
+ * pod, namespace and node entries (three Map lookups) and only when one of their versions moved
+ * is the metadata part re-rendered (layout.ts). An output line is then string concatenation of
+ * that pre-rendered text with the JSON of the per-line values; JSON.stringify runs only for the
+ * message and pass-through fields.
+ */
+import { decodeLine, isDecodeFailure, isRfc3339, PartialMerger } from '../formats/index.ts';
+import type { DecodedLine, MergedLine, Stream } from '../formats/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import { podIdentityFromPath } from '../paths/index.ts';
+import type { PodLogIdentity } from '../paths/index.ts';
+import type { ContainerMeta, NamespaceMeta, NodeMeta, PodMeta, StoreEntry, StoreReader } from '../store/types.ts';
+import { bareContainerId, workloadOf } from './derive.ts';
+import {
+  compileLayout,
+  renderTemplate,
+  SLOT_COUNT,
+  SLOT_MESSAGE,
+  SLOT_OBSERVED_NANOS,
+  SLOT_TIME_NANOS,
+  SLOT_TIMESTAMP_RAW,
+  SLOT_TIMESTAMP_UTC,
+  type Layout,
+  type MetaContext,
+  type Template,
+} from './layout.ts';
+import type { EnricherOptions } from './options.ts';
+import { schemaFields } from './schemas.ts';
+import { msToRfc3339, msToUnixNanos, TimestampConverter } from './time.ts';
+import type {
+  BatchResult,
+  DecodedMessage,
+  EnrichedRecord,
+  Enricher,
+  EventError,
+  MergeSession,
+  PathResolution,
+  SessionOptions,
+  UnmatchedReason,
+} from './types.ts';
+
+export interface EnricherDeps {
+  store: StoreReader;
+  metrics?: Metrics;
+  /** Epoch ms: observed time, default timestamps, partial-line flush timeouts. */
+  now?: () => number;
+  /** `route` label of enrichMessage()'s metrics (the in-process source). Default `agent`. */
+  messageRoute?: string;
+}
+
+/** Why an event was rejected; the `reason` label of event_errors_total. */
+type ErrorReason = 'not_an_object' | 'invalid_field' | 'missing_field' | 'undecodable_line';
+
+/** Files remembered (identity and rendered metadata); past it the cache starts over. */
+const MAX_FILES = 50_000;
+const STREAM_JSON = [undefined, '"stdout"', '"stderr"'] as const;
+
+/** One file's identity and the metadata last rendered for it. */
+class FileState {
+  readonly file: string | undefined;
+  readonly fileJson: string;
+  readonly identity: PodLogIdentity | undefined;
+  /** Set when the path alone decides the answer (unrecognised or missing). */
+  readonly pathReason: 'path_not_recognised' | 'missing_file' | undefined;
+  podVersion = -1;
+  namespaceVersion = -1;
+  nodeVersion = -1;
+  podEntry: StoreEntry<PodMeta> | undefined = undefined;
+  meta: MetaState | undefined = undefined;
+  /** The enricher's call epoch in which the store was last asked (see LogEnricher.#epoch). */
+  epoch = -1;
+
+  constructor(file: string | undefined) {
+    this.file = file;
+    this.fileJson = file === undefined ? '' : JSON.stringify(file);
+    if (file === undefined) {
+      this.identity = undefined;
+      this.pathReason = 'missing_file';
+      return;
+    }
+    const match = podIdentityFromPath(file);
+    this.identity = match.ok ? match.identity : undefined;
+    this.pathReason = match.ok ? undefined : match.reason;
+  }
+}
+
+/** The rendered metadata of one (pod, namespace, node) state of a file. */
+class MetaState {
+  readonly ctx: MetaContext;
+  readonly excluded: boolean;
+  /** Templates for lines without a stream, from stdout and from stderr; rendered on first use. */
+  readonly templates: [Template | undefined, Template | undefined, Template | undefined] = [undefined, undefined, undefined];
+  readonly namespace: string | undefined;
+  readonly podName: string | undefined;
+  readonly containerName: string | undefined;
+
+  constructor(ctx: MetaContext, excluded: boolean) {
+    this.ctx = ctx;
+    this.excluded = excluded;
+    this.namespace = ctx.pod?.namespace ?? ctx.identity?.namespace;
+    this.podName = ctx.pod?.name ?? ctx.identity?.podName;
+    this.containerName = ctx.identity?.containerName;
+  }
+}
+
+/** Per-batch counts, turned into metrics once per batch. */
+class Tally {
+  out = 0;
+  excluded = 0;
+  pathNotRecognised = 0;
+  podNotFound = 0;
+  containerNotFound = 0;
+  missingFile = 0;
+
+  unmatched(reason: UnmatchedReason): void {
+    if (reason === 'pod_not_found') this.podNotFound++;
+    else if (reason === 'path_not_recognised') this.pathNotRecognised++;
+    else if (reason === 'container_not_found') this.containerNotFound++;
+    else this.missingFile++;
+  }
+}
+
+interface RouteCounters {
+  in: { inc(n?: number): void };
+  out: { inc(n?: number): void };
+}
+
+/** Partial-line state of one request or one /v1/ingest connection. */
+class Session implements MergeSession {
+  readonly merger: PartialMerger<Record<string, unknown>>;
+  readonly route: string;
+  readonly counters: RouteCounters | undefined;
+  readonly #enricher: LogEnricher;
+
+  constructor(enricher: LogEnricher, merger: PartialMerger<Record<string, unknown>>, route: string, counters: RouteCounters | undefined) {
+    this.#enricher = enricher;
+    this.merger = merger;
+    this.route = route;
+    this.counters = counters;
+  }
+
+  get pendingBytes(): number {
+    return this.merger.pendingBytes;
+  }
+
+  belongsTo(enricher: LogEnricher): boolean {
+    return this.#enricher === enricher;
+  }
+
+  flush(): BatchResult {
+    return this.#enricher.emitFlushed(this, 'all');
+  }
+
+  /** Emits the partial lines whose final fragment is overdue (call from a timer, see nextFlushAt). */
+  flushExpired(): BatchResult {
+    return this.#enricher.emitFlushed(this, 'expired');
+  }
+
+  /** When flushExpired() next has something to emit (epoch ms), or undefined. */
+  nextFlushAt(): number | undefined {
+    return this.merger.nextFlushAt();
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && value.trim().toLowerCase() === 'true';
+}
+
+/** Whether a comma-separated container list names `container`. */
+function listsContainer(list: string | undefined, container: string | undefined): boolean {
+  if (list === undefined || container === undefined) return false;
+  for (const item of list.split(',')) if (item.trim() === container) return true;
+  return false;
+}
+
+class LogEnricher implements Enricher {
+  readonly #options: EnricherOptions;
+  readonly #store: StoreReader;
+  readonly #metrics: Metrics | undefined;
+  readonly #now: () => number;
+  readonly #layout: Layout;
+  readonly #messageCounters: RouteCounters | undefined;
+  readonly #files = new Map<string, FileState>();
+  readonly #missingFile = new FileState(undefined);
+  readonly #time = new TimestampConverter();
+  /** Per-line values by slot; refilled for every line (the hot path is synchronous). */
+  readonly #values: string[] = new Array<string>(SLOT_COUNT).fill('');
+  readonly #uses: readonly boolean[];
+  /** `line` and `message` are the same field: its value is decoded when it is a runtime line. */
+  readonly #lineIsMessage: boolean;
+  readonly #inFile: string;
+  readonly #inLine: string;
+  readonly #inMessage: string;
+  readonly #inTimestamp: string;
+  readonly #inStream: string;
+  /** Input fields (consumed) and top-level output keys (the output wins): never copied through. */
+  readonly #notPassedThrough: ReadonlySet<string>;
+  /**
+   * Bumped on every entry point. The store only changes between our synchronous calls, so within
+   * one call (a whole batch) a file's pod, namespace and node are looked up once, not per line.
+   */
+  #epoch = 0;
+
+  constructor(options: EnricherOptions, deps: EnricherDeps) {
+    this.#options = options;
+    this.#store = deps.store;
+    this.#metrics = deps.metrics;
+    this.#now = deps.now ?? Date.now;
+    this.#layout = compileLayout(schemaFields(options.schema, options.input), options.rename);
+    this.#uses = this.#layout.usesSlot;
+    this.#messageCounters = this.#routeCounters(deps.messageRoute ?? 'agent');
+    const input = options.input;
+    this.#inFile = input.file;
+    this.#inLine = input.line;
+    this.#inMessage = input.message;
+    this.#inTimestamp = input.timestamp;
+    this.#inStream = input.stream;
+    this.#lineIsMessage = input.line === input.message;
+    this.#notPassedThrough = new Set([input.file, input.line, input.message, input.timestamp, input.stream, ...this.#layout.topLevelKeys]);
+    // Fail at start-up, not on the first partial line.
+    new PartialMerger({ maxMergedLineBytes: options.maxMergedLineBytes, flushTimeoutMs: options.partialFlushTimeoutMs });
+  }
+
+  newSession(options: SessionOptions = {}): Session {
+    const route = options.route ?? 'enrich';
+    const merger = new PartialMerger<Record<string, unknown>>({
+      maxMergedLineBytes: this.#options.maxMergedLineBytes,
+      flushTimeoutMs: this.#options.partialFlushTimeoutMs,
+      now: this.#now,
+    });
+    return new Session(this, merger, route, this.#routeCounters(route));
+  }
+
+  enrichBatch(events: readonly unknown[], session: MergeSession): BatchResult {
+    if (!(session instanceof Session) || !session.belongsTo(this)) throw new TypeError('enrichBatch: the session must come from this enricher\'s newSession()');
+    this.#epoch++;
+    const started = performance.now();
+    const records: EnrichedRecord[] = [];
+    const errors: EventError[] = [];
+    const tally = new Tally();
+    const stats = session.merger.stats;
+    const mergedBefore = stats.fragmentsMerged;
+    const truncatedBefore = stats.linesTruncated;
+    if (this.#uses[SLOT_OBSERVED_NANOS]) this.#values[SLOT_OBSERVED_NANOS] = msToUnixNanos(this.#now());
+
+    for (let i = 0; i < events.length; i++) this.#enrichEvent(events[i], i, session, records, errors, tally);
+
+    const merged = stats.fragmentsMerged - mergedBefore;
+    this.#publish(session.counters, events.length, tally, merged, stats.linesTruncated - truncatedBefore);
+    this.#metrics?.enrichDuration.observe((performance.now() - started) / 1000);
+    return { records, errors, excluded: tally.excluded, merged };
+  }
+
+  enrichMessage(file: string, message: DecodedMessage): EnrichedRecord | undefined {
+    this.#epoch++;
+    const fs = typeof file === 'string' ? this.#fileState(file) : this.#missingFile;
+    const meta = this.#metaFor(fs);
+    this.#messageCounters?.in.inc();
+    if (meta.excluded) {
+      this.#metrics?.eventsExcluded.inc();
+      return undefined;
+    }
+    if (this.#uses[SLOT_OBSERVED_NANOS]) this.#values[SLOT_OBSERVED_NANOS] = msToUnixNanos(this.#now());
+    // The source hands over decoder output; a timestamp that is not RFC 3339 anyway (a caller's
+    // bug) is replaced by the time seen rather than breaking the output's JSON or throwing.
+    const ts = message.timestamp;
+    const timestamp = typeof ts === 'string' && isRfc3339(ts, 0, ts.length) ? ts : msToRfc3339(this.#now());
+    const stream = message.stream === 'stdout' || message.stream === 'stderr' ? message.stream : undefined;
+    const text = typeof message.message === 'string' ? message.message : String(message.message);
+    const record = this.#render(fs, meta, timestamp, stream, text, undefined);
+    this.#messageCounters?.out.inc();
+    if (meta.ctx.reason !== undefined) this.#metrics?.eventsUnmatched.inc({ reason: meta.ctx.reason });
+    return record;
+  }
+
+  resolve(file: string): PathResolution {
+    this.#epoch++;
+    const fs = typeof file === 'string' ? this.#fileState(file) : this.#missingFile;
+    const meta = this.#metaFor(fs);
+    // The entry found by name is not reported when its container id says it is another pod.
+    const pod = meta.ctx.pod === undefined ? undefined : fs.podEntry;
+    return { file, identity: fs.identity, matched: meta.ctx.reason === undefined, reason: meta.ctx.reason, pod };
+  }
+
+  /** Emits what a session's merger still holds (all of it, or the overdue lines). */
+  emitFlushed(session: Session, which: 'all' | 'expired'): BatchResult {
+    this.#epoch++;
+    const mergedBefore = session.merger.stats.fragmentsMerged;
+    const lines = which === 'all' ? session.merger.flushAll() : session.merger.flushExpired();
+    const records: EnrichedRecord[] = [];
+    const tally = new Tally();
+    if (lines.length > 0 && this.#uses[SLOT_OBSERVED_NANOS]) this.#values[SLOT_OBSERVED_NANOS] = msToUnixNanos(this.#now());
+    for (const line of lines) this.#emitMerged(line, records, tally);
+    const merged = session.merger.stats.fragmentsMerged - mergedBefore;
+    this.#publish(session.counters, 0, tally, merged, 0);
+    return { records, errors: [], excluded: tally.excluded, merged };
+  }
+
+  // --- one event --------------------------------------------------------------------------
+
+  #enrichEvent(ev: unknown, index: number, session: Session, records: EnrichedRecord[], errors: EventError[], tally: Tally): void {
+    if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) {
+      this.#reject(errors, index, '(event)', 'not_an_object', `an event must be a JSON object, got ${typeName(ev)}`);
+      return;
+    }
+    const rec = ev as Record<string, unknown>;
+    const fileValue = rec[this.#inFile];
+    let fs: FileState;
+    if (fileValue === undefined) fs = this.#missingFile;
+    else if (typeof fileValue === 'string') fs = this.#fileState(fileValue);
+    else {
+      this.#reject(errors, index, this.#inFile, 'invalid_field', `must be a string (the log file path), got ${typeName(fileValue)}`);
+      return;
+    }
+
+    let decoded: DecodedLine | undefined;
+    const lineValue = rec[this.#inLine];
+    if (lineValue !== undefined) {
+      if (typeof lineValue !== 'string') {
+        this.#reject(errors, index, this.#inLine, 'invalid_field', `must be a string (the line as the runtime wrote it), got ${typeName(lineValue)}`);
+        return;
+      }
+      const result = decodeLine(lineValue);
+      if (!isDecodeFailure(result)) decoded = result;
+      else if (!this.#lineIsMessage) {
+        this.#reject(errors, index, this.#inLine, 'undecodable_line', `${result.error}: ${result.detail}`);
+        return;
+      }
+    }
+
+    let timestamp: string;
+    let stream: Stream | undefined;
+    let message: string;
+    if (decoded !== undefined) {
+      timestamp = decoded.timestamp;
+      stream = decoded.stream;
+      message = decoded.message;
+    } else {
+      const messageValue = this.#lineIsMessage ? lineValue : rec[this.#inMessage];
+      if (messageValue === undefined) {
+        this.#reject(
+          errors,
+          index,
+          this.#inLine,
+          'missing_field',
+          `missing: give "${this.#inLine}" (the line as the runtime wrote it) or "${this.#inMessage}" (an already decoded message)`,
+        );
+        return;
+      }
+      if (typeof messageValue !== 'string') {
+        this.#reject(errors, index, this.#inMessage, 'invalid_field', `must be a string (the decoded message), got ${typeName(messageValue)}`);
+        return;
+      }
+      message = messageValue;
+      const tsValue = rec[this.#inTimestamp];
+      if (tsValue === undefined) timestamp = msToRfc3339(this.#now());
+      else if (typeof tsValue === 'string' && isRfc3339(tsValue, 0, tsValue.length)) timestamp = tsValue;
+      else {
+        const got = typeof tsValue === 'string' ? JSON.stringify(tsValue.slice(0, 40)) : typeName(tsValue);
+        this.#reject(errors, index, this.#inTimestamp, 'invalid_field', `must be an RFC 3339 timestamp like 2026-11-23T10:00:00.123456789Z, got ${got}`);
+        return;
+      }
+      const streamValue = rec[this.#inStream];
+      if (streamValue === 'stdout' || streamValue === 'stderr') stream = streamValue;
+      else if (streamValue !== undefined) {
+        const got = typeof streamValue === 'string' ? JSON.stringify(streamValue.slice(0, 40)) : typeName(streamValue);
+        this.#reject(errors, index, this.#inStream, 'invalid_field', `must be "stdout" or "stderr", got ${got}`);
+        return;
+      }
+    }
+
+    const meta = this.#metaFor(fs);
+    if (meta.excluded) {
+      tally.excluded++;
+      return;
+    }
+    // Fragments of a known file go through the session's merger; with nothing pending anywhere a
+    // whole line skips it.
+    if (decoded !== undefined && fs.file !== undefined && (decoded.partial || session.merger.pendingCount > 0)) {
+      const line = session.merger.push(fs.file, decoded, rec);
+      if (line !== undefined) this.#emitMerged(line, records, tally);
+      return;
+    }
+    records.push(this.#render(fs, meta, timestamp, stream, message, rec));
+    tally.out++;
+    if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
+  }
+
+  #emitMerged(line: MergedLine<Record<string, unknown>>, records: EnrichedRecord[], tally: Tally): void {
+    const fs = this.#fileState(line.key);
+    const meta = this.#metaFor(fs);
+    if (meta.excluded) {
+      tally.excluded++;
+      return;
+    }
+    records.push(this.#render(fs, meta, line.timestamp, line.stream, line.message, line.context));
+    tally.out++;
+    if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
+  }
+
+  #reject(errors: EventError[], index: number, field: string, reason: ErrorReason, error: string): void {
+    errors.push({ index, field, error });
+    this.#metrics?.eventErrors.inc({ reason });
+  }
+
+  // --- serialisation ----------------------------------------------------------------------
+
+  #render(
+    fs: FileState,
+    meta: MetaState,
+    timestamp: string,
+    stream: Stream | undefined,
+    message: string,
+    passThrough: Record<string, unknown> | undefined,
+  ): EnrichedRecord {
+    const variant = stream === undefined ? 0 : stream === 'stdout' ? 1 : 2;
+    const template = meta.templates[variant] ?? this.#template(fs, meta, variant);
+    const values = this.#values;
+    const uses = this.#uses;
+    values[SLOT_MESSAGE] = JSON.stringify(message);
+    // Timestamps are validated RFC 3339 (ASCII, no quotes): the template's quotes need no escaping.
+    if (uses[SLOT_TIMESTAMP_UTC]) values[SLOT_TIMESTAMP_UTC] = this.#time.utc(timestamp);
+    if (uses[SLOT_TIMESTAMP_RAW]) values[SLOT_TIMESTAMP_RAW] = timestamp;
+    if (uses[SLOT_TIME_NANOS]) values[SLOT_TIME_NANOS] = this.#time.unixNanos(timestamp);
+
+    let extra = passThrough === undefined ? '' : this.#passThrough(passThrough);
+    if (extra !== '' && template.empty) extra = extra.slice(1);
+    const parts = template.parts;
+    const slots = template.slots;
+    const last = slots.length;
+    let json: string;
+    if (last === 0) json = extra === '' ? template.closedTail : parts[0]! + extra + '}';
+    else {
+      json = parts[0]!;
+      for (let i = 0; i < last - 1; i++) json += values[slots[i]!]! + parts[i + 1]!;
+      json += values[slots[last - 1]!]! + (extra === '' ? template.closedTail : parts[last]! + extra + '}');
+    }
+    return { json, namespace: meta.namespace, podName: meta.podName, containerName: meta.containerName, pod: meta.ctx.pod };
+  }
+
+  /** The event's other fields as `,"key":value` text; output fields of the same name win. */
+  #passThrough(rec: Record<string, unknown>): string {
+    const skip = this.#notPassedThrough;
+    let out = '';
+    for (const key in rec) {
+      if (skip.has(key)) continue;
+      const value = rec[key];
+      if (value === undefined) continue;
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(value);
+      } catch {
+        json = undefined; // only in-process callers can hand over BigInts or cycles
+      }
+      if (json !== undefined) out += ',' + JSON.stringify(key) + ':' + json;
+    }
+    return out;
+  }
+
+  #template(fs: FileState, meta: MetaState, variant: 0 | 1 | 2): Template {
+    const fileJson = fs.file === undefined ? undefined : fs.fileJson;
+    const template = renderTemplate(this.#layout, meta.ctx, { streamJson: STREAM_JSON[variant], fileJson });
+    meta.templates[variant] = template;
+    return template;
+  }
+
+  // --- metadata ---------------------------------------------------------------------------
+
+  #fileState(file: string): FileState {
+    let fs = this.#files.get(file);
+    if (fs === undefined) {
+      if (this.#files.size >= MAX_FILES) this.#files.clear();
+      fs = new FileState(file);
+      this.#files.set(file, fs);
+    }
+    return fs;
+  }
+
+  /** The file's current metadata: re-rendered only when its pod, namespace or node changed. */
+  #metaFor(fs: FileState): MetaState {
+    if (fs.epoch === this.#epoch && fs.meta !== undefined) return fs.meta;
+    fs.epoch = this.#epoch;
+    const id = fs.identity;
+    const store = this.#store;
+    let pod: StoreEntry<PodMeta> | undefined;
+    if (id !== undefined) pod = id.podUid !== undefined ? store.podByUid(id.podUid) : store.podByName(id.namespace, id.podName);
+    const namespaceName = pod !== undefined ? pod.object.namespace : id?.namespace;
+    const namespace = namespaceName === undefined ? undefined : store.namespace(namespaceName);
+    const nodeName = pod?.object.nodeName;
+    const node = nodeName === undefined ? undefined : store.node(nodeName);
+    const podVersion = pod === undefined ? -1 : pod.version;
+    const namespaceVersion = namespace === undefined ? -1 : namespace.version;
+    const nodeVersion = node === undefined ? -1 : node.version;
+    if (fs.meta !== undefined && podVersion === fs.podVersion && namespaceVersion === fs.namespaceVersion && nodeVersion === fs.nodeVersion) {
+      return fs.meta;
+    }
+    fs.podVersion = podVersion;
+    fs.namespaceVersion = namespaceVersion;
+    fs.nodeVersion = nodeVersion;
+    fs.podEntry = pod;
+    fs.meta = this.#buildMeta(fs, pod?.object, namespace?.object, node?.object);
+    return fs.meta;
+  }
+
+  #buildMeta(fs: FileState, pod: PodMeta | undefined, namespace: NamespaceMeta | undefined, node: NodeMeta | undefined): MetaState {
+    const id = fs.identity;
+    let reason: UnmatchedReason | undefined = fs.pathReason;
+    let container: ContainerMeta | undefined;
+    if (reason === undefined) {
+      if (pod === undefined) reason = 'pod_not_found';
+      else {
+        container = pod.containers.find((c) => c.name === id!.containerName);
+        if (container === undefined) reason = 'container_not_found';
+        else if (id!.containerId !== undefined && container.containerId !== undefined && !bareContainerId(container.containerId).startsWith(id!.containerId)) {
+          // A /var/log/containers file of another container instance: likely an earlier pod of the
+          // same name, whose metadata we no longer have. Better no pod metadata than the wrong one.
+          reason = 'container_not_found';
+          container = undefined;
+          pod = undefined;
+          node = undefined;
+        }
+      }
+    }
+    const ctx: MetaContext = {
+      identity: id,
+      reason,
+      pod,
+      container,
+      namespace,
+      node,
+      workload: pod === undefined ? undefined : workloadOf(pod),
+      include: this.#options.include,
+    };
+    return new MetaState(ctx, pod !== undefined && this.#isExcluded(pod, id?.containerName));
+  }
+
+  #isExcluded(pod: PodMeta, containerName: string | undefined): boolean {
+    const ex = this.#options.exclude;
+    return isTrue(pod.labels[ex.label]) || isTrue(pod.annotations[ex.annotation]) || listsContainer(pod.annotations[ex.containersAnnotation], containerName);
+  }
+
+  // --- metrics ----------------------------------------------------------------------------
+
+  #routeCounters(route: string): RouteCounters | undefined {
+    const m = this.#metrics;
+    return m === undefined ? undefined : { in: m.eventsIn.labels({ route }), out: m.eventsOut.labels({ route }) };
+  }
+
+  #publish(counters: RouteCounters | undefined, received: number, tally: Tally, merged: number, truncated: number): void {
+    const m = this.#metrics;
+    if (m === undefined || counters === undefined) return;
+    if (received > 0) counters.in.inc(received);
+    if (tally.out > 0) counters.out.inc(tally.out);
+    if (merged > 0) m.eventsMerged.inc(merged);
+    if (tally.excluded > 0) m.eventsExcluded.inc(tally.excluded);
+    if (truncated > 0) m.linesTruncated.inc({ reason: 'max_merged_line_bytes' }, truncated);
+    if (tally.podNotFound > 0) m.eventsUnmatched.inc({ reason: 'pod_not_found' }, tally.podNotFound);
+    if (tally.pathNotRecognised > 0) m.eventsUnmatched.inc({ reason: 'path_not_recognised' }, tally.pathNotRecognised);
+    if (tally.containerNotFound > 0) m.eventsUnmatched.inc({ reason: 'container_not_found' }, tally.containerNotFound);
+    if (tally.missingFile > 0) m.eventsUnmatched.inc({ reason: 'missing_file' }, tally.missingFile);
+  }
+}
+
+/**
+ * The enricher for one configuration (src/enrich/types.ts is the contract). Throws
+ * EnrichConfigError for renames it cannot apply and RangeError for bad merge bounds.
+ */
+export function createEnricher(options: EnricherOptions, deps: EnricherDeps): Enricher {
+  return new LogEnricher(options, deps);
+}

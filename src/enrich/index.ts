@@ -1,0 +1,8 @@
+/** Enrichment: raw or decoded log lines in, events with their pod's metadata out (docs/schemas.md). */
+export type * from './types.ts';
+export { createEnricher } from './enricher.ts';
+export type { EnricherDeps } from './enricher.ts';
+export { DEFAULT_ENRICHER_OPTIONS, enricherOptions, SCHEMA_NAMES } from './options.ts';
+export type { EnricherOptions, EnricherOptionsOverrides, ExcludeOptions, IncludeGroups, InputFieldNames, SchemaName } from './options.ts';
+export { EnrichConfigError } from './layout.ts';
+export { UNMATCHED_MARKER } from './schemas.ts';

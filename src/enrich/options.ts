@@ -1,0 +1,100 @@
+/**
+ * What the enricher needs to know, as a plain value. The lead maps the `enrichment` config section
+ * onto it (durations and sizes already in ms and bytes); tests build it with enricherOptions().
+ */
+
+/** Output layouts, each mirroring the event another project emits (docs/schemas.md). */
+export type SchemaName = 'vector' | 'fluentbit' | 'otel';
+export const SCHEMA_NAMES: readonly SchemaName[] = ['vector', 'fluentbit', 'otel'];
+
+/** Which label/annotation maps go into the output. */
+export interface IncludeGroups {
+  podLabels: boolean;
+  podAnnotations: boolean;
+  namespaceLabels: boolean;
+  namespaceAnnotations: boolean;
+  nodeLabels: boolean;
+  nodeAnnotations: boolean;
+}
+
+export interface ExcludeOptions {
+  /** A pod labelled `<label>: "true"` is skipped. */
+  label: string;
+  /** A pod annotated `<annotation>: "true"` is skipped. */
+  annotation: string;
+  /** A pod annotation listing container names (comma-separated) whose lines are skipped. */
+  containersAnnotation: string;
+}
+
+/** Field names of raw events, so shippers' own records fit unchanged. */
+export interface InputFieldNames {
+  /** The log path (Vector's file source: `file`; Fluent Bit: its tail `Path_Key`). */
+  file: string;
+  /** The line as the runtime wrote it (CRI or Docker json-file). */
+  line: string;
+  /** An already decoded message (then `timestamp` and `stream` may be given). */
+  message: string;
+  timestamp: string;
+  stream: string;
+}
+
+export interface EnricherOptions {
+  schema: SchemaName;
+  include: IncludeGroups;
+  /**
+   * Output key renames, dotted paths (`{"kubernetes.pod_labels": "kubernetes.labels"}`); a
+   * segment containing dots is quoted (`resource."k8s.pod.name"`); an empty target drops the field.
+   */
+  rename: Readonly<Record<string, string>>;
+  exclude: ExcludeOptions;
+  input: InputFieldNames;
+  /** Cap on a merged partial line, in bytes. */
+  maxMergedLineBytes: number;
+  /** A partial line whose final fragment never comes is emitted after this long. */
+  partialFlushTimeoutMs: number;
+}
+
+export const DEFAULT_ENRICHER_OPTIONS: Readonly<EnricherOptions> = Object.freeze({
+  schema: 'vector',
+  include: Object.freeze({
+    podLabels: true,
+    podAnnotations: true,
+    namespaceLabels: true,
+    namespaceAnnotations: false,
+    nodeLabels: true,
+    nodeAnnotations: false,
+  }),
+  rename: Object.freeze({}),
+  exclude: Object.freeze({
+    label: 'logs.kube-log-enricher.io/exclude',
+    annotation: 'logs.kube-log-enricher.io/exclude',
+    containersAnnotation: 'logs.kube-log-enricher.io/exclude-containers',
+  }),
+  input: Object.freeze({ file: 'file', line: 'line', message: 'message', timestamp: 'timestamp', stream: 'stream' }),
+  maxMergedLineBytes: 1024 * 1024,
+  partialFlushTimeoutMs: 5000,
+});
+
+export interface EnricherOptionsOverrides {
+  schema?: SchemaName;
+  include?: Partial<IncludeGroups>;
+  rename?: Readonly<Record<string, string>>;
+  exclude?: Partial<ExcludeOptions>;
+  input?: Partial<InputFieldNames>;
+  maxMergedLineBytes?: number;
+  partialFlushTimeoutMs?: number;
+}
+
+/** The defaults with some keys overridden (one level deep). */
+export function enricherOptions(overrides: EnricherOptionsOverrides = {}): EnricherOptions {
+  const d = DEFAULT_ENRICHER_OPTIONS;
+  return {
+    schema: overrides.schema ?? d.schema,
+    include: { ...d.include, ...overrides.include },
+    rename: { ...d.rename, ...overrides.rename },
+    exclude: { ...d.exclude, ...overrides.exclude },
+    input: { ...d.input, ...overrides.input },
+    maxMergedLineBytes: overrides.maxMergedLineBytes ?? d.maxMergedLineBytes,
+    partialFlushTimeoutMs: overrides.partialFlushTimeoutMs ?? d.partialFlushTimeoutMs,
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Pods and containers opted out of log collection are skipped (counted, never returned).
+ */
+import t from 'tap';
+import { criLine } from '../builders/lines.ts';
+import { cluster, counterValue, harness, logPath } from './helpers.ts';
+
+const LABEL = 'logs.kube-log-enricher.io/exclude';
+const CONTAINERS = 'logs.kube-log-enricher.io/exclude-containers';
+
+t.test('a pod labelled or annotated "true" is skipped', async (t) => {
+  const c = cluster();
+  t.teardown(() => c.close());
+  const h = harness(c);
+  const byLabel = c.addPod({ name: 'noisy-0', labels: { [LABEL]: 'true' } });
+  const byAnnotation = c.addPod({ name: 'noisy-1', annotations: { [LABEL]: ' True ' } });
+  const notExcluded = c.addPod({ name: 'quiet-0', labels: { [LABEL]: 'false' } });
+  const result = h.run([
+    { file: logPath(byLabel), line: criLine({ message: 'a' }) },
+    { file: logPath(byAnnotation), line: criLine({ message: 'b' }) },
+    { file: logPath(notExcluded), line: criLine({ message: 'c' }) },
+  ]);
+  t.same(result.records.map((r) => r.podName), ['quiet-0']);
+  t.equal(result.excluded, 2);
+  t.same(result.errors, []);
+  t.equal(await counterValue(h.metrics, 'eventsExcluded'), 2);
+  t.equal(await counterValue(h.metrics, 'eventsIn', { route: 'enrich' }), 3);
+  t.equal(h.enricher.enrichMessage(logPath(byLabel), { timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: 'x' }), undefined, 'the source path skips it too');
+});
+
+t.test('a comma-separated container list skips those containers only', async (t) => {
+  const c = cluster();
+  t.teardown(() => c.close());
+  const h = harness(c);
+  const pod = c.addPod({ name: 'mesh-0', containers: ['app', 'istio-proxy', 'log-shipper'], annotations: { [CONTAINERS]: 'istio-proxy, log-shipper' } });
+  const result = h.run(['app', 'istio-proxy', 'log-shipper'].map((name) => ({ file: logPath(pod, name), line: criLine({ message: name }) })));
+  t.same(result.records.map((r) => r.containerName), ['app']);
+  t.equal(result.excluded, 2);
+});
+
+t.test('the exclusion keys are configurable', async (t) => {
+  const c = cluster();
+  t.teardown(() => c.close());
+  const h = harness(c, { exclude: { label: 'vector.dev/exclude', annotation: 'fluentbit.io/exclude', containersAnnotation: 'vector.dev/exclude-containers' } });
+  const a = c.addPod({ name: 'a', labels: { 'vector.dev/exclude': 'true' } });
+  const b = c.addPod({ name: 'b', annotations: { 'fluentbit.io/exclude': 'true' } });
+  const d = c.addPod({ name: 'd', containers: ['x', 'y'], annotations: { 'vector.dev/exclude-containers': 'y' } });
+  const e = c.addPod({ name: 'e', labels: { [LABEL]: 'true' } });
+  const result = h.run([a, b, d, e].map((pod) => ({ file: logPath(pod, pod === d ? 'y' : undefined), line: criLine({ message: '.' }) })));
+  t.same(result.records.map((r) => r.podName), ['e'], 'the default keys no longer apply');
+  t.equal(result.excluded, 3);
+});
+
+t.test('fragments of an excluded container are not held for merging', async (t) => {
+  const c = cluster();
+  t.teardown(() => c.close());
+  const h = harness(c);
+  const pod = c.addPod({ name: 'noisy', labels: { [LABEL]: 'true' } });
+  const result = h.run([
+    { file: logPath(pod), line: criLine({ partial: true, message: 'part' }) },
+    { file: logPath(pod), line: criLine({ message: 'end' }) },
+  ]);
+  t.equal(result.excluded, 2);
+  t.equal(h.session.pendingBytes, 0);
+  t.same(h.session.flush().records, []);
+});
+
+t.test('labelling a running pod excluded takes effect on its next line', async (t) => {
+  const c = cluster();
+  t.teardown(() => c.close());
+  const h = harness(c);
+  const pod = c.addPod({ name: 'api-0', uid: '44444444-4444-4444-8444-444444444444' });
+  const file = logPath(pod);
+  t.equal(h.run([{ file, line: criLine({ message: 'before' }) }]).records.length, 1);
+  c.addPod({ name: 'api-0', uid: '44444444-4444-4444-8444-444444444444', labels: { [LABEL]: 'true' } });
+  t.equal(h.run([{ file, line: criLine({ message: 'after' }) }]).excluded, 1);
+});
