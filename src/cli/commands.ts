@@ -75,7 +75,7 @@ export const COMMANDS: readonly Command[] = [
     summary: 'the enrichment service: reflector store + HTTP/WebSocket API + metrics',
     usage: '[options]',
     description: 'Watches pods, namespaces and nodes and enriches log events posted to its HTTP/WebSocket API. SIGTERM or SIGINT shuts it down gracefully.',
-    flags: ['config', 'set', ...SERVER_FLAGS, ...KUBE_FLAGS, 'log-level'],
+    flags: ['config', 'set', ...SERVER_FLAGS, ...KUBE_FLAGS, 'sink', 'log-level'],
     run: longRunning((config, runtime) => startService(config, runtime)),
   },
   {

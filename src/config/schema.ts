@@ -126,7 +126,7 @@ export const kubernetesSchema = z.strictObject({
   deletionDelay: duration().prefault('60s').describe('How long a deleted pod, namespace or node stays usable, so its last log lines are still enriched.'),
   watchNodes: z.boolean().prefault(true).describe('Watch nodes (for node labels and annotations).'),
   watchNamespaces: z.boolean().prefault(true).describe('Watch namespaces (for namespace labels and annotations).'),
-  watchTimeout: duration({ min: 1 }).prefault('5m').describe('A watch with no event or bookmark for this long is treated as dead and restarted.'),
+  watchTimeout: duration({ min: 1 }).prefault('90s').describe('A watch with no event or bookmark for this long is treated as dead and re-opened (from the same resourceVersion, no relist). Watches ask for bookmarks, which the API server sends about every minute, so 90s only catches dead connections.'),
   backoff: backoffSchema.prefault({}).describe('Retry policy for failed lists and watches.'),
 });
 
