@@ -1,0 +1,131 @@
+/**
+ * Every error the API answers with has one shape, `{"error": "...", "details": [...]}` (SPEC.md
+ * section 3). Handlers throw ApiError values; Fastify's own errors are translated here, so a
+ * client never sees a 5xx for something it sent.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+export const ErrorDetailSchema = z
+  .looseObject({
+    message: z.string().describe('What is wrong, in words a user can act on.'),
+    field: z.string().optional().describe('The request field at fault (query parameter, body field).'),
+    line: z.number().int().optional().describe('1-based line of an NDJSON body or message.'),
+    index: z.number().int().optional().describe('0-based index of the event in the batch.'),
+  })
+  .describe('One reason for the error.');
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.string().describe('A short summary.'),
+    details: z.array(ErrorDetailSchema),
+  })
+  .describe('Every error answer has this shape.');
+
+// One named schema in the OpenAPI document (components/schemas/ApiError), referenced by every error answer.
+z.globalRegistry.add(ErrorBodySchema, { id: 'ApiError' });
+
+/** An error answer for a route's `response` schema, with what it means on that route. */
+export function errorResponse(description: string) {
+  return { description, content: { 'application/json': { schema: ErrorBodySchema } } };
+}
+
+export type ErrorDetail = z.infer<typeof ErrorDetailSchema>;
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+export type ApiErrorCode =
+  | 'malformed_body'
+  | 'body_too_large'
+  | 'unsupported_media_type'
+  | 'missing_body'
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'upgrade_required'
+  | 'not_ready'
+  | 'no_sink'
+  | 'sink_unavailable'
+  | 'shutting_down'
+  | 'internal';
+
+/** An answer other than success: status, a code for logs and tests, and the body a client reads. */
+export class ApiError extends Error {
+  readonly statusCode: number;
+  readonly code: ApiErrorCode;
+  readonly details: ErrorDetail[];
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(statusCode: number, code: ApiErrorCode, message: string, details: ErrorDetail[] = [], headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.statusCode = statusCode;
+    this.code = code;
+    this.details = details;
+    this.headers = headers;
+  }
+
+  body(): ErrorBody {
+    return { error: this.message, details: this.details };
+  }
+}
+
+/** Translates whatever reached the error handler into the answer a client gets. */
+export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
+  if (err instanceof ApiError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = (err as { validationContext?: string }).validationContext ?? 'request';
+    const details = err.validation.map((issue) => {
+      const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+      return { field: path === '' ? where : path, message: issue.message ?? 'invalid value' };
+    });
+    const fields = [...new Set(details.map((d) => d.field))].filter((f) => f !== where);
+    return new ApiError(400, 'invalid_request', fields.length === 0 ? `invalid ${where}` : `invalid ${where}: ${fields.join(', ')}`, details);
+  }
+  const fastifyError = err as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'body_too_large', `request body is larger than ${maxBodyBytes} bytes`, [
+        { message: `split the batch: at most ${maxBodyBytes} bytes per request (server.maxBodyBytes)`, limit: maxBodyBytes },
+      ]);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return unsupportedMediaType();
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError(400, 'malformed_body', 'request body length does not match Content-Length', []);
+  }
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError(status, 'invalid_request', fastifyError.message ?? 'bad request');
+  }
+  if (status === 503) return new ApiError(503, 'shutting_down', 'the service is shutting down', [], { 'retry-after': '1' });
+  return new ApiError(500, 'internal', 'internal error', [{ message: 'see the service log' }]);
+}
+
+export function unsupportedMediaType(): ApiError {
+  return new ApiError(415, 'unsupported_media_type', 'unsupported Content-Type', [
+    { field: 'content-type', message: 'send application/json ({"events": [...]} or a JSON array) or application/x-ndjson (one event per line)' },
+  ]);
+}
+
+export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
+  reply.code(error.statusCode);
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify(error.body()));
+}
+
+/** Error, not-found and framework-error handlers, installed once on the root instance. */
+export function installErrorHandlers(app: FastifyInstance, maxBodyBytes: number): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const error = toApiError(err, maxBodyBytes);
+    if (error.statusCode >= 500 && error.code === 'internal') request.log.error({ err }, 'request failed');
+    else request.log.debug({ code: error.code, status: error.statusCode }, error.message);
+    return sendApiError(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? '';
+    return sendApiError(reply, new ApiError(404, 'not_found', 'not found', [{ message: `no route ${request.method} ${truncate(path, 200)}; see GET /openapi.json` }]));
+  });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}...`;
+}

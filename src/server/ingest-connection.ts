@@ -1,0 +1,148 @@
+/**
+ * One /v1/ingest connection: raw events in, enriched NDJSON out, in order, with one merge session
+ * for partial lines. When the client does not read its answers fast enough, reading from it is
+ * paused until they drain, so a connection never makes the service buffer without bound.
+ */
+import type { RawData, WebSocket } from 'ws';
+import type { BatchResult, Enricher, MergeSession } from '../enrich/types.ts';
+import { ndjsonAnswer, parseEventsMessage } from './batch-codec.ts';
+import { ApiError, type ErrorDetail } from './errors.ts';
+import type { EventBus } from './event-bus.ts';
+
+export const INGEST_ROUTE = '/v1/ingest';
+
+const TEXT_FRAME = { binary: false } as const;
+
+export interface IngestDeps {
+  enricher: Enricher;
+  bus: EventBus;
+}
+
+export interface IngestLimits {
+  maxPendingBytes: number;
+  /** Longest wait between checks for overdue partial lines (the enricher says when one is due). */
+  partialFlushTimeoutMs: number;
+}
+
+export class IngestConnection {
+  readonly #socket: WebSocket;
+  readonly #deps: IngestDeps;
+  readonly #limits: IngestLimits;
+  readonly #session: MergeSession;
+  #flushTimer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (the session's nextFlushAt it was armed for). */
+  #flushTimerAt: number | undefined;
+  #paused = false;
+  #closed = false;
+
+  readonly #afterSend = (err?: Error): void => {
+    if (err !== undefined && err !== null) return;
+    if (this.#paused && this.#socket.bufferedAmount <= this.#limits.maxPendingBytes / 2) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  };
+
+  readonly #onFlushTimer = (): void => {
+    const armedFor = this.#flushTimerAt;
+    this.#flushTimer = undefined;
+    this.#flushTimerAt = undefined;
+    if (this.#closed) return;
+    const flushed = this.#session.flushExpired();
+    this.#emit(flushed, undefined);
+    // Nothing was due yet by the enricher's clock: wait a full period rather than spin.
+    const stalled = flushed.records.length === 0 && this.#session.nextFlushAt() === armedFor;
+    this.#scheduleFlush(stalled ? this.#limits.partialFlushTimeoutMs : undefined);
+  };
+
+  constructor(socket: WebSocket, deps: IngestDeps, limits: IngestLimits) {
+    this.#socket = socket;
+    this.#deps = deps;
+    this.#limits = limits;
+    this.#session = deps.enricher.newSession({ route: 'ingest' });
+  }
+
+  onMessage(data: RawData): void {
+    if (this.#closed) return;
+    let parsed: ReturnType<typeof parseEventsMessage>;
+    try {
+      parsed = parseEventsMessage(rawDataToText(data));
+    } catch (err) {
+      const error = err instanceof ApiError ? err : new ApiError(400, 'malformed_body', 'malformed message');
+      this.#send(JSON.stringify(error.body()));
+      return;
+    }
+    this.#emit(this.#deps.enricher.enrichBatch(parsed.events, this.#session), parsed.lines);
+    this.#scheduleFlush();
+  }
+
+  /** The client went away: whatever is still pending reaches /v1/stream subscribers at least. */
+  onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearFlushTimer();
+    this.#deps.bus.publish(this.#session.flush().records);
+  }
+
+  /** Server shutdown: send what is pending, then close with 1001 (going away). */
+  shutdown(): void {
+    if (this.#closed) return;
+    this.#clearFlushTimer();
+    this.#emit(this.#session.flush(), undefined);
+    this.#closed = true;
+    this.#socket.close(1001, 'server shutting down');
+  }
+
+  #emit(result: BatchResult, lines: Int32Array | undefined): void {
+    const records = result.records;
+    if (records.length > 0) {
+      this.#send(ndjsonAnswer(records));
+      this.#deps.bus.publish(records);
+    }
+    if (result.errors.length > 0) {
+      const details: ErrorDetail[] = result.errors.map((e) => {
+        const line = lines?.[e.index];
+        return line === undefined ? { index: e.index, field: e.field, message: e.error } : { index: e.index, line, field: e.field, message: e.error };
+      });
+      this.#send(JSON.stringify({ error: `${details.length} invalid event(s) in the message`, details }));
+    }
+  }
+
+  /** Text frames always (a Buffer is the answer's UTF-8, already encoded). */
+  #send(text: string | Buffer): void {
+    this.#socket.send(text, TEXT_FRAME, this.#afterSend);
+    if (!this.#paused && this.#socket.bufferedAmount > this.#limits.maxPendingBytes) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /** Arms the timer for the session's next overdue partial line, if any. */
+  #scheduleFlush(delayMs?: number): void {
+    const at = this.#session.nextFlushAt();
+    if (at === undefined) {
+      this.#clearFlushTimer();
+      return;
+    }
+    if (this.#flushTimer !== undefined && this.#flushTimerAt === at) return;
+    this.#clearFlushTimer();
+    const delay = delayMs ?? Math.min(Math.max(0, at - Date.now()), this.#limits.partialFlushTimeoutMs);
+    this.#flushTimerAt = at;
+    this.#flushTimer = setTimeout(this.#onFlushTimer, delay);
+    this.#flushTimer.unref();
+  }
+
+  #clearFlushTimer(): void {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      this.#flushTimerAt = undefined;
+    }
+  }
+}
+
+function rawDataToText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}

@@ -1,0 +1,251 @@
+/**
+ * POST /v1/enrich and POST /v1/forward: a batch of raw events in (JSON or NDJSON), enriched in
+ * order with one merge session per request. /v1/enrich answers with the events; /v1/forward
+ * hands them to the sink and answers only once the sink has acknowledged them.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { BatchResult, Enricher } from '../../enrich/types.ts';
+import { SinkUnavailableError, type Sink } from '../../sink/types.ts';
+import {
+  JSON_TYPE,
+  MAX_ERRORS_IN_HEADER,
+  NDJSON_TYPE,
+  errorsHeader,
+  jsonAnswer,
+  ndjsonAnswer,
+  negotiateFormat,
+  parseJsonBody,
+  parseNdjsonBody,
+  type BatchFormat,
+} from '../batch-codec.ts';
+import { ApiError, errorResponse } from '../errors.ts';
+import type { EventBus } from '../event-bus.ts';
+import { withResponseHeaders } from '../openapi.ts';
+
+export interface EnrichRoutesDeps {
+  enricher: Enricher;
+  bus: EventBus;
+  sink: Sink | undefined;
+}
+
+// --- Schemas -----------------------------------------------------------------------------------
+
+const RawEventSchema = z
+  .unknown()
+  .describe(
+    'A raw event: an object with `file` (the log path) and either `line` (the line as the runtime wrote it, CRI or Docker json-file, ' +
+      'format detected per line) or `message` (already decoded; then `timestamp` and `stream` may be given). Other fields pass through ' +
+      'untouched. The field names are configurable (`enrichment.input`); these are the defaults.',
+  );
+
+const JsonBatchSchema = z
+  .union([z.object({ events: z.array(RawEventSchema) }), z.array(RawEventSchema)], { error: 'expected {"events": [...]} or a JSON array of events' })
+  .describe('`{"events": [...]}`, or a bare array as the `http` outputs of Vector and Fluent Bit send.');
+
+const NdjsonBatchSchema = z
+  .array(RawEventSchema)
+  .describe('NDJSON: one raw event (a JSON object) per line, blank lines ignored; shown here as the array of parsed lines.');
+
+const BatchBodySchema = {
+  content: {
+    [JSON_TYPE]: { schema: JsonBatchSchema },
+    [NDJSON_TYPE]: { schema: NdjsonBatchSchema },
+  },
+};
+
+const EnrichedEventSchema = z
+  .record(z.string(), z.unknown())
+  .describe('An enriched event in the configured schema (`vector` by default: `message`, `timestamp`, `stream`, `file`, `kubernetes: {...}`).');
+
+const EventErrorSchema = z
+  .object({
+    index: z.number().int().describe('0-based index of the event in the request (for NDJSON: among the non-blank lines).'),
+    field: z.string().describe('The input field at fault, with its configured name.'),
+    error: z.string(),
+  })
+  .describe('An event that could not be used; the rest of the batch is answered.');
+
+const EnrichJsonAnswerSchema = z.object({
+  events: z.array(EnrichedEventSchema).describe('The enriched events, in request order (partial lines merged).'),
+  errors: z.array(EventErrorSchema),
+});
+
+const EnrichNdjsonAnswerSchema = z
+  .string()
+  .describe(
+    'One enriched event per line, in request order, each line ending with a newline. Only events: per-event errors are in the ' +
+      '`X-Enrich-Errors` (count) and `X-Enrich-Error-Details` headers, so the body can be passed on as it is.',
+  );
+
+const ForwardAnswerSchema = z.object({
+  accepted: z.number().int().describe('Enriched events the sink acknowledged.'),
+  errors: z.array(EventErrorSchema),
+});
+
+const BATCH_ERRORS = {
+  400: errorResponse('Malformed body (naming the line or position) or a body that is not a batch.'),
+  401: errorResponse('Missing or wrong bearer token (when `server.authToken` is set).'),
+  413: errorResponse('Body larger than `server.maxBodyBytes`.'),
+  415: errorResponse('A Content-Type other than application/json or application/x-ndjson.'),
+};
+
+const ENRICH_HEADERS = {
+  200: {
+    'X-Enrich-Errors': { description: 'Events reported as invalid (always present).', schema: { type: 'integer' as const } },
+    'X-Enrich-Error-Details': {
+      description: `NDJSON answers only, when there are errors: the first ${MAX_ERRORS_IN_HEADER} as a JSON array of {index, line, field, error}.`,
+      schema: { type: 'string' as const },
+    },
+    'X-Enrich-Excluded': { description: 'Events skipped because their pod or container is excluded from log collection.', schema: { type: 'integer' as const } },
+    'X-Enrich-Merged': { description: 'Partial-line fragments merged into a following event.', schema: { type: 'integer' as const } },
+  },
+};
+
+// --- Handlers ----------------------------------------------------------------------------------
+
+/** How each request's body arrived; set by the content-type parsers. */
+const requestBatches = new WeakMap<FastifyRequest, { format: BatchFormat; lines: Int32Array | undefined }>();
+
+function eventsOf(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body;
+  if (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) return (body as { events: unknown[] }).events;
+  throw new ApiError(400, 'missing_body', 'missing request body', [
+    { field: 'body', message: 'send {"events": [...]} as application/json or one event per line as application/x-ndjson' },
+  ]);
+}
+
+export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
+  const { enricher, bus, sink } = deps;
+  /** The Retry-After of the sink's last failure, reused while it reports itself unavailable. */
+  let lastRetryAfterSeconds = 1;
+
+  /** One merge session per request, flushed at its end. The session counts events in/out per entry point. */
+  function enrichAll(events: readonly unknown[], entryPoint: 'enrich' | 'forward'): BatchResult {
+    const session = enricher.newSession({ route: entryPoint });
+    const result = enricher.enrichBatch(events, session);
+    const tail = session.flush();
+    if (tail.records.length === 0 && tail.errors.length === 0 && tail.merged === 0 && tail.excluded === 0) return result;
+    return {
+      records: result.records.concat(tail.records),
+      errors: result.errors.concat(tail.errors),
+      excluded: result.excluded + tail.excluded,
+      merged: result.merged + tail.merged,
+    };
+  }
+
+  function sinkUnavailable(message: string, retryAfterSeconds: number): ApiError {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    return new ApiError(503, 'sink_unavailable', 'the sink is unavailable, retry later', [{ message }], { 'retry-after': String(seconds) });
+  }
+
+  return async (app) => {
+    // Only these two types; anything else is a 415 before the body is read.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(JSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
+      try {
+        const value = parseJsonBody(body as string);
+        requestBatches.set(request, { format: 'json', lines: undefined });
+        done(null, value);
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+    app.addContentTypeParser(NDJSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
+      try {
+        const batch = parseNdjsonBody(body as string);
+        requestBatches.set(request, { format: 'ndjson', lines: batch.lines });
+        done(null, batch.events);
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+
+    app.route({
+      method: 'POST',
+      url: '/v1/enrich',
+      config: { swaggerTransform: withResponseHeaders(ENRICH_HEADERS) },
+      schema: {
+        tags: ['enrichment'],
+        summary: 'Enrich a batch of raw events',
+        description:
+          'Answers in the request type unless `Accept` asks for the other one. Consecutive partial lines of the same file and ' +
+          'stream within the request are merged into one event. Events that cannot be matched to a pod are returned with the ' +
+          'identity parsed from their path and a marker saying why; events that cannot be used at all are reported per event.',
+        body: BatchBodySchema,
+        response: {
+          200: {
+            description: 'The enriched events, in order.',
+            content: { [JSON_TYPE]: { schema: EnrichJsonAnswerSchema }, [NDJSON_TYPE]: { schema: EnrichNdjsonAnswerSchema } },
+          },
+          ...BATCH_ERRORS,
+        },
+      },
+      handler: async (request, reply) => {
+        const events = eventsOf(request.body);
+        const arrived = requestBatches.get(request);
+        const result = enrichAll(events, 'enrich');
+        bus.publish(result.records);
+        const format = negotiateFormat(request.headers.accept, arrived?.format ?? 'json');
+        reply.header('x-enrich-errors', String(result.errors.length));
+        reply.header('x-enrich-excluded', String(result.excluded));
+        reply.header('x-enrich-merged', String(result.merged));
+        // The answer is pre-serialised bytes (documented by the schemas above), sent as they are.
+        const bytes = reply as unknown as FastifyReply;
+        if (format === 'ndjson') {
+          if (result.errors.length > 0) reply.header('x-enrich-error-details', errorsHeader(result.errors, arrived?.lines));
+          return bytes.type(`${NDJSON_TYPE}; charset=utf-8`).send(ndjsonAnswer(result.records));
+        }
+        return bytes.type(`${JSON_TYPE}; charset=utf-8`).send(jsonAnswer(result.records, result.errors));
+      },
+    });
+
+    app.route({
+      method: 'POST',
+      url: '/v1/forward',
+      config: {
+        swaggerTransform: withResponseHeaders({
+          503: { 'Retry-After': { description: 'Seconds after which a retry makes sense.', schema: { type: 'integer' } } },
+        }),
+      },
+      schema: {
+        tags: ['enrichment'],
+        summary: 'Enrich a batch and deliver it to the configured sink',
+        description:
+          'For push-only shippers (Vector `http` sink, Fluent Bit `http` output): the same input as /v1/enrich. The answer (200) ' +
+          'comes only after the sink acknowledged the events; while the sink is down the answer is 503 with `Retry-After`, so the ' +
+          'shipper retries and nothing is lost.',
+        body: BatchBodySchema,
+        response: {
+          200: ForwardAnswerSchema.describe('The sink acknowledged the enriched events.'),
+          ...BATCH_ERRORS,
+          501: errorResponse('The service runs without a sink: use /v1/enrich, or configure one.'),
+          503: errorResponse('The sink is unavailable; retry after `Retry-After` seconds.'),
+        },
+      },
+      handler: async (request, reply) => {
+        if (sink === undefined) {
+          throw new ApiError(501, 'no_sink', 'no sink is configured for /v1/forward', [
+            { message: 'this service was started without a sink; use POST /v1/enrich, or run it with a sink configured' },
+          ]);
+        }
+        if (!sink.available) throw sinkUnavailable('the sink reports itself unavailable', lastRetryAfterSeconds);
+        const result = enrichAll(eventsOf(request.body), 'forward');
+        const lines = result.records.map((r) => r.json);
+        try {
+          await sink.write(lines);
+        } catch (err) {
+          if (err instanceof SinkUnavailableError) {
+            lastRetryAfterSeconds = err.retryAfterSeconds;
+            throw sinkUnavailable(err.message, err.retryAfterSeconds);
+          }
+          request.log.error({ err }, 'sink write failed');
+          throw sinkUnavailable('the sink failed to write the batch (see the service log)', 1);
+        }
+        bus.publish(result.records);
+        return reply.type(JSON_TYPE).send({ accepted: lines.length, errors: result.errors });
+      },
+    });
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * GET /v1/ingest (WebSocket): raw events in, enriched events out on the same connection, in
+ * order, one merge session per connection. Bad messages are answered, never a disconnect.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Enricher } from '../../enrich/types.ts';
+import type { Metrics } from '../../metrics/index.ts';
+import { ApiError, errorResponse } from '../errors.ts';
+import type { EventBus } from '../event-bus.ts';
+import { INGEST_ROUTE, IngestConnection, type IngestLimits } from '../ingest-connection.ts';
+import type { WebSocketConnections } from '../websocket-shutdown.ts';
+
+export interface IngestRoutesDeps {
+  enricher: Enricher;
+  metrics: Metrics;
+  bus: EventBus;
+  connections: WebSocketConnections;
+  limits: IngestLimits;
+}
+
+const INGEST_DESCRIPTION = [
+  'A WebSocket (send the usual upgrade request). Messages from the client are text (or binary UTF-8): a JSON object (one raw',
+  'event), a JSON array of raw events, or NDJSON text (one raw event per line), with the same raw events as POST /v1/enrich.',
+  '',
+  'Messages from the service, in the order of the input:',
+  '- enriched events as NDJSON text: one event per line, each line ending with a newline;',
+  '- `{"error": "...", "details": [...]}` for a message that could not be parsed (the whole message is ignored, details name',
+  '  the line) or for events of it that could not be used (details carry `index`, `line`, `field`, `message`).',
+  '',
+  'Consecutive partial lines of the same file and stream are merged across messages; a partial line whose final fragment does',
+  'not arrive is sent after `enrichment.partialFlushTimeout`. A client that does not read its answers is not read from until',
+  'they drain. Messages larger than `server.maxBodyBytes` close the connection with 1009; on shutdown the service sends what',
+  'is pending and closes with 1001.',
+].join('\n');
+
+export const UpgradeResponseSchema = z.null().describe('Switching Protocols: the connection is now a WebSocket.');
+
+export function upgradeRequired(route: string): ApiError {
+  return new ApiError(426, 'upgrade_required', `${route} is a WebSocket route`, [{ message: 'connect with a WebSocket client (Connection: Upgrade, Upgrade: websocket)' }], {
+    upgrade: 'websocket',
+  });
+}
+
+export function ingestRoutes(deps: IngestRoutesDeps): FastifyPluginAsyncZod {
+  const { metrics, connections, limits } = deps;
+  return async (app) => {
+    app.route({
+      method: 'GET',
+      url: INGEST_ROUTE,
+      schema: {
+        tags: ['streaming'],
+        summary: 'Enrich events over a WebSocket',
+        description: INGEST_DESCRIPTION,
+        response: {
+          101: UpgradeResponseSchema,
+          401: errorResponse('Missing or wrong bearer token.'),
+          426: errorResponse('A plain GET: this route needs a WebSocket upgrade.'),
+        },
+      },
+      handler: async () => {
+        throw upgradeRequired(INGEST_ROUTE);
+      },
+      wsHandler: (socket, request) => {
+        metrics.wsClients.inc({ route: INGEST_ROUTE });
+        const connection = new IngestConnection(socket, deps, limits);
+        const forget = connections.add(connection);
+        socket.on('message', (data) => {
+          try {
+            connection.onMessage(data);
+          } catch (err) {
+            // An enricher bug must not take the process down with the socket's event loop.
+            request.log.error({ err }, 'ingest message failed');
+            socket.send(JSON.stringify({ error: 'internal error', details: [{ message: 'see the service log' }] }));
+          }
+        });
+        socket.on('close', () => {
+          forget();
+          metrics.wsClients.dec({ route: INGEST_ROUTE });
+          connection.onClose();
+        });
+      },
+    });
+  };
+}

@@ -1,0 +1,91 @@
+/** Probes, Prometheus metrics and the OpenAPI document. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ReadinessSource } from '../../kube/types.ts';
+import type { Metrics } from '../../metrics/index.ts';
+import { ApiError, errorResponse } from '../errors.ts';
+import { OPENAPI_ROUTE } from '../openapi.ts';
+
+export interface OperationsRoutesDeps {
+  readiness: ReadinessSource;
+  metrics: Metrics;
+}
+
+const ReflectorSchema = z.object({
+  kind: z.enum(['pods', 'namespaces', 'nodes']),
+  synced: z.boolean().describe('The initial list completed.'),
+  lastError: z.string().nullable(),
+});
+
+const ReadyAnswerSchema = z.object({ status: z.literal('ready'), reflectors: z.array(ReflectorSchema) });
+const HealthAnswerSchema = z.object({ status: z.literal('ok') });
+
+export function operationsRoutes(deps: OperationsRoutesDeps): FastifyPluginAsyncZod {
+  const { readiness, metrics } = deps;
+  return async (app) => {
+    app.route({
+      method: 'GET',
+      url: '/healthz',
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness: the process is up',
+        security: [],
+        response: { 200: HealthAnswerSchema },
+      },
+      handler: async () => ({ status: 'ok' as const }),
+    });
+
+    app.route({
+      method: 'GET',
+      url: '/readyz',
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the initial list of every watched resource has synced',
+        security: [],
+        response: {
+          200: ReadyAnswerSchema,
+          503: errorResponse('Not ready; one detail per reflector not synced yet, with its last error.'),
+        },
+      },
+      handler: async () => {
+        const statuses = readiness.status();
+        const waiting = statuses.filter((s) => !s.synced);
+        if (waiting.length > 0) {
+          throw new ApiError(
+            503,
+            'not_ready',
+            'not ready',
+            waiting.map((s) => ({ kind: s.kind, message: s.lastError === undefined ? `${s.kind}: initial list not complete yet` : `${s.kind}: ${s.lastError}` })),
+          );
+        }
+        return { status: 'ready' as const, reflectors: statuses.map((s) => ({ kind: s.kind, synced: s.synced, lastError: s.lastError ?? null })) };
+      },
+    });
+
+    app.route({
+      method: 'GET',
+      url: '/metrics',
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics (text exposition format)',
+        produces: ['text/plain'],
+        response: { 200: z.string().describe('Prometheus text exposition format 0.0.4.') },
+      },
+      handler: async (_request, reply) => {
+        const text = await metrics.registry.metrics();
+        return reply.type(metrics.registry.contentType).send(text);
+      },
+    });
+
+    app.route({
+      method: 'GET',
+      url: OPENAPI_ROUTE,
+      schema: {
+        tags: ['operations'],
+        summary: 'This OpenAPI 3.1 document (equal to openapi/openapi.json in the repository)',
+        response: { 200: z.record(z.string(), z.unknown()).describe('An OpenAPI 3.1 document.') },
+      },
+      handler: async () => app.swagger() as unknown as Record<string, unknown>,
+    });
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * GET /v1/stream (WebSocket): the enriched events passing through the service, filtered per
+ * subscriber. A slow subscriber loses events (counted and announced), never slows anyone else.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Metrics } from '../../metrics/index.ts';
+import { errorResponse } from '../errors.ts';
+import type { EventBus } from '../event-bus.ts';
+import { parseLabelSelector } from '../label-selector.ts';
+import { StreamSubscriber } from '../stream-subscriber.ts';
+import type { WebSocketConnections } from '../websocket-shutdown.ts';
+import { UpgradeResponseSchema, upgradeRequired } from './ingest.ts';
+
+export const STREAM_ROUTE = '/v1/stream';
+
+export interface StreamRoutesDeps {
+  metrics: Metrics;
+  bus: EventBus;
+  connections: WebSocketConnections;
+  /** Events queued per subscriber before its events are dropped. */
+  maxQueuedEvents: number;
+}
+
+const name = (what: string) => z.string().min(1).max(253).optional().describe(`Only events of this ${what} (exact match).`);
+
+const StreamQuerySchema = z.object({
+  namespace: name('namespace'),
+  pod: name('pod name'),
+  container: name('container name'),
+  labelSelector: z
+    .string()
+    .max(4096)
+    .transform((text, ctx) => {
+      const parsed = parseLabelSelector(text);
+      if (parsed.ok) return parsed.selector;
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    })
+    .optional()
+    .describe(
+      'A Kubernetes label selector on the pod labels, as kubectl takes it: `app=cart,tier!=db`, `env in (prod,staging)`, `!canary`. ' +
+        'Events of pods the service does not know never match a non-empty selector.',
+    ),
+});
+
+const STREAM_DESCRIPTION = [
+  'A WebSocket (send the usual upgrade request) receiving the enriched events passing through the service: from /v1/enrich,',
+  '/v1/forward (once the sink acknowledged them), /v1/ingest and the bundled file source. Filters combine with AND.',
+  '',
+  'Messages from the service:',
+  '- enriched events as NDJSON text: one event per line, each line ending with a newline;',
+  '- `{"dropped": n}`: the subscriber did not keep up and n events were dropped at this point of the stream (sent once it',
+  '  has read up to the gap). At most `server.streamBufferEvents` events wait per subscriber.',
+  '',
+  'Messages from the client are ignored. On shutdown the service closes with 1001.',
+].join('\n');
+
+export function streamRoutes(deps: StreamRoutesDeps): FastifyPluginAsyncZod {
+  const { metrics, bus, connections, maxQueuedEvents } = deps;
+  const onDropped = (count: number) => metrics.wsDropped.inc({ route: STREAM_ROUTE }, count);
+  return async (app) => {
+    app.route({
+      method: 'GET',
+      url: STREAM_ROUTE,
+      schema: {
+        tags: ['streaming'],
+        summary: 'Subscribe to enriched events',
+        description: STREAM_DESCRIPTION,
+        querystring: StreamQuerySchema,
+        response: {
+          101: UpgradeResponseSchema,
+          400: errorResponse('A bad filter (e.g. a label selector that does not parse), answered before the upgrade.'),
+          401: errorResponse('Missing or wrong bearer token.'),
+          426: errorResponse('A plain GET: this route needs a WebSocket upgrade.'),
+        },
+      },
+      handler: async () => {
+        throw upgradeRequired(STREAM_ROUTE);
+      },
+      wsHandler: (socket, request) => {
+        const { namespace, pod, container, labelSelector } = request.query;
+        const subscriber = new StreamSubscriber(socket, { namespace, pod, container, labelSelector }, { maxQueuedEvents, onDropped });
+        metrics.wsClients.inc({ route: STREAM_ROUTE });
+        const unsubscribe = bus.subscribe(subscriber);
+        const forget = connections.add({ shutdown: () => socket.close(1001, 'server shutting down') });
+        socket.on('close', () => {
+          unsubscribe();
+          forget();
+          subscriber.close();
+          metrics.wsClients.dec({ route: STREAM_ROUTE });
+        });
+      },
+    });
+  };
+}

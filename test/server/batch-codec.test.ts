@@ -1,0 +1,108 @@
+import t from 'tap';
+import type { EnrichedRecord } from '../../src/enrich/types.ts';
+import {
+  errorsHeader,
+  jsonAnswer,
+  ndjsonAnswer,
+  ndjsonOf,
+  negotiateFormat,
+  parseEventsMessage,
+  parseJsonBody,
+  parseNdjsonBody,
+} from '../../src/server/batch-codec.ts';
+import { ApiError } from '../../src/server/errors.ts';
+
+function record(json: string): EnrichedRecord {
+  return { json, namespace: undefined, podName: undefined, containerName: undefined, pod: undefined };
+}
+
+function apiErrorOf(fn: () => unknown): ApiError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ApiError) return err;
+    throw err;
+  }
+  throw new Error('expected an ApiError');
+}
+
+t.test('NDJSON: one event per line, blank lines skipped, line numbers kept', async (t) => {
+  const batch = parseNdjsonBody('{"a":1}\r\n\n   \n{"b":2}\n[3]\n');
+  t.same(batch.events, [{ a: 1 }, { b: 2 }, [3]]);
+  t.same([...batch.lines], [1, 4, 5]);
+  t.same(parseNdjsonBody('').events, []);
+  t.same(parseNdjsonBody('{"no":"newline"}').events, [{ no: 'newline' }]);
+});
+
+t.test('NDJSON: malformed lines are named, with the column', async (t) => {
+  const error = apiErrorOf(() => parseNdjsonBody('{"a":1}\n{"b" 2}\n{"c":3}\nnot json\n'));
+  t.equal(error.statusCode, 400);
+  t.match(error.message, /line 2, 4/);
+  t.same(
+    error.details.map((d) => d.line),
+    [2, 4],
+  );
+  t.match(error.details[0]!.message, /^line 2 column 6: /);
+  t.match(error.details[1]!.message, /^line 4: /);
+});
+
+t.test('JSON: position becomes line and column', async (t) => {
+  t.same(parseJsonBody('{"events":[]}'), { events: [] });
+  const error = apiErrorOf(() => parseJsonBody('{"events": [\n  {"a": 1},\n  {"b" 2}\n]}'));
+  t.equal(error.statusCode, 400);
+  t.equal(error.details[0]!.line, 3);
+  t.equal(error.details[0]!.column, 8);
+  t.equal(apiErrorOf(() => parseJsonBody('  ')).message, 'empty JSON body');
+});
+
+t.test('WebSocket messages: object, array, NDJSON, pretty-printed object', async (t) => {
+  t.same(parseEventsMessage('{"a":1}').events, [{ a: 1 }]);
+  t.same(parseEventsMessage(' [{"a":1},{"b":2}] ').events, [{ a: 1 }, { b: 2 }]);
+  t.same(parseEventsMessage('{"a":1}\n{"b":2}\n').events, [{ a: 1 }, { b: 2 }]);
+  t.same(parseEventsMessage('{\n  "a": 1\n}\n').events, [{ a: 1 }]);
+  t.same(parseEventsMessage('[\n{"a":1}\n]').events, [{ a: 1 }]);
+  t.equal(apiErrorOf(() => parseEventsMessage(' \n ')).message, 'empty message');
+  t.same(apiErrorOf(() => parseEventsMessage('{"a":1}\n{oops\n')).details[0]!.line, 2);
+});
+
+t.test('answers are built from the records JSON, untouched', async (t) => {
+  const records = [record('{"message":"a"}'), record('{"message":"b\\u00e9"}')];
+  t.equal(ndjsonAnswer(records).toString(), '{"message":"a"}\n{"message":"b\\u00e9"}\n');
+  t.equal(ndjsonAnswer([]).length, 0);
+  const unicode = [record('{"message":"ünïcødé ✓ 😀"}'), record('{"m":1}')];
+  t.equal(ndjsonAnswer(unicode).toString('utf8'), '{"message":"ünïcødé ✓ 😀"}\n{"m":1}\n', 'multi-byte characters sized exactly');
+  t.equal(ndjsonOf(['{"a":"é"}', '{}']).toString('utf8'), '{"a":"é"}\n{}\n');
+  const wide = Array.from({ length: 50 }, (_, i) => record(JSON.stringify({ i, m: '😀€é'.repeat(300) })));
+  t.same(
+    ndjsonAnswer(wide).toString('utf8').split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { i: number }).i),
+    wide.map((_, i) => i),
+    'an answer far larger in bytes than in characters grows its buffer',
+  );
+  t.equal(jsonAnswer(wide, []).length, Buffer.byteLength(`{"events":[${wide.map((r) => r.json).join(',')}],"errors":[]}`));
+  const json = jsonAnswer([...records, ...unicode], [{ index: 2, field: 'line', error: 'bad ✗' }]);
+  t.same(JSON.parse(json.toString('utf8')), {
+    events: [{ message: 'a' }, { message: 'bé' }, { message: 'ünïcødé ✓ 😀' }, { m: 1 }],
+    errors: [{ index: 2, field: 'line', error: 'bad ✗' }],
+  });
+  t.same(JSON.parse(jsonAnswer([], []).toString()), { events: [], errors: [] });
+});
+
+t.test('the errors header is ASCII JSON, bounded, with NDJSON line numbers', async (t) => {
+  const errors = Array.from({ length: 15 }, (_, i) => ({ index: i, field: 'line', error: `bad é ${i}\n` }));
+  const header = errorsHeader(errors, Int32Array.from({ length: 15 }, (_, i) => i * 2 + 1));
+  t.match(header, /^[\x20-\x7e]*$/);
+  const parsed = JSON.parse(header) as { index: number; line: number; error: string }[];
+  t.equal(parsed.length, 10);
+  t.same(parsed[3], { index: 3, line: 7, field: 'line', error: 'bad é 3\n' });
+});
+
+t.test('content negotiation', async (t) => {
+  t.equal(negotiateFormat(undefined, 'ndjson'), 'ndjson');
+  t.equal(negotiateFormat('*/*', 'json'), 'json');
+  t.equal(negotiateFormat('application/json', 'ndjson'), 'json');
+  t.equal(negotiateFormat('application/x-ndjson', 'json'), 'ndjson');
+  t.equal(negotiateFormat('application/json;q=0.5, application/x-ndjson', 'json'), 'ndjson');
+  t.equal(negotiateFormat('application/x-ndjson;q=0.1, application/*;q=0.9', 'ndjson'), 'json');
+  t.equal(negotiateFormat('text/html', 'ndjson'), 'ndjson', 'nothing acceptable: the request type');
+  t.equal(negotiateFormat('application/json, application/x-ndjson', 'ndjson'), 'ndjson', 'a tie: the request type');
+});

@@ -1,0 +1,319 @@
+/**
+ * The whole service stack for API tests, all real: a simulated API server with a small cluster,
+ * the reflectors filling a RetainingStore through @kubernetes/client-node, the enricher, and the
+ * app listening on 127.0.0.1 port 0. Plus small clients (HTTP via fetch, WebSocket via ws) and
+ * a Prometheus text parser.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createEnricher } from '../../src/enrich/index.ts';
+import { enricherOptions, type EnricherOptionsOverrides } from '../../src/enrich/options.ts';
+import type { Enricher } from '../../src/enrich/types.ts';
+import { loadKubeConfig, startReflectors, type Reflectors } from '../../src/kube/index.ts';
+import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
+import { buildApp, DEFAULT_SERVER_OPTIONS, EventBus, startServer, type RunningServer, type ServerOptions, type StartServerOptions } from '../../src/server/index.ts';
+import { namespaceFor, nodeFor, podFor, startSimApiServer, type PodJson, type SimApiServer } from '../../src/sim/index.ts';
+import type { Sink } from '../../src/sink/types.ts';
+import { RetainingStore } from '../../src/store/index.ts';
+import { criLine, podLogPath } from '../builders/lines.ts';
+import type { FastifyInstance } from 'fastify';
+
+export interface Tap {
+  teardown(fn: () => unknown): void;
+  testdir(): string;
+}
+
+// --- The cluster ---------------------------------------------------------------------------------
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid: string;
+  container: string;
+  labels: Record<string, string>;
+}
+
+/** Two namespaces, one node, three pods with distinct labels for filters. */
+export function smallCluster(): { namespaces: ReturnType<typeof namespaceFor>[]; nodes: ReturnType<typeof nodeFor>[]; pods: PodJson[] } {
+  return {
+    namespaces: [namespaceFor({ name: 'shop', labels: { team: 'shop' } }), namespaceFor({ name: 'data', labels: { team: 'data' } })],
+    nodes: [nodeFor({ name: 'node-a' })],
+    pods: [
+      podFor({ name: 'cart-7d9f8-x2x4q', namespace: 'shop', labels: { app: 'cart', tier: 'web' }, containers: ['cart'], seed: 1 }),
+      podFor({ name: 'front-5c6d7-abcde', namespace: 'shop', labels: { app: 'front', tier: 'web', canary: 'true' }, containers: ['front', 'sidecar'], seed: 2 }),
+      podFor({ name: 'db-0', namespace: 'data', labels: { app: 'db', tier: 'db' }, containers: ['postgres'], seed: 3 }),
+    ],
+  };
+}
+
+function refOf(pod: PodJson): PodRef {
+  const first = pod.spec.containers[0];
+  return {
+    namespace: pod.metadata.namespace!,
+    name: pod.metadata.name!,
+    uid: pod.metadata.uid!,
+    container: first?.name ?? '',
+    labels: { ...(pod.metadata.labels ?? {}) },
+  };
+}
+
+// --- Events --------------------------------------------------------------------------------------
+
+export function fileOf(pod: PodRef, container = pod.container): string {
+  return podLogPath({ namespace: pod.namespace, pod: pod.name, uid: pod.uid, container });
+}
+
+/** A raw event as a shipper posts it: the log path and the CRI line. */
+export function rawEvent(pod: PodRef, message: string, options: { partial?: boolean; container?: string; stream?: 'stdout' | 'stderr' } = {}) {
+  return { file: fileOf(pod, options.container), line: criLine({ message, partial: options.partial ?? false, stream: options.stream ?? 'stdout' }) };
+}
+
+export function ndjson(events: readonly unknown[]): string {
+  return events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+}
+
+/** Parses an NDJSON answer into objects (fails loudly on a bad line). */
+export function parseNdjson(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export function messageOf(event: Record<string, unknown>): unknown {
+  return event.message;
+}
+
+export function kubernetesOf(event: Record<string, unknown>): Record<string, unknown> {
+  return (event.kubernetes ?? {}) as Record<string, unknown>;
+}
+
+// --- The stack -----------------------------------------------------------------------------------
+
+export interface StackOptions {
+  server?: Partial<ServerOptions>;
+  sink?: Sink;
+  enricher?: EnricherOptionsOverrides;
+  /** Return before the reflectors synced (readiness tests). */
+  waitForSync?: boolean;
+  /** Called before the reflectors start, e.g. to inject API faults. */
+  beforeReflectors?: (sim: SimApiServer) => void;
+  /** Default 127.0.0.1:0, plain HTTP. */
+  start?: StartServerOptions;
+}
+
+export interface Stack {
+  sim: SimApiServer;
+  store: RetainingStore;
+  reflectors: Reflectors;
+  metrics: Metrics;
+  enricher: Enricher;
+  bus: EventBus;
+  app: FastifyInstance;
+  server: RunningServer;
+  url: string;
+  pods: PodRef[];
+  pod(name: string): PodRef;
+}
+
+const QUIET = { debug() {}, info() {}, warn() {}, error() {} };
+
+function kubeConfigFor(t: Tap, sim: SimApiServer): KubeConfig {
+  const path = join(t.testdir(), 'kubeconfig');
+  writeFileSync(path, sim.kubeconfigYaml(), { mode: 0o600 });
+  const result = loadKubeConfig({ kubeconfig: path, env: {}, homeDir: undefined });
+  if (!result.ok) throw new Error(result.message);
+  return result.kubeConfig;
+}
+
+export async function startStack(t: Tap, options: StackOptions = {}): Promise<Stack> {
+  const sim = await startSimApiServer();
+  t.teardown(() => sim.close());
+  const cluster = smallCluster();
+  for (const ns of cluster.namespaces) sim.create('namespaces', ns);
+  for (const node of cluster.nodes) sim.create('nodes', node);
+  const pods = cluster.pods.map((p) => refOf(sim.create('pods', p)));
+
+  const metrics = createMetrics(undefined, { processMetrics: false });
+  const store = new RetainingStore({ deletionDelayMs: 60_000, metrics });
+  options.beforeReflectors?.(sim);
+  const reflectors = startReflectors({
+    kubeConfig: kubeConfigFor(t, sim),
+    watchNodes: true,
+    watchNamespaces: true,
+    watchTimeoutMs: 5000,
+    backoff: { initialMs: 20, maxMs: 200, factor: 2, jitter: 0.2 },
+    store,
+    metrics,
+    logger: QUIET,
+  });
+  t.teardown(async () => {
+    await reflectors.stop();
+    store.close();
+  });
+  if (options.waitForSync !== false) await reflectors.ready();
+
+  const enricher = createEnricher(enricherOptions(options.enricher ?? {}), { store: store.reader(), metrics });
+  const bus = new EventBus();
+  const app = await buildApp({
+    enricher,
+    store: store.reader(),
+    readiness: reflectors,
+    metrics,
+    sink: options.sink,
+    bus,
+    options: { ...DEFAULT_SERVER_OPTIONS, ...options.server },
+  });
+  const server = await startServer(app, options.start ?? { listen: '127.0.0.1:0' });
+  t.teardown(() => server.close());
+  return {
+    sim,
+    store,
+    reflectors,
+    metrics,
+    enricher,
+    bus,
+    app,
+    server,
+    url: server.url,
+    pods,
+    pod(name: string) {
+      const found = pods.find((p) => p.name.startsWith(name));
+      if (found === undefined) throw new Error(`no pod ${name}`);
+      return found;
+    },
+  };
+}
+
+// --- Clients -------------------------------------------------------------------------------------
+
+export async function post(url: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(url, { method: 'POST', headers, body });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(url, { headers });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** A WebSocket client that keeps every message it receives, in order. */
+export class WsClient {
+  readonly socket: WebSocket;
+  readonly messages: string[] = [];
+  closeCode: number | undefined;
+  closeReason = '';
+  readonly #waiters: (() => void)[] = [];
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    socket.on('message', (data) => {
+      this.messages.push(data.toString());
+      this.#wake();
+    });
+    socket.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      this.#wake();
+    });
+  }
+
+  /** Wraps an already open socket. */
+  static wrap(socket: WebSocket): WsClient {
+    return new WsClient(socket);
+  }
+
+  static open(url: string, headers: Record<string, string> = {}): Promise<WsClient> {
+    const socket = new WebSocket(url.replace(/^http/, 'ws'), { headers });
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(new WsClient(socket)));
+      socket.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Waits until `check` holds (re-checked on every message or close). */
+  async until(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${this.messages.length} message(s)`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Every event line received so far (control and error messages left out). */
+  events(): Record<string, unknown>[] {
+    return this.messages.filter((m) => !m.startsWith('{"error"') && !m.startsWith('{"dropped"')).flatMap(parseNdjson);
+  }
+
+  errors(): { error: string; details: Record<string, unknown>[] }[] {
+    return this.messages.filter((m) => m.startsWith('{"error"')).map((m) => JSON.parse(m) as { error: string; details: Record<string, unknown>[] });
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    this.socket.close();
+    await closed;
+  }
+}
+
+// --- Metrics -------------------------------------------------------------------------------------
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text exposition format (what a scraper reads). */
+export function parsePrometheus(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match === null) throw new Error(`not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!;
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+export function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+export async function scrape(url: string, headers: Record<string, string> = {}): Promise<Sample[]> {
+  const res = await get(`${url}/metrics`, headers);
+  if (res.status !== 200) throw new Error(`scrape failed: HTTP ${res.status}`);
+  return parsePrometheus(res.text);
+}
+
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 8000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

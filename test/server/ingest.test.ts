@@ -1,0 +1,169 @@
+/** GET /v1/ingest over a real WebSocket: formats, order, merging, errors, limits, backpressure. */
+import t from 'tap';
+import type { WebSocket } from 'ws';
+import { criFragments } from '../builders/lines.ts';
+import { fileOf, kubernetesOf, ndjson, rawEvent, sampleValue, scrape, startStack, waitFor, WsClient } from './harness.ts';
+
+t.test('ingest', async (t) => {
+  const stack = await startStack(t, {
+    server: { maxBodyBytes: 4 * 1024 * 1024, ingestMaxPendingBytes: 64 * 1024, partialFlushTimeoutMs: 200 },
+    enricher: { partialFlushTimeoutMs: 100 },
+  });
+  const url = `${stack.url}/v1/ingest`;
+  const cart = stack.pod('cart');
+  const db = stack.pod('db');
+
+  t.test('a JSON object, a JSON array and NDJSON text; answers as NDJSON, in order', async (t) => {
+    const client = await WsClient.open(url);
+    client.socket.send(JSON.stringify(rawEvent(cart, 'object')));
+    client.socket.send(JSON.stringify([rawEvent(db, 'array 1'), rawEvent(cart, 'array 2')]));
+    client.socket.send(ndjson([rawEvent(cart, 'ndjson 1'), rawEvent(db, 'ndjson 2')]));
+    client.socket.send(Buffer.from(JSON.stringify(rawEvent(cart, 'binary frame'))), { binary: true });
+    await client.until(() => client.events().length === 6, 'six events');
+    t.same(
+      client.events().map((e) => e.message),
+      ['object', 'array 1', 'array 2', 'ndjson 1', 'ndjson 2', 'binary frame'],
+    );
+    t.ok(
+      client.messages.every((m) => m.endsWith('\n')),
+      'every answer is NDJSON text ending with a newline',
+    );
+    t.equal(kubernetesOf(client.events()[1]!).pod_name, db.name);
+    await client.close();
+  });
+
+  t.test('order holds over many messages', async (t) => {
+    const client = await WsClient.open(url);
+    for (let m = 0; m < 50; m++) client.socket.send(ndjson(Array.from({ length: 20 }, (_, i) => rawEvent(cart, `${m}-${i}`))));
+    await client.until(() => client.events().length === 1000, 'a thousand events');
+    const expected = Array.from({ length: 1000 }, (_, k) => `${Math.floor(k / 20)}-${k % 20}`);
+    t.same(
+      client.events().map((e) => e.message),
+      expected,
+    );
+    await client.close();
+  });
+
+  t.test('partial lines are merged across messages of one connection', async (t) => {
+    const client = await WsClient.open(url);
+    const long = 'y'.repeat(40) + '!';
+    const fragments = criFragments(long, { size: 15 }).map((line) => ({ file: fileOf(cart), line }));
+    for (const fragment of fragments) client.socket.send(JSON.stringify(fragment));
+    client.socket.send(JSON.stringify(rawEvent(cart, 'next')));
+    await client.until(() => client.events().length === 2, 'the merged line and the next');
+    t.same(
+      client.events().map((e) => e.message),
+      [long, 'next'],
+    );
+    await client.close();
+  });
+
+  t.test('a final fragment that never comes is sent after the flush timeout', async (t) => {
+    const client = await WsClient.open(url);
+    client.socket.send(JSON.stringify(rawEvent(cart, 'waiting for an F', { partial: true })));
+    await client.until(() => client.events().length === 1, 'the flushed partial line');
+    t.equal(client.events()[0]!.message, 'waiting for an F');
+    await client.close();
+  });
+
+  t.test('bad messages get an error message, and the connection goes on', async (t) => {
+    const client = await WsClient.open(url);
+    client.socket.send('{"file": oops');
+    client.socket.send(`${JSON.stringify(rawEvent(cart, 'ok'))}\n{"file":\n`);
+    client.socket.send('   ');
+    client.socket.send(JSON.stringify([rawEvent(cart, 'good'), 'not an event', rawEvent(db, 'also good')]));
+    await client.until(() => client.errors().length === 4 && client.events().length === 2, 'four errors and two events');
+    const [malformed, badLine, empty, perEvent] = client.errors();
+    t.match(malformed, { error: 'malformed JSON body' });
+    t.match(badLine, { error: /malformed NDJSON on line 2/, details: [{ line: 2 }] });
+    t.match(empty, { error: 'empty message' });
+    t.match(perEvent, { error: /1 invalid event/, details: [{ index: 1, field: String, message: String }] });
+    t.same(
+      client.events().map((e) => e.message),
+      ['good', 'also good'],
+      'the whole malformed messages are ignored; per-event errors spare the rest',
+    );
+    t.equal(client.closeCode, undefined, 'still connected');
+    await client.close();
+  });
+
+  t.test('a message over maxBodyBytes closes with 1009', async (t) => {
+    const client = await WsClient.open(url);
+    client.socket.send(JSON.stringify({ file: fileOf(cart), message: 'z'.repeat(4 * 1024 * 1024 + 10) }));
+    await client.until(() => client.closeCode !== undefined, 'the close');
+    t.equal(client.closeCode, 1009);
+  });
+
+  t.test('WebSocket clients are counted', async (t) => {
+    const client = await WsClient.open(url);
+    const during = await scrape(stack.url);
+    t.equal(sampleValue(during, 'kube_log_enricher_websocket_clients', { route: '/v1/ingest' }), 1);
+    await client.close();
+    await waitFor(async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_websocket_clients', { route: '/v1/ingest' }) === 0, 'the gauge back to 0');
+  });
+
+  t.test('a plain GET is told to upgrade', async (t) => {
+    const res = await fetch(url);
+    t.equal(res.status, 426);
+    t.equal(res.headers.get('upgrade'), 'websocket');
+  });
+
+  t.test('a client that does not read is not read from: server buffering stays bounded', async (t) => {
+    const ingested = async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_events_in_total', { route: 'ingest' });
+    const before = await ingested();
+    const client = await WsClient.open(url);
+    client.socket.pause();
+    const serverSide = () => [...stack.app.websocketServer.clients][0] as WebSocket & { isPaused: boolean };
+    await waitFor(() => stack.app.websocketServer.clients.size === 1, 'the server side of the connection');
+    const perMessage = 200;
+    let sent = 0;
+    let largestAnswer = 0;
+    while (!serverSide().isPaused) {
+      if (sent >= 2000) break;
+      client.socket.send(ndjson(Array.from({ length: perMessage }, (_, i) => rawEvent(cart, `m${sent}-${i} ${'w'.repeat(100)}`))));
+      sent++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      largestAnswer = Math.max(largestAnswer, serverSide().bufferedAmount);
+    }
+    t.ok(serverSide().isPaused, `reading paused after ${sent} messages`);
+    // Keep sending: the server must not read (and buffer answers for) any of it.
+    for (let i = 0; i < 20; i++) client.socket.send(ndjson(Array.from({ length: perMessage }, (_, k) => rawEvent(cart, `m${sent + i}-${k} ${'w'.repeat(100)}`))));
+    sent += 20;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const buffered = serverSide().bufferedAmount;
+    t.ok(serverSide().isPaused, 'still paused');
+    t.ok(buffered < 64 * 1024 + 4 * 1024 * 1024, `server-side buffer bounded (${buffered} bytes)`);
+    t.ok((await ingested()) - before < sent * perMessage, 'the later input is left unread');
+
+    client.socket.resume();
+    await client.until(() => client.events().length === sent * perMessage, 'every event once the client reads', 15_000);
+    const messages = client.events().map((e) => e.message as string);
+    t.equal(messages[0]!.split(' ')[0], 'm0-0');
+    t.equal(messages[messages.length - 1]!.split(' ')[0], `m${sent - 1}-${perMessage - 1}`);
+    t.ok(
+      messages.every((m, k) => m.startsWith(`m${Math.floor(k / perMessage)}-${k % perMessage} `)),
+      'all in order',
+    );
+    await waitFor(() => !serverSide().isPaused, 'reading resumed');
+    await client.close();
+  });
+});
+
+t.test('shutdown sends what is pending, then closes with 1001', async (t) => {
+  const stack = await startStack(t);
+  const client = await WsClient.open(`${stack.url}/v1/ingest`);
+  const subscriber = await WsClient.open(`${stack.url}/v1/stream`);
+  client.socket.send(JSON.stringify(rawEvent(stack.pod('cart'), 'pending at shutdown', { partial: true })));
+  await waitFor(() => stack.app.websocketServer.clients.size === 2, 'both connections');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await stack.server.close();
+  await client.until(() => client.closeCode !== undefined, 'the close');
+  t.same(
+    client.events().map((e) => e.message),
+    ['pending at shutdown'],
+  );
+  t.equal(client.closeCode, 1001);
+  t.equal(client.closeReason, 'server shutting down');
+  await subscriber.until(() => subscriber.closeCode !== undefined, 'the subscriber close');
+  t.equal(subscriber.closeCode, 1001);
+});

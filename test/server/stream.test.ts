@@ -1,0 +1,168 @@
+/** GET /v1/stream over real WebSockets: filters, sources, and a slow subscriber that must not slow anyone. */
+import t from 'tap';
+import type { WebSocket } from 'ws';
+import type { EnrichedRecord } from '../../src/enrich/types.ts';
+import { EventBus } from '../../src/server/index.ts';
+import { fileOf, get, ndjson, post, rawEvent, sampleValue, scrape, startStack, waitFor, WsClient, type PodRef } from './harness.ts';
+
+const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };
+
+t.test('publishing with no subscribers is a no-op', async (t) => {
+  const bus = new EventBus();
+  t.equal(bus.subscriberCount, 0);
+  bus.publish([]);
+  bus.publish([{ json: '{}', namespace: undefined, podName: undefined, containerName: undefined, pod: undefined }]);
+  t.pass('no subscriber, nothing to do');
+});
+
+t.test('stream', async (t) => {
+  const stack = await startStack(t, { server: { streamBufferEvents: 100 } });
+  const cart = stack.pod('cart');
+  const front = stack.pod('front');
+  const db = stack.pod('db');
+  const streamUrl = (query: string) => `${stack.url}/v1/stream${query}`;
+
+  t.test('filters: namespace, pod, container, label selectors', async (t) => {
+    const subscribers = {
+      all: await WsClient.open(streamUrl('')),
+      data: await WsClient.open(streamUrl('?namespace=data')),
+      cart: await WsClient.open(streamUrl(`?pod=${cart.name}`)),
+      sidecar: await WsClient.open(streamUrl('?container=sidecar')),
+      webNoCanary: await WsClient.open(streamUrl(`?labelSelector=${encodeURIComponent('tier=web,!canary')}`)),
+      dbOrFront: await WsClient.open(streamUrl(`?labelSelector=${encodeURIComponent('app in (db, front)')}&namespace=shop`)),
+    };
+    await waitFor(() => stack.bus.subscriberCount === 6, 'six subscriptions');
+    const ghost: PodRef = { ...cart, name: 'ghost-1', uid: '00000000-0000-0000-0000-00000000beef' };
+    const batch = [
+      rawEvent(cart, 'cart'),
+      rawEvent(front, 'front'),
+      rawEvent(front, 'front sidecar', { container: 'sidecar' }),
+      rawEvent(db, 'db'),
+      rawEvent(ghost, 'ghost'),
+    ];
+    const expected: Record<keyof typeof subscribers, string[]> = {
+      all: ['cart', 'front', 'front sidecar', 'db', 'ghost'],
+      data: ['db'],
+      cart: ['cart'],
+      sidecar: ['front sidecar'],
+      webNoCanary: ['cart'],
+      dbOrFront: ['front', 'front sidecar'],
+    };
+    t.equal((await post(`${stack.url}/v1/enrich`, ndjson(batch), NDJSON_HEADERS)).status, 200);
+    for (const [name, client] of Object.entries(subscribers)) {
+      const want = expected[name as keyof typeof subscribers];
+      await client.until(() => client.events().length >= want.length, `${name}: ${want.length} events`);
+    }
+    // A second round: anything extra from the first would show up as a surplus here.
+    t.equal((await post(`${stack.url}/v1/enrich`, ndjson(batch), NDJSON_HEADERS)).status, 200);
+    for (const [name, client] of Object.entries(subscribers)) {
+      const want = expected[name as keyof typeof subscribers];
+      await client.until(() => client.events().length >= 2 * want.length, `${name}: ${2 * want.length} events`);
+      t.same(
+        client.events().map((e) => e.message),
+        [...want, ...want],
+        name,
+      );
+    }
+    for (const client of Object.values(subscribers)) await client.close();
+    await waitFor(() => stack.bus.subscriberCount === 0, 'unsubscribed on close');
+  });
+
+  t.test('every entry point publishes: /v1/enrich, /v1/ingest and the in-process source', async (t) => {
+    const subscriber = await WsClient.open(streamUrl(''));
+    await waitFor(() => stack.bus.subscriberCount === 1, 'the subscription');
+    await post(`${stack.url}/v1/enrich`, ndjson([rawEvent(cart, 'via enrich')]), NDJSON_HEADERS);
+    const ingest = await WsClient.open(`${stack.url}/v1/ingest`);
+    ingest.socket.send(JSON.stringify(rawEvent(db, 'via ingest')));
+    await subscriber.until(() => subscriber.events().length === 2, 'two events');
+    const record = stack.enricher.enrichMessage(fileOf(front), { timestamp: '2026-11-23T10:00:00Z', stream: 'stderr', message: 'via agent' });
+    stack.bus.publish(record === undefined ? [] : [record]);
+    await subscriber.until(() => subscriber.events().length === 3, 'three events');
+    t.same(
+      subscriber.events().map((e) => e.message),
+      ['via enrich', 'via ingest', 'via agent'],
+    );
+    await ingest.close();
+    await subscriber.close();
+  });
+
+  t.test('bad filters: 400 before the upgrade, naming the field', async (t) => {
+    for (const [query, field] of [
+      [`?labelSelector=${encodeURIComponent('app in (cart')}`, 'labelSelector'],
+      [`?labelSelector=${encodeURIComponent('app=a b')}`, 'labelSelector'],
+      ['?pod=a&pod=b', 'pod'],
+      ['?namespace=', 'namespace'],
+    ] as const) {
+      const refused = await WsClient.open(streamUrl(query)).then(
+        () => undefined,
+        (err: { status?: number; body?: string }) => err,
+      );
+      t.equal(refused?.status, 400, query);
+      t.match(JSON.parse(refused?.body ?? '{}'), { details: [{ field }] }, query);
+    }
+    const plain = await get(streamUrl(''));
+    t.equal(plain.status, 426, 'a plain GET is told to upgrade');
+  });
+
+  t.test('a slow subscriber gets drops, counted and announced; a fast one gets everything', async (t) => {
+    const fast = await WsClient.open(streamUrl(''));
+    const slow = await WsClient.open(streamUrl(''));
+    await waitFor(() => stack.bus.subscriberCount === 2, 'two subscriptions');
+    const slowServerSide = [...stack.app.websocketServer.clients].at(-1) as WebSocket;
+    slow.socket.pause();
+    const droppedBefore = sampleValue(await scrape(stack.url), 'kube_log_enricher_websocket_dropped_messages_total', { route: '/v1/stream' });
+
+    // The in-process source's path: records from the real enricher, published in batches.
+    const padding = 'p'.repeat(2000);
+    const file = fileOf(cart);
+    const batchOf = (round: number): EnrichedRecord[] =>
+      Array.from({ length: 500 }, (_, i) => stack.enricher.enrichMessage(file, { timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: `${round}-${i} ${padding}` })!);
+    const droppedSoFar = async () =>
+      sampleValue(await scrape(stack.url), 'kube_log_enricher_websocket_dropped_messages_total', { route: '/v1/stream' }) - droppedBefore;
+    let published = 0;
+    let maxServerBuffer = 0;
+    let roundsAfterDrops = 0;
+    // Until the slow subscriber's kernel buffers and queue are full and it has dropped a while.
+    for (let round = 0; round < 60 && roundsAfterDrops < 3; round++) {
+      stack.bus.publish(batchOf(round));
+      published += 500;
+      maxServerBuffer = Math.max(maxServerBuffer, slowServerSide.bufferedAmount);
+      // The fast subscriber keeps up: the next batch comes once it has read this one.
+      await fast.until(() => fast.events().length === published, `fast subscriber at ${published}`);
+      if ((await droppedSoFar()) > 0) roundsAfterDrops++;
+    }
+    t.equal(fast.events().length, published, 'the fast subscriber got every event');
+    t.notOk(
+      fast.messages.some((m) => m.startsWith('{"dropped"')),
+      'and no drop notice',
+    );
+    const dropped = await droppedSoFar();
+    t.ok(dropped > 0, `the slow subscriber lost ${dropped} of ${published} events`);
+    // At most: the high-water mark, one publish sent straight, and the queue (100 events).
+    const eventBytes = Math.max(...fast.events().slice(0, 10).map((e) => JSON.stringify(e).length + 1));
+    const bound = 256 * 1024 + (500 + 100) * eventBytes;
+    t.ok(maxServerBuffer <= bound, `its server-side socket buffer stayed bounded (${maxServerBuffer} <= ${bound} bytes)`);
+
+    slow.socket.resume();
+    await slow.until(() => slow.messages.some((m) => m.startsWith('{"dropped"')), 'the drop notice');
+    const notices = slow.messages.filter((m) => m.startsWith('{"dropped"')).map((m) => (JSON.parse(m) as { dropped: number }).dropped);
+    const announced = notices.reduce((a, b) => a + b, 0);
+    t.equal(announced, dropped, 'every dropped event is announced');
+    await slow.until(() => slow.events().length + announced === published, 'the rest of what was kept');
+    t.equal(slow.events().length + announced, published, 'received + dropped = published: nothing lost silently');
+    const kept = slow.events().map((e) => (e.message as string).split(' ')[0]);
+    t.equal(kept[0], '0-0', 'kept events start at the beginning');
+    t.ok(kept.length <= published - dropped, 'no duplicates');
+
+    // Caught up: the next events reach it again, after the notice.
+    stack.bus.publish(batchOf(99).slice(0, 3));
+    await slow.until(() => slow.events().length + announced === published + 3, 'new events after catching up');
+    const lastNotice = slow.messages.findLastIndex((m) => m.startsWith('{"dropped"'));
+    t.ok(
+      slow.messages.slice(lastNotice + 1).join('').includes('99-2 '),
+      'new events come after the notice',
+    );
+    await fast.close();
+    await slow.close();
+  });
+});
