@@ -69,7 +69,8 @@ function resolveKubeConfig(config: Config, runtime: RuntimeEnv): { kubeConfig: K
     homeDir: runtime.homeDir,
   });
   if (!loaded.ok) {
-    throw new StartupError(loaded.code, `${loaded.message}\n  tried:\n${loaded.tried.map((t) => `    - ${t}`).join('\n')}`);
+    // The message already names every place tried, in order.
+    throw new StartupError(loaded.code, loaded.message);
   }
   return { kubeConfig: loaded.kubeConfig, description: loaded.description };
 }

@@ -143,13 +143,17 @@ t.test('invalid configuration stops any command with status 2', async (t) => {
   });
 });
 
-t.test('commands not wired yet say so and exit 1', async (t) => {
-  const spawned = await cli(['serve']);
-  t.same(spawned, await inProcess(['serve']));
-  for (const name of ['serve', 'source', 'agent', 'demo']) {
-    const run = await inProcess([name]);
+t.test('long-running commands fail to start with one actionable message and exit 1', async (t) => {
+  // No cluster credentials anywhere: the message names every place tried.
+  const env = { HOME: t.testdir({}), PATH: process.env.PATH ?? '' };
+  for (const name of ['serve', 'agent']) {
+    const run = await cli([name, '--listen', '127.0.0.1:0'], { env });
     t.equal(run.code, 1, `${name} exits 1`);
     t.equal(run.stdout, '');
-    t.match(run.stderr, new RegExp(`^kube-log-enricher ${name} is not available yet: .+\\n$`));
+    t.match(run.stderr, /^kube-log-enricher: failed to start: no Kubernetes credentials found .*tried, in order: in-cluster service account/m);
+    t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
   }
+  const source = await cli(['source'], { env });
+  t.equal(source.code, 1, 'source without --service exits 1');
+  t.equal(source.stderr, 'kube-log-enricher: failed to start: source.service: the `source` command needs the service URL (--service http://127.0.0.1:8080)\n');
 });

@@ -49,7 +49,7 @@ t.test('precedence: flags > environment > file > defaults', async (t) => {
   t.equal(all.config.server.listen, '10.0.0.3:3333', 'flag wins');
   t.equal(all.config.kubernetes.deletionDelay, 20_000, 'env beats file');
   t.equal(all.config.kubernetes.nodeName, 'from-file', 'file beats default');
-  t.equal(all.config.kubernetes.watchTimeout, 300_000, 'default');
+  t.equal(all.config.kubernetes.watchTimeout, 90_000, 'default');
 
   const noFlag = load(t, { file, env });
   t.equal(noFlag.ok && noFlag.config.server.listen, '10.0.0.2:2222');
