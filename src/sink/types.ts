@@ -20,3 +20,19 @@ export class SinkUnavailableError extends Error {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/**
+ * The receiver refused the data for good (an HTTP 4xx other than 408/429): retrying the same
+ * bytes will not help until someone fixes the receiver or the configuration. Still a
+ * SinkUnavailableError, so callers that only know the base class answer 503 and keep the data.
+ */
+export class SinkRejectedError extends SinkUnavailableError {
+  readonly permanent = true;
+  /** The receiver's HTTP status. */
+  readonly status: number;
+  constructor(message: string, status: number, retryAfterSeconds = 30) {
+    super(message, retryAfterSeconds);
+    this.name = 'SinkRejectedError';
+    this.status = status;
+  }
+}

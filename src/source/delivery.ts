@@ -1,0 +1,239 @@
+/**
+ * From decoded lines to acknowledged output: lines are gathered into batches (batchMaxEvents /
+ * batchMaxWait), each batch goes through the processing stage (the in-process enricher, or the
+ * remote service) and then to the sink, strictly in order, one batch at a time. A batch that fails
+ * is retried with jittered backoff, never dropped. Only when the sink acknowledged a batch are its
+ * progress marks handed back (so checkpoints move past delivered data only). Bytes waiting here are
+ * bounded: readers await `room()` before reading more.
+ */
+import type { DecodedMessage } from '../enrich/types.ts';
+import type { Metrics } from '../metrics/index.ts';
+import { backoffDelay, sleep, type BackoffPolicy } from '../sink/backoff.ts';
+import type { Sink } from '../sink/types.ts';
+import type { SourceLogger } from './logger.ts';
+
+/** Lines of one batch as parallel arrays: no per-line wrapper object on the hot path. */
+export interface SourceBatch {
+  readonly files: readonly string[];
+  readonly messages: readonly DecodedMessage[];
+}
+
+/** The stage between reading and the sink: enrich a batch, give back serialised events (fewer if some were excluded). */
+export interface BatchEnricher {
+  /** For logs and the sink_errors_total label. */
+  readonly name: string;
+  processBatch(batch: SourceBatch): Promise<readonly string[]>;
+}
+
+/** An error that retrying the same batch will not cure (bad token, receiver rejects): logged loudly, retried slowly. */
+export function isPermanentError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
+}
+
+interface Batch<K, M> {
+  files: string[];
+  messages: DecodedMessage[];
+  bytes: number;
+  progress: Map<K, M>;
+}
+
+export interface DeliveryOptions {
+  batchMaxEvents: number;
+  batchMaxWait: number;
+  maxBufferedBytes: number;
+  maxQueuedBatches: number;
+  retryBackoff: BackoffPolicy;
+}
+
+export interface DeliveryStats {
+  batchesDelivered: number;
+  eventsDelivered: number;
+  linesWritten: number;
+  bufferedBytes: number;
+  failedAttempts: number;
+}
+
+export class DeliveryPipeline<K, M> {
+  private readonly options: DeliveryOptions;
+  private readonly enrich: BatchEnricher;
+  private readonly sink: Sink;
+  private readonly metrics: Metrics;
+  private readonly logger: SourceLogger;
+  private readonly onDelivered: (progress: ReadonlyMap<K, M>) => void;
+  private current: Batch<K, M> = newBatch();
+  private readonly queue: Batch<K, M>[] = [];
+  private batchTimer: NodeJS.Timeout | undefined;
+  private delivering = false;
+  private buffered = 0;
+  private roomWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private readersStopped = false;
+  private readonly abort = new AbortController();
+  private readonly counters: DeliveryStats = { batchesDelivered: 0, eventsDelivered: 0, linesWritten: 0, bufferedBytes: 0, failedAttempts: 0 };
+
+  constructor(
+    options: DeliveryOptions,
+    deps: { enrich: BatchEnricher; sink: Sink; metrics: Metrics; logger: SourceLogger; onDelivered: (progress: ReadonlyMap<K, M>) => void },
+  ) {
+    this.options = options;
+    this.enrich = deps.enrich;
+    this.sink = deps.sink;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger;
+    this.onDelivered = deps.onDelivered;
+  }
+
+  /** Hot path: one decoded line. `bytes` is its size as read (what backpressure counts). */
+  push(file: string, message: DecodedMessage, bytes: number): void {
+    const b = this.current;
+    b.files.push(file);
+    b.messages.push(message);
+    b.bytes += bytes;
+    this.buffered += bytes;
+    if (b.files.length >= this.options.batchMaxEvents) this.seal();
+    else if (this.batchTimer === undefined) this.startTimer();
+  }
+
+  /** Everything of `key` before this mark is in a batch now; the mark comes back once that batch was delivered. */
+  noteProgress(key: K, mark: M): void {
+    this.current.progress.set(key, mark);
+    if (this.batchTimer === undefined) this.startTimer();
+  }
+
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** Resolves when there is room for more lines (at once, usually). */
+  room(): Promise<void> {
+    if (this.hasRoom() || this.readersStopped) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /**
+   * Below maxBufferedBytes, and at most `maxQueuedBatches` sealed batches waiting: lines then
+   * live briefly (they die young, in V8's cheap young generation) however fast the input is.
+   */
+  hasRoom(): boolean {
+    return this.buffered < this.options.maxBufferedBytes && this.queue.length < this.options.maxQueuedBatches;
+  }
+
+  /** Sends what is gathered and waits until everything was delivered, or until `timeoutMs` passed (then false). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.seal();
+    if (!this.delivering && this.queue.length === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const done = await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  /** The source is stopping: readers waiting for room (now or later) are woken, to see that they must stop. */
+  stopReaders(): void {
+    this.readersStopped = true;
+    this.releaseRoomWaiters();
+  }
+
+  /** Stops retrying; what was not delivered stays undelivered (and un-checkpointed, so it is read again after a restart). */
+  close(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    this.abort.abort();
+    this.releaseRoomWaiters();
+  }
+
+  stats(): DeliveryStats {
+    return { ...this.counters, bufferedBytes: this.buffered };
+  }
+
+  private startTimer(): void {
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = undefined;
+      this.seal();
+    }, this.options.batchMaxWait);
+  }
+
+  private seal(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const b = this.current;
+    if (b.files.length === 0 && b.progress.size === 0) return;
+    this.current = newBatch();
+    this.queue.push(b);
+    if (!this.delivering) {
+      this.delivering = true;
+      this.deliverAll().catch((err: unknown) => {
+        // deliverAll handles its own errors; reaching this is a bug worth seeing.
+        this.logger.error({ err }, 'delivery loop failed');
+      });
+    }
+  }
+
+  private async deliverAll(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.abort.signal.aborted) {
+        const batch = this.queue[0]!;
+        if (batch.files.length > 0) {
+          const enriched = await this.retrying(this.enrich.name, () => this.enrich.processBatch(batch));
+          if (enriched === undefined) return;
+          const lines = enriched.value;
+          if (lines.length > 0) {
+            const written = await this.retrying('sink', () => this.sink.write(lines));
+            if (written === undefined) return;
+            this.counters.linesWritten += lines.length;
+          }
+        }
+        this.queue.shift();
+        this.buffered -= batch.bytes;
+        this.counters.batchesDelivered++;
+        this.counters.eventsDelivered += batch.files.length;
+        if (batch.progress.size > 0) this.onDelivered(batch.progress);
+        if (this.hasRoom()) this.releaseRoomWaiters();
+      }
+    } finally {
+      this.delivering = false;
+      if (this.queue.length === 0 || this.abort.signal.aborted) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  /** Runs `step` until it succeeds; undefined when the pipeline was closed meanwhile. */
+  private async retrying<T>(stage: string, step: () => Promise<T>): Promise<{ value: T } | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const value = await step();
+        if (attempt > 0) this.logger.info({ stage, attempts: attempt + 1 }, 'delivery recovered');
+        return { value };
+      } catch (err) {
+        if (this.abort.signal.aborted) return undefined;
+        this.counters.failedAttempts++;
+        this.metrics.sinkErrors.inc({ sink: stage });
+        const permanent = isPermanentError(err);
+        const delay = permanent ? this.options.retryBackoff.maxMs : backoffDelay(attempt, this.options.retryBackoff);
+        const message = err instanceof Error ? err.message : String(err);
+        if (permanent) this.logger.error({ stage, error: message, retryInMs: delay }, 'delivery refused; keeping the batch and retrying: fix the receiver or the configuration');
+        else if (attempt === 0) this.logger.warn({ stage, error: message, retryInMs: delay }, 'delivery failed; keeping the batch and retrying with backoff');
+        else this.logger.debug({ stage, error: message, attempt, retryInMs: delay }, 'delivery still failing');
+        await sleep(delay, this.abort.signal);
+        if (this.abort.signal.aborted) return undefined;
+      }
+    }
+  }
+
+  private releaseRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+function newBatch<K, M>(): Batch<K, M> {
+  return { files: [], messages: [], bytes: 0, progress: new Map() };
+}

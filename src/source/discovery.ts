@@ -1,0 +1,211 @@
+/**
+ * Finds the container log files under podsDir (<podsDir>/<ns>_<pod>_<uid>/<container>/<n>.log).
+ * fs.watch on the directories notices new pods and containers quickly; because watch events are
+ * lossy on some file systems (overlay, NFS) a periodic rescan is the source of truth.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import picomatch from 'picomatch';
+import type { SourceLogger } from './logger.ts';
+
+export interface DiscoveryOptions {
+  podsDir: string;
+  include: readonly string[];
+  exclude: readonly string[];
+  selfPodUid: string | undefined;
+  selfPodName: string | undefined;
+  rescanInterval: number;
+}
+
+export interface DiscoveryEvents {
+  /** Every live log path found by a scan (absolute), in a stable order. */
+  onScan(paths: readonly string[]): void;
+  /** A file in a watched container directory changed: its follower can look now rather than at its next poll. */
+  onFileChanged(path: string): void;
+}
+
+/** Debounce for watch events: a pod start creates several entries in a burst. */
+const RESCAN_DEBOUNCE_MS = 25;
+
+/** Pure: is this pod directory (<ns>_<pod>_<uid>) the agent's own pod? */
+export function isOwnPodDir(podDir: string, selfPodUid: string | undefined, selfPodName: string | undefined): boolean {
+  const parts = podDir.split('_');
+  if (parts.length < 3) return false;
+  const uid = parts[parts.length - 1];
+  const name = parts[1];
+  return (selfPodUid !== undefined && selfPodUid !== '' && uid === selfPodUid) || (selfPodName !== undefined && selfPodName !== '' && name === selfPodName);
+}
+
+export function createPathFilter(include: readonly string[], exclude: readonly string[]): (relative: string) => boolean {
+  const included = include.length === 0 ? () => true : picomatch([...include], { dot: true });
+  const excluded = exclude.length === 0 ? () => false : picomatch([...exclude], { dot: true });
+  return (relative) => included(relative) && !excluded(relative);
+}
+
+export class PodLogDiscovery {
+  private readonly options: DiscoveryOptions;
+  private readonly events: DiscoveryEvents;
+  private readonly logger: SourceLogger;
+  private readonly accepts: (relative: string) => boolean;
+  private readonly watchers = new Map<string, FSWatcher>();
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private debounceTimer: NodeJS.Timeout | undefined;
+  private scanning: Promise<readonly string[]> | undefined;
+  private rescanRequested = false;
+  private stopped = false;
+  private watchFailureLogged = false;
+  private missingLogged = false;
+
+  constructor(options: DiscoveryOptions, events: DiscoveryEvents, logger: SourceLogger) {
+    this.options = options;
+    this.events = events;
+    this.logger = logger;
+    this.accepts = createPathFilter(options.include, options.exclude);
+  }
+
+  /** Runs the first scan (its result is returned, not reported through onScan) and starts watching. */
+  async start(): Promise<readonly string[]> {
+    const first = await this.scanOnce();
+    this.schedulePeriodicRescan();
+    return first;
+  }
+
+  /** Scans now and reports the result through onScan; concurrent calls share one scan. */
+  async rescan(): Promise<readonly string[]> {
+    if (this.scanning !== undefined) {
+      this.rescanRequested = true;
+      return this.scanning;
+    }
+    const paths = await this.scanOnce();
+    if (!this.stopped) this.events.onScan(paths);
+    if (this.rescanRequested && !this.stopped) {
+      this.rescanRequested = false;
+      return this.rescan();
+    }
+    return paths;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.rescanTimer);
+    clearTimeout(this.debounceTimer);
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+  }
+
+  private schedulePeriodicRescan(): void {
+    if (this.stopped) return;
+    this.rescanTimer = setTimeout(() => {
+      this.rescan().then(
+        () => this.schedulePeriodicRescan(),
+        (err: unknown) => {
+          this.logger.warn({ err }, 'pod log rescan failed; retrying at the next interval');
+          this.schedulePeriodicRescan();
+        },
+      );
+    }, this.options.rescanInterval);
+  }
+
+  private requestRescan(): void {
+    if (this.stopped || this.debounceTimer !== undefined) return;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = undefined;
+      this.rescan().catch((err: unknown) => this.logger.warn({ err }, 'pod log rescan failed'));
+    }, RESCAN_DEBOUNCE_MS);
+  }
+
+  private scanOnce(): Promise<readonly string[]> {
+    const run = this.walk().finally(() => {
+      this.scanning = undefined;
+    });
+    this.scanning = run;
+    return run;
+  }
+
+  private async walk(): Promise<readonly string[]> {
+    const { podsDir } = this.options;
+    const found: string[] = [];
+    const seenDirs = new Set<string>();
+    const podDirs = await listDirs(podsDir);
+    if (podDirs === undefined) {
+      if (!this.missingLogged) this.logger.warn({ podsDir }, 'pods directory does not exist (yet); rescanning for it');
+      this.missingLogged = true;
+      return found;
+    }
+    this.missingLogged = false;
+    this.ensureWatcher(podsDir, seenDirs, undefined);
+    for (const podDir of podDirs) {
+      if (isOwnPodDir(podDir, this.options.selfPodUid, this.options.selfPodName)) continue;
+      const podPath = join(podsDir, podDir);
+      const containers = await listDirs(podPath);
+      if (containers === undefined) continue;
+      this.ensureWatcher(podPath, seenDirs, undefined);
+      for (const container of containers) {
+        const containerPath = join(podPath, container);
+        const files = await listFiles(containerPath);
+        if (files === undefined) continue;
+        this.ensureWatcher(containerPath, seenDirs, containerPath);
+        for (const file of files) {
+          if (!file.endsWith('.log')) continue;
+          if (this.accepts(`${podDir}/${container}/${file}`)) found.push(join(containerPath, file));
+        }
+      }
+    }
+    // Directories that vanished: their watchers would only report errors.
+    for (const [dir, w] of this.watchers) {
+      if (!seenDirs.has(dir)) {
+        w.close();
+        this.watchers.delete(dir);
+      }
+    }
+    found.sort();
+    return found;
+  }
+
+  private ensureWatcher(dir: string, seen: Set<string>, containerDir: string | undefined): void {
+    seen.add(dir);
+    if (this.stopped || this.watchers.has(dir)) return;
+    try {
+      const w = watch(dir, { persistent: false }, (event, name) => {
+        if (containerDir !== undefined && event === 'change' && name !== null) {
+          this.events.onFileChanged(join(containerDir, name));
+          return;
+        }
+        this.requestRescan();
+        if (containerDir !== undefined && name !== null) this.events.onFileChanged(join(containerDir, name));
+      });
+      w.on('error', () => {
+        // The directory went away (or the watch broke): the next scan decides what is there.
+        w.close();
+        if (this.watchers.get(dir) === w) this.watchers.delete(dir);
+        this.requestRescan();
+      });
+      this.watchers.set(dir, w);
+    } catch (err) {
+      if (!this.watchFailureLogged) {
+        this.watchFailureLogged = true;
+        this.logger.warn({ err, dir }, 'cannot watch directory (inotify limit?); relying on periodic rescans');
+      }
+    }
+  }
+}
+
+async function listDirs(dir: string): Promise<string[] | undefined> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch {
+    return undefined;
+  }
+}
+
+async function listFiles(dir: string): Promise<string[] | undefined> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    // Symlinks count too: some runtimes link the kubelet path to their own log location.
+    return entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The two feeds end to end on real files: in-process (`agent`: the real enricher and store, the
+ * event bus, a file sink) and remote (`source`: the real service app on loopback, down for a
+ * while), plus a sink that is down for a while.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { DEFAULT_SERVER_OPTIONS, EventBus, buildApp } from '../../src/server/index.ts';
+import type { EnrichedRecord } from '../../src/enrich/index.ts';
+import { createFileSink, createHttpSink } from '../../src/sink/index.ts';
+import { createInProcessStage, createRemoteStage, createSerialisingStage, startFileSource } from '../../src/source/index.ts';
+import { enrichmentFor } from './cluster.ts';
+import { append, criLine, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
+
+interface Enriched {
+  message: string;
+  file: string;
+  stream: string;
+  timestamp: string;
+  kubernetes: { pod_name: string; pod_namespace: string; pod_uid: string; container_name: string; pod_labels: Record<string, string>; namespace_labels?: Record<string, string> };
+}
+
+function readEnriched(path: string): Enriched[] {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Enriched);
+  } catch {
+    return [];
+  }
+}
+
+const PODS = [
+  { namespace: 'shop', name: 'cart-7d9f8-x2x4q', uid: '0b6c1f0e-0000-4000-8000-000000000001', containers: ['cart', 'proxy'] },
+  { namespace: 'pay', name: 'api-5c4b7-abcde', uid: '0b6c1f0e-0000-4000-8000-000000000002', containers: ['api'] },
+  { namespace: 'shop', name: 'noisy-1', uid: '0b6c1f0e-0000-4000-8000-000000000003', containers: ['noisy'], labels: { 'logs.kube-log-enricher.io/exclude': 'true' } },
+];
+
+t.test('agent: in-process enrichment, event bus, file sink; excluded pods still move their checkpoints', async (t) => {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const out = join(root, 'out.ndjson');
+  const metrics = testMetrics();
+  const { enricher, store } = enrichmentFor(PODS, metrics);
+  t.teardown(() => store.close());
+  const bus = new EventBus();
+  const published: EnrichedRecord[] = [];
+  bus.subscribe({ deliver: (records) => published.push(...records) });
+  const files = PODS.flatMap((p) => p.containers.map((c) => ({ pod: p, container: c, log: podDir(podsDir, p.namespace, p.name, p.uid, c).log })));
+  for (const f of files) append(f.log, criLine(`${f.container} says hi`) + criLine(`${f.container} ends`, 'stderr'));
+  const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), {
+    enrich: createInProcessStage(enricher, { publish: (r) => bus.publish(r), metrics }),
+    sink: createFileSink(out),
+    metrics,
+    logger: recordingLogger(),
+  });
+  t.teardown(() => source.stop());
+  await waitFor('all lines of the included pods', () => readEnriched(out).length >= 6);
+  await waitFor('all lines acknowledged', () => source.stats().eventsDelivered >= 8);
+  await source.stop();
+
+  const events = readEnriched(out);
+  t.equal(events.length, 6, 'the excluded pod\'s two lines are not output');
+  for (const f of files.filter((f) => f.pod.name !== 'noisy-1')) {
+    const mine = events.filter((e) => e.file === f.log);
+    t.same(mine.map((e) => [e.stream, e.message]), [['stdout', `${f.container} says hi`], ['stderr', `${f.container} ends`]]);
+    t.match(mine[0]?.kubernetes, { pod_name: f.pod.name, pod_namespace: f.pod.namespace, pod_uid: f.pod.uid, container_name: f.container, pod_labels: { app: f.pod.name } });
+  }
+  t.equal(published.length, 6, 'published to the event bus too');
+  t.equal(published[0]?.podName !== undefined, true);
+  t.equal(await metricValue(metrics, 'kube_log_enricher_events_out_total', { route: 'agent' }), 6);
+  t.equal(await metricValue(metrics, 'kube_log_enricher_events_excluded_total'), 2);
+  const saved = JSON.parse(readFileSync(join(root, 'data', 'checkpoints.json'), 'utf8')) as { files: { path: string; offset: number }[] };
+  const noisy = files.find((f) => f.pod.name === 'noisy-1')!;
+  t.equal(saved.files.find((f) => f.path === noisy.log)?.offset, statSync(noisy.log).size, 'excluded lines are acknowledged as handled');
+});
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function service(t: Test, port: number, options: { token?: string; maxBodyBytes?: number } = {}) {
+  const metrics = testMetrics();
+  const { enricher, store } = enrichmentFor(PODS, metrics);
+  const app = await buildApp({
+    enricher,
+    store: store.reader(),
+    readiness: { status: () => [] },
+    metrics,
+    options: { ...DEFAULT_SERVER_OPTIONS, authToken: options.token, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_SERVER_OPTIONS.maxBodyBytes },
+  });
+  await app.listen({ host: '127.0.0.1', port });
+  t.teardown(async () => {
+    await app.close();
+    store.close();
+  });
+  return { app, metrics };
+}
+
+t.test('source: posts to the service, which is down for a while: retried, nothing lost or repeated', async (t) => {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const out = join(root, 'out.ndjson');
+  const port = await freePort();
+  const metrics = testMetrics();
+  const logger = recordingLogger();
+  const stage = createRemoteStage({ service: `http://127.0.0.1:${port}`, token: 'secret-token-123', logger });
+  t.teardown(() => stage.close());
+  const files = PODS.slice(0, 2).flatMap((p) => p.containers.map((c) => podDir(podsDir, p.namespace, p.name, p.uid, c).log));
+  const written = new Map(files.map((f) => [f, [] as string[]]));
+  const write = () => {
+    for (const f of files) {
+      const m = `${f.slice(-20)} line ${written.get(f)!.length}`;
+      written.get(f)!.push(m);
+      append(f, criLine(m));
+    }
+  };
+  for (let i = 0; i < 100; i++) write();
+  const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), { enrich: stage, sink: createFileSink(out), metrics, logger });
+  t.teardown(() => source.stop());
+  await waitFor('failed attempts while the service is down', () => source.stats().failedAttempts >= 3);
+  t.match(logger.records.find((r) => r.level === 'warn')?.obj, { stage: 'service', error: /unreachable: ECONNREFUSED/ });
+  for (let i = 0; i < 100; i++) write();
+  await service(t, port, { token: 'secret-token-123' });
+  await waitFor('everything delivered', () => readEnriched(out).length >= 600);
+  await source.stop();
+  const events = readEnriched(out);
+  for (const f of files) t.same(events.filter((e) => e.file === f).map((e) => e.message), written.get(f), `${f}: all lines once, in order`);
+  t.match(events.find((e) => e.file === files[0])?.kubernetes, { pod_namespace: 'shop', pod_name: 'cart-7d9f8-x2x4q', container_name: 'cart' }, 'enriched by the service');
+  t.ok(await metricValue(metrics, 'kube_log_enricher_sink_errors_total', { sink: 'service' }) >= 3);
+  t.notOk(JSON.stringify(logger.records).includes('secret-token-123'), 'the token is never logged');
+});
+
+t.test('source: a wrong token is reported as a refusal with a hint; an oversized batch is split', async (t) => {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const port = await freePort();
+  const { metrics: serviceMetrics } = await service(t, port, { token: 'right', maxBodyBytes: 4096 });
+  const log = podDir(podsDir, 'shop', PODS[0]!.name, PODS[0]!.uid, 'cart').log;
+  const messages = Array.from({ length: 100 }, (_, i) => `line ${i} ${'z'.repeat(60)}`);
+  append(log, messages.map((m) => criLine(m)).join(''));
+
+  const wrongLogger = recordingLogger();
+  const wrong = createRemoteStage({ service: `http://127.0.0.1:${port}/`, token: 'wrong' });
+  t.teardown(() => wrong.close());
+  let source = await startFileSource(sourceOptions(podsDir, join(root, 'data-wrong'), { retryBackoff: { initialMs: 10, maxMs: 50, factor: 2, jitter: 0 } }), {
+    enrich: wrong, sink: createFileSink(join(root, 'wrong.ndjson')), metrics: testMetrics(), logger: wrongLogger,
+  });
+  await waitFor('a refusal', () => wrongLogger.records.some((r) => r.level === 'error'));
+  await source.stop({ timeoutMs: 10 });
+  const refusal = wrongLogger.records.find((r) => r.level === 'error')!;
+  t.match(refusal.msg, /delivery refused; keeping the batch/);
+  t.match(refusal.obj, { stage: 'service', error: /answered HTTP 401 \(check serviceToken \/ serviceTokenFile\)/ });
+
+  const out = join(root, 'right.ndjson');
+  const right = createRemoteStage({ service: `http://127.0.0.1:${port}`, token: 'right' });
+  t.teardown(() => right.close());
+  source = await startFileSource(sourceOptions(podsDir, join(root, 'data-right')), { enrich: right, sink: createFileSink(out), metrics: testMetrics(), logger: recordingLogger() });
+  t.teardown(() => source.stop());
+  await waitFor('all lines through a 4 KiB body limit', () => readEnriched(out).length >= 100);
+  await source.stop();
+  t.same(readEnriched(out).map((e) => e.message), messages);
+  const answers = (await serviceMetrics.httpDuration.get()).values.filter((v) => v.metricName?.endsWith('_count'));
+  t.ok(answers.some((v) => v.labels.status_code === 413 || v.labels.status_code === '413'), 'the service did answer 413 before the split');
+});
+
+t.test('a sink that is down for a while: reading pauses, then everything arrives once', async (t) => {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  let refusals = 0;
+  const received: string[] = [];
+  const receiver = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (refusals < 8) {
+        refusals++;
+        res.writeHead(503).end('down for maintenance');
+        return;
+      }
+      received.push(...Buffer.concat(chunks).toString().split('\n').filter((l) => l !== ''));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    receiver.closeAllConnections();
+    receiver.close(() => resolve());
+  }));
+  const sink = createHttpSink(new URL(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/logs`), { attempts: 1 });
+  t.teardown(() => sink.close());
+  const log = podDir(podsDir, 'ns', 'p', 'u1').log;
+  const messages = Array.from({ length: 3000 }, (_, i) => `line ${i}`);
+  append(log, messages.map((m) => criLine(m)).join(''));
+  const metrics = testMetrics();
+  const source = await startFileSource(sourceOptions(podsDir, join(root, 'data'), { maxBufferedBytes: 16 * 1024, readChunkBytes: 4096 }), {
+    enrich: createSerialisingStage(), sink, metrics, logger: recordingLogger(),
+  });
+  t.teardown(() => source.stop());
+  await waitFor('everything delivered', () => received.length >= 3000);
+  await source.stop();
+  t.same(received.map((l) => (JSON.parse(l) as { message: string }).message), messages);
+  t.equal(refusals, 8);
+  t.equal(await metricValue(metrics, 'kube_log_enricher_sink_errors_total', { sink: 'sink' }), 8);
+  t.ok(await metricValue(metrics, 'kube_log_enricher_bytes_read_total') >= statSync(log).size);
+});

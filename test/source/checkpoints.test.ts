@@ -1,0 +1,168 @@
+/** Checkpoints: the file format, atomic writes, and restarts that neither lose nor repeat lines. */
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { createFileSink } from '../../src/sink/index.ts';
+import {
+  CheckpointStore,
+  createSerialisingStage,
+  parseCheckpoints,
+  serialiseCheckpoints,
+  startFileSource,
+  type CheckpointEntry,
+  type FileSourceOptions,
+} from '../../src/source/index.ts';
+import { append, criLine, messagesOf, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
+
+const entry = (over: Partial<CheckpointEntry> = {}): CheckpointEntry => ({
+  path: '/var/log/pods/ns_p_u/c/0.log', dev: '2049', ino: '1234', headLength: 256, headHash: 'ab'.repeat(20), offset: 4096, ...over,
+});
+
+t.test('format: round trip, and corrupt files named precisely', async (t) => {
+  const entries = [entry(), entry({ ino: '99', offset: 0, headLength: 10 })];
+  const text = serialiseCheckpoints(entries, '2026-11-23T10:00:00.000Z');
+  t.same(parseCheckpoints(text), { ok: true, entries });
+  t.match(JSON.parse(text), { version: 1, writtenAt: '2026-11-23T10:00:00.000Z' });
+  const bad = (doc: string, error: RegExp) => {
+    const r = parseCheckpoints(doc);
+    t.equal(r.ok, false, doc.slice(0, 40));
+    if (!r.ok) t.match(r.error, error);
+  };
+  bad('{"version":1,"files":[', /not JSON/);
+  bad('[]', /"files" is not an array|version/);
+  bad('{"version":2,"files":[]}', /version is 2, this build reads version 1/);
+  bad('{"version":1,"files":[{"path":"x","dev":"1","ino":"2","headLength":0,"headHash":"","offset":-1}]}', /files\[0\]\.offset/);
+  bad('{"version":1,"files":[{"path":"x","dev":"1","headLength":0,"headHash":"","offset":1}]}', /files\[0\]\.ino/);
+  bad('null', /not a JSON object/);
+});
+
+t.test('store: atomic save, load, and a corrupt file kept aside', async (t) => {
+  const dir = t.testdir();
+  const store = new CheckpointStore(join(dir, 'nested', 'data'));
+  t.same(await store.load(), { status: 'missing', entries: [] });
+  await store.save([entry()], '2026-11-23T10:00:00.000Z');
+  t.same(await store.load(), { status: 'loaded', entries: [entry()] });
+  t.notOk(existsSync(`${store.path}.tmp`), 'no temporary file left');
+  writeFileSync(store.path, '{"version":1,"files":[{"pa');
+  const corrupt = await store.load(1234);
+  t.equal(corrupt.status, 'corrupt');
+  if (corrupt.status === 'corrupt') {
+    t.match(corrupt.error, /not JSON/);
+    t.equal(corrupt.keptAs, `${store.path}.corrupt-1234`);
+    t.equal(readFileSync(corrupt.keptAs!, 'utf8'), '{"version":1,"files":[{"pa');
+  }
+  t.same(await store.load(), { status: 'missing', entries: [] }, 'the corrupt file no longer blocks the next start');
+});
+
+function env(t: Test, overrides: Partial<FileSourceOptions> = {}) {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const dataDir = join(root, 'data');
+  const out = join(root, 'out.ndjson');
+  const logger = recordingLogger();
+  const start = (more: Partial<FileSourceOptions> = {}) =>
+    startFileSource(sourceOptions(podsDir, dataDir, { ...overrides, ...more }), {
+      enrich: createSerialisingStage(), sink: createFileSink(out), metrics: testMetrics(), logger,
+    });
+  return { podsDir, dataDir, out, logger, start };
+}
+
+const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} ${i}`);
+const cri = (messages: string[]) => messages.map((m) => criLine(m)).join('');
+
+t.test('a restart continues where the delivered data ended: nothing lost, nothing repeated', async (t) => {
+  const e = env(t);
+  const pod = podDir(e.podsDir, 'ns', 'p', 'u1');
+  const first = lines('first', 100);
+  append(pod.log, cri(first));
+  let source = await e.start();
+  await waitFor('first run', () => messagesOf(e.out).length >= 100);
+  await source.stop();
+  const second = lines('second', 50);
+  append(pod.log, cri(second));
+  const fresh = podDir(e.podsDir, 'ns', 'q', 'u2');
+  append(fresh.log, cri(['a file that appeared while stopped']));
+  // readFrom=end only concerns files without a checkpoint: the known file still continues where it was.
+  source = await e.start({ readFrom: 'end' });
+  t.teardown(() => source.stop());
+  await waitFor('second run', () => messagesOf(e.out, pod.log).length >= 150);
+  append(fresh.log, cri(['appended after the start']));
+  await waitFor('new line of the unknown file', () => messagesOf(e.out, fresh.log).length >= 1);
+  await source.stop();
+  t.same(messagesOf(e.out, pod.log), [...first, ...second]);
+  t.same(messagesOf(e.out, fresh.log), ['appended after the start'], 'readFrom=end skips what an unknown file already had');
+});
+
+t.test('a restart finishes a file that was rotated away while stopped, then the new one', async (t) => {
+  const e = env(t);
+  const pod = podDir(e.podsDir, 'ns', 'p', 'u1');
+  const before = lines('before', 20);
+  append(pod.log, cri(before));
+  let source = await e.start();
+  await waitFor('first run', () => messagesOf(e.out).length >= 20);
+  await source.stop();
+  const unread = lines('unread tail', 10);
+  append(pod.log, cri(unread));
+  renameSync(pod.log, `${pod.log}.20261123-101500`);
+  const after = lines('new file', 10);
+  append(pod.log, cri(after));
+  source = await e.start();
+  t.teardown(() => source.stop());
+  await waitFor('second run', () => messagesOf(e.out).length >= 40);
+  await source.stop();
+  t.same(messagesOf(e.out), [...before, ...unread, ...after]);
+  t.ok(e.logger.records.some((r) => r.msg?.includes('rotated file left unread')), 'says so');
+});
+
+t.test('a reused inode is not mistaken for the old file', async (t) => {
+  const e = env(t);
+  const pod = podDir(e.podsDir, 'ns', 'p', 'u1');
+  append(pod.log, cri(lines('old content', 30)));
+  let source = await e.start();
+  await waitFor('first run', () => messagesOf(e.out).length >= 30);
+  await source.stop();
+  // Same inode, new content longer than the old offset: only the fingerprint tells them apart.
+  const replacement = lines('replacement', 60);
+  writeFileSync(pod.log, cri(replacement));
+  source = await e.start();
+  t.teardown(() => source.stop());
+  await waitFor('second run', () => messagesOf(e.out).length >= 90);
+  await source.stop();
+  t.same(messagesOf(e.out).slice(30), replacement);
+});
+
+t.test('a corrupt checkpoint file: said clearly, and reading starts per readFrom', async (t) => {
+  const e = env(t);
+  const pod = podDir(e.podsDir, 'ns', 'p', 'u1');
+  append(pod.log, cri(lines('existing', 5)));
+  writeFileSync(join(e.dataDir, 'checkpoints.json'), 'this is not json');
+  const source = await e.start({ readFrom: 'end' });
+  t.teardown(() => source.stop());
+  t.equal(source.stats().checkpointStatus, 'corrupt');
+  const said = e.logger.records.find((r) => r.level === 'error');
+  t.match(said?.msg, /checkpoint file is corrupt; starting every file per readFrom=end/);
+  t.match(said?.obj, { error: /not JSON/ });
+  t.ok(readdirSync(e.dataDir).some((n) => n.startsWith('checkpoints.json.corrupt-')), 'the corrupt file is kept for inspection');
+  append(pod.log, cri(['after start']));
+  await waitFor('new line', () => messagesOf(e.out).length >= 1);
+  await source.stop();
+  t.same(messagesOf(e.out), ['after start']);
+  t.equal(JSON.parse(readFileSync(join(e.dataDir, 'checkpoints.json'), 'utf8')).version, 1, 'a valid file is written again');
+});
+
+t.test('checkpoints only cover what the sink acknowledged', async (t) => {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const pod = podDir(podsDir, 'ns', 'p', 'u1');
+  append(pod.log, cri(lines('held', 10)));
+  // A sink that never acknowledges: a directory where the file should be, so every append fails.
+  const sinkPath = join(root, 'data');
+  const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), {
+    enrich: createSerialisingStage(), sink: createFileSink(sinkPath), metrics: testMetrics(), logger: recordingLogger(),
+  });
+  await waitFor('failed attempts', () => source.stats().failedAttempts >= 2);
+  await source.stop({ timeoutMs: 50 });
+  const saved = JSON.parse(readFileSync(join(root, 'data', 'checkpoints.json'), 'utf8')) as { files: CheckpointEntry[] };
+  t.equal(saved.files.length, 1);
+  t.equal(saved.files[0]?.offset, 0, 'nothing delivered, nothing checkpointed');
+});

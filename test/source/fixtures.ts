@@ -1,0 +1,118 @@
+/** Builders for pod log trees and small waiting helpers shared by the source tests. */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createMetrics } from '../../src/metrics/index.ts';
+import type { FileSourceOptions } from '../../src/source/index.ts';
+import type { SourceLogger } from '../../src/source/logger.ts';
+
+let clock = Date.UTC(2026, 10, 23, 10, 0, 0);
+
+/** A CRI line with a unique, increasing timestamp. */
+export function criLine(message: string, stream: 'stdout' | 'stderr' = 'stdout', tag: 'F' | 'P' = 'F'): string {
+  clock += 1;
+  const ts = new Date(clock).toISOString().replace('Z', '123456Z');
+  return `${ts} ${stream} ${tag} ${message}\n`;
+}
+
+export function dockerLine(message: string, stream: 'stdout' | 'stderr' = 'stdout'): string {
+  clock += 1;
+  return JSON.stringify({ log: `${message}\n`, stream, time: new Date(clock).toISOString() }) + '\n';
+}
+
+export interface PodDir {
+  podDir: string;
+  containerDir: string;
+  log: string;
+}
+
+/** Creates <podsDir>/<ns>_<pod>_<uid>/<container>/ and returns the path of its 0.log (not created). */
+export function podDir(podsDir: string, ns: string, pod: string, uid: string, container = 'app', restart = 0): PodDir {
+  const dir = join(podsDir, `${ns}_${pod}_${uid}`);
+  const containerDir = join(dir, container);
+  mkdirSync(containerDir, { recursive: true });
+  return { podDir: dir, containerDir, log: join(containerDir, `${restart}.log`) };
+}
+
+export function append(path: string, text: string): void {
+  appendFileSync(path, text);
+}
+
+export function sourceOptions(podsDir: string, dataDir: string, overrides: Partial<FileSourceOptions> = {}): FileSourceOptions {
+  return {
+    podsDir,
+    include: ['**/*.log'],
+    exclude: [],
+    readFrom: 'beginning',
+    dataDir,
+    maxLineBytes: 64 * 1024,
+    maxLineAction: 'truncate',
+    maxMergedLineBytes: 1024 * 1024,
+    partialFlushTimeout: 5_000,
+    rotateWait: 100,
+    rescanInterval: 200,
+    checkpointInterval: 50,
+    batchMaxEvents: 100,
+    batchMaxWait: 10,
+    maxBufferedBytes: 4 * 1024 * 1024,
+    pollInterval: 20,
+    retryBackoff: { initialMs: 10, maxMs: 100, factor: 2, jitter: 0.2 },
+    ...overrides,
+  };
+}
+
+export interface LogRecord {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  obj: object;
+  msg: string | undefined;
+}
+
+/** A logger that keeps what it was told, for asserting on operator-facing messages. */
+export function recordingLogger(): SourceLogger & { records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const at = (level: LogRecord['level']) => (obj: object, msg?: string) => {
+    records.push({ level, obj, msg });
+  };
+  return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export function testMetrics() {
+  return createMetrics(undefined, { processMetrics: false });
+}
+
+/** Polls `check` until it returns true; fails after `timeoutMs` with `what`. A wait, not a timing assertion. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+/** Output of a file sink fed by the serialising stage: the parsed events. */
+export interface OutEvent {
+  file: string;
+  timestamp: string;
+  stream: string;
+  message: string;
+}
+
+export function readEvents(path: string): OutEvent[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as OutEvent);
+}
+
+export function messagesOf(path: string, file?: string): string[] {
+  return readEvents(path).filter((e) => file === undefined || e.file === file).map((e) => e.message);
+}
+
+export async function metricValue(metrics: ReturnType<typeof testMetrics>, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = await metrics.registry.getSingleMetric(name)?.get();
+  if (m === undefined) return 0;
+  let total = 0;
+  for (const v of m.values) {
+    if (Object.entries(labels).every(([k, val]) => v.labels[k] === val)) total += v.value;
+  }
+  return total;
+}
