@@ -32,6 +32,8 @@ export interface AppDeps {
   sink?: Sink | undefined;
   /** Enriched events for /v1/stream; pass the one the in-process file source publishes to. */
   bus?: EventBus | undefined;
+  /** The clock of /v1/forward's retry periods (tests move it by hand); default Date.now. */
+  now?: (() => number) | undefined;
   /** A pino logger; false or undefined: silent. */
   logger?: FastifyBaseLogger | false | undefined;
   options: ServerOptions;
@@ -96,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app);
 
   const { enricher, metrics } = deps;
-  await app.register(enrichRoutes({ enricher, bus, sink: deps.sink }));
+  await app.register(enrichRoutes({ enricher, bus, sink: deps.sink, maxBodyBytes: options.maxBodyBytes, now: deps.now ?? Date.now }));
   await app.register(ingestRoutes({
     enricher,
     metrics,

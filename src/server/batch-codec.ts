@@ -1,13 +1,16 @@
 /**
  * Batches on the wire: a JSON body (`{"events": [...]}` or a bare array, as Vector's and Fluent
- * Bit's `http` outputs send) or NDJSON (one event per line), parsed into raw events; and enriched
- * records written back by concatenating their already-serialised JSON (never re-parsed).
+ * Bit's `http` outputs send) or NDJSON (one event per line, under any of its usual type names),
+ * parsed into raw events; and enriched records written back by concatenating their
+ * already-serialised JSON (never re-parsed).
  */
 import type { EnrichedRecord, EventError } from '../enrich/types.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 
 export const JSON_TYPE = 'application/json';
 export const NDJSON_TYPE = 'application/x-ndjson';
+/** The names NDJSON goes by (JSON Lines is the same format); answers always use NDJSON_TYPE. */
+export const NDJSON_TYPES: readonly string[] = [NDJSON_TYPE, 'application/ndjson', 'application/jsonl', 'application/json-lines', 'application/x-jsonlines'];
 export type BatchFormat = 'json' | 'ndjson';
 
 /** How many malformed lines one 400 answer names before it stops counting. */
@@ -23,6 +26,61 @@ export function parseJsonBody(text: string): unknown {
   } catch (err) {
     throw new ApiError(400, 'malformed_body', 'malformed JSON body', [jsonErrorDetail(text, err as Error)]);
   }
+}
+
+export interface JsonBody {
+  value: unknown;
+  /** Set when the body turned out to be NDJSON: the 1-based line of each event. */
+  lines: Int32Array | undefined;
+}
+
+/**
+ * An application/json body: one JSON value, or NDJSON labelled application/json, as Fluent Bit's
+ * `json_lines` format was before fluent-bit PR #8715 (v3.0.x). NDJSON is recognised when the
+ * body is not one JSON value but its first line is (then malformed lines are named by number),
+ * or when it is a single object without `events` followed by a newline (a one-record chunk).
+ */
+export function parseJsonOrNdjsonBody(text: string): JsonBody {
+  let value: unknown;
+  try {
+    value = parseJsonBody(text);
+  } catch (jsonError) {
+    if (!firstLineIsJsonWithMoreAfter(text)) throw jsonError;
+    const batch = parseNdjsonBody(text);
+    return { value: batch.events, lines: batch.lines };
+  }
+  if (isOneNdjsonRecord(value, text)) {
+    const batch = parseNdjsonBody(text);
+    return { value: batch.events, lines: batch.lines };
+  }
+  return { value, lines: undefined };
+}
+
+function firstLineIsJsonWithMoreAfter(text: string): boolean {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    if (line.trim().length > 0) {
+      if (text.slice(end).trim().length === 0) return false;
+      try {
+        JSON.parse(line);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+function isOneNdjsonRecord(value: unknown, text: string): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || 'events' in value) return false;
+  let last = text.length - 1;
+  while (last >= 0 && (text.charCodeAt(last) === 32 || text.charCodeAt(last) === 9 || text.charCodeAt(last) === 13)) last--;
+  return text.charCodeAt(last) === 10;
 }
 
 export interface NdjsonBatch {
@@ -114,32 +172,32 @@ function shorten(message: string): string {
 /** The answer's format: the request's unless Accept prefers the other one (q-values honoured). */
 export function negotiateFormat(accept: string | undefined, requestFormat: BatchFormat): BatchFormat {
   if (accept === undefined || accept === '' || accept === '*/*') return requestFormat;
-  const json = acceptQuality(accept, JSON_TYPE);
-  const ndjson = acceptQuality(accept, NDJSON_TYPE);
+  const json = acceptQuality(accept, [JSON_TYPE]);
+  const ndjson = acceptQuality(accept, NDJSON_TYPES);
   if (json === ndjson) return requestFormat;
   return json > ndjson ? 'json' : 'ndjson';
 }
 
-/** The q of the most specific Accept range that covers `type`, or 0. */
-function acceptQuality(accept: string, type: string): number {
-  const slash = type.indexOf('/');
-  const major = type.slice(0, slash);
+/** The q of the most specific Accept range that covers one of `names` (one type, all `application/`), or 0. */
+function acceptQuality(accept: string, names: readonly string[]): number {
   let best = -1;
   let quality = 0;
   for (const part of accept.split(',')) {
     const [rangeText = '', ...params] = part.split(';');
     const range = rangeText.trim().toLowerCase();
-    const specificity = range === type ? 2 : range === `${major}/*` ? 1 : range === '*/*' ? 0 : -1;
-    if (specificity <= best) continue;
-    best = specificity;
-    quality = 1;
+    const specificity = names.includes(range) ? 2 : range === 'application/*' ? 1 : range === '*/*' ? 0 : -1;
+    if (specificity < 0 || specificity < best) continue;
+    let q = 1;
     for (const param of params) {
       const [name, value] = param.split('=');
       if (name?.trim().toLowerCase() === 'q') {
-        const q = Number(value?.trim());
-        quality = Number.isFinite(q) ? Math.min(1, Math.max(0, q)) : 1;
+        const parsed = Number(value?.trim());
+        q = Number.isFinite(parsed) ? Math.min(1, Math.max(0, parsed)) : 1;
       }
     }
+    // Two names of the same type listed: the better q counts.
+    quality = specificity > best ? q : Math.max(quality, q);
+    best = specificity;
   }
   return quality;
 }

@@ -38,6 +38,7 @@ export type ApiErrorCode =
   | 'malformed_body'
   | 'body_too_large'
   | 'unsupported_media_type'
+  | 'unsupported_encoding'
   | 'missing_body'
   | 'invalid_request'
   | 'unauthorized'
@@ -102,7 +103,12 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
 
 export function unsupportedMediaType(): ApiError {
   return new ApiError(415, 'unsupported_media_type', 'unsupported Content-Type', [
-    { field: 'content-type', message: 'send application/json ({"events": [...]} or a JSON array) or application/x-ndjson (one event per line)' },
+    {
+      field: 'content-type',
+      message:
+        'send application/json ({"events": [...]} or a JSON array) or application/x-ndjson (one event per line; also accepted as ' +
+        'application/ndjson, application/jsonl, application/json-lines, application/x-jsonlines)',
+    },
   ]);
 }
 

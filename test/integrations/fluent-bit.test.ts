@@ -4,15 +4,15 @@
  * output section encodes them, enriched in the `fluentbit` schema into the file the second `tail`
  * input reads.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Config } from '../../src/config/index.ts';
 import { createSink } from '../../src/sink/index.ts';
 import { criLine, dockerLine } from '../builders/lines.ts';
 import { findSection, parseFluentBitClassic, recipe, sectionValue, serviceConfig, type FluentBitSection } from './recipes.ts';
-import { fluentBitHttpRequest, nsOf, tailCriRecord, tailRecord, type FluentBitRecord } from './shippers.ts';
-import { parseNdjson, send, startRecipeStack, type RecipeStack, type Tap } from './stack.ts';
+import { fluentBitCompressed, fluentBitHttpRequest, nsOf, tailCriRecord, tailRecord, type FluentBitRecord } from './shippers.ts';
+import { ManualClock, parseNdjson, send, startRecipeStack, type RecipeStack, type Tap } from './stack.ts';
 
 const TOKEN = 'fluent-bit-to-kle-token';
 const ENV = { KLE_TOKEN: TOKEN };
@@ -144,6 +144,47 @@ t.test('tail without parser, http output Format json / json_lines', async (t) =>
     t.same(read().map((e) => e.log), ['GET /healthz 200 b', 'warn: slow b', 'first half, second half b', 'checkpoint b', 'orphan b']);
   });
 
+  t.test('Format json_lines from Fluent Bit before v3.0.x (NDJSON labelled application/json): the same records', async (t) => {
+    const jsonLines = withEntry(output, 'format', 'json_lines');
+    const request = fluentBitHttpRequest(jsonLines, chunk('e'), { env: ENV, legacyJsonLinesContentType: true });
+    t.equal(request.headers['content-type'], 'application/json');
+    t.equal(request.body.split('\n').length, 7, 'six records, each ending with a newline');
+    const res = await send(url, request);
+    t.equal(res.status, 200, res.text);
+    t.same(JSON.parse(res.text), { accepted: 5, errors: [] });
+    t.same(read().map((e) => e.log), ['GET /healthz 200 e', 'warn: slow e', 'first half, second half e', 'checkpoint e', 'orphan e']);
+
+    const single = fluentBitHttpRequest(jsonLines, chunk('f').slice(0, 1), { env: ENV, legacyJsonLinesContentType: true });
+    t.match(single.body, /^\{[^\n]*\}\n$/, 'a one-record chunk: one object and a newline');
+    const one = await send(url, single);
+    t.equal(one.status, 200, one.text);
+    t.same(read().map((e) => e.log), ['GET /healthz 200 f']);
+
+    const broken = { ...request, body: request.body.replace('"log":"2026-11-23T10:00:00.2Z', '"log":2026-11-23T10:00:00.2Z') };
+    const bad = await send(url, broken);
+    t.equal(bad.status, 400);
+    t.match(JSON.parse(bad.text), { error: /malformed NDJSON on line 2/, details: [{ line: 2 }] });
+    t.same(read(), [], 'a malformed chunk writes nothing');
+  });
+
+  t.test('compress gzip and zstd: decoded, the same records', async (t) => {
+    for (const compress of ['gzip', 'zstd']) {
+      const request = fluentBitCompressed(fluentBitHttpRequest(withEntry(output, 'compress', compress), chunk(compress), { env: ENV }), compress);
+      t.equal(request.headers['content-encoding'], compress);
+      const res = await send(url, request);
+      t.equal(res.status, 200, `${compress}: ${res.text}`);
+      t.same(read().map((e) => e.log), [`GET /healthz 200 ${compress}`, `warn: slow ${compress}`, `first half, second half ${compress}`, `checkpoint ${compress}`, `orphan ${compress}`]);
+    }
+  });
+
+  t.test('compress snappy: 415 naming it (Fluent Bit drops the chunk: do not configure it)', async (t) => {
+    const request = fluentBitCompressed(fluentBitHttpRequest(output, chunk('g'), { env: ENV }), 'snappy');
+    const res = await send(url, request);
+    t.equal(res.status, 415);
+    t.match(JSON.parse(res.text), { error: 'unsupported Content-Encoding: snappy', details: [{ field: 'content-encoding' }] });
+    t.same(read(), []);
+  });
+
   t.test('json_date_format iso8601: the date passes through as Fluent Bit wrote it', async (t) => {
     const request = fluentBitHttpRequest(withEntry(output, 'json_date_format', 'iso8601'), chunk('c').slice(0, 1), { env: ENV });
     t.equal((await send(url, request)).status, 200);
@@ -200,16 +241,30 @@ t.test('tail with the cri multiline parser: message, time and stream already par
   });
 });
 
-t.test('sink down: 503 with Retry-After, nothing written, Fluent Bit keeps the chunk', async (t) => {
+t.test('sink down: 503 with Retry-After, nothing written; Fluent Bit\'s retry after recovery writes the chunk once', async (t) => {
   const dir = t.testdir();
-  // The sink's directory is a regular file: every append fails.
+  // The sink's directory is a regular file: every append fails until it is removed.
   const blocker = join(dir, 'not-a-directory');
   writeFileSync(blocker, '');
-  const stack = await startRecipeStack(t, { config, sink: createSink(`file:${join(blocker, 'enriched.log')}`), authToken: TOKEN });
+  const path = join(blocker, 'enriched.log');
+  const clock = new ManualClock();
+  const stack = await startRecipeStack(t, { config, sink: createSink(`file:${path}`), authToken: TOKEN, now: clock.now });
   const cart = stack.pod('cart');
   const request = fluentBitHttpRequest(output, [tailRecord('filepath', cart.file, criLine({ message: 'held back' }), READ_AT)], { env: ENV });
   const res = await send(`${stack.url}${request.path}`, request);
   t.equal(res.status, 503, res.text);
-  t.ok(Number(res.headers.get('retry-after')) >= 1, 'Retry-After in seconds');
+  const retryAfter = Number(res.headers.get('retry-after'));
+  t.ok(retryAfter >= 1, 'Retry-After in seconds');
   t.match(JSON.parse(res.text), { error: /sink is unavailable/, details: [{ message: /file sink cannot append/ }] });
+
+  // Fluent Bit retries on its own schedule: too early is another 503, without trying the sink.
+  const early = await send(`${stack.url}${request.path}`, request);
+  t.equal(early.status, 503);
+  t.match(JSON.parse(early.text), { details: [{ message: /reports itself unavailable/ }] });
+
+  rmSync(blocker);
+  clock.advance(retryAfter * 1000);
+  const retried = await send(`${stack.url}${request.path}`, request);
+  t.equal(retried.status, 200, retried.text);
+  t.same(parseNdjson(readFileSync(path, 'utf8')).map((e) => e.log), ['held back'], 'written once, though sent three times');
 });

@@ -81,6 +81,8 @@ export interface RecipeStackOptions {
   sink: Sink;
   /** The bearer token the recipe's token file would hold. */
   authToken?: string;
+  /** The app's clock (when /v1/forward tries a sink that reported itself unavailable again); default Date.now. */
+  now?: () => number;
 }
 
 export async function startRecipeStack(t: Tap, options: RecipeStackOptions): Promise<RecipeStack> {
@@ -103,6 +105,7 @@ export async function startRecipeStack(t: Tap, options: RecipeStackOptions): Pro
     metrics,
     sink: options.sink,
     bus: new EventBus(),
+    now: options.now,
     options: toServerOptions(options.config, options.authToken),
   });
   // The recipe's listen address is a fixed port; tests take any free one on loopback.
@@ -134,7 +137,7 @@ export interface Exchange {
 }
 
 /** One request as a shipper sends it: method POST, the shipper's headers, the body bytes as built. */
-export async function send(url: string, request: { headers: Record<string, string>; body: string }): Promise<Exchange> {
+export async function send(url: string, request: { headers: Record<string, string>; body: string | Buffer }): Promise<Exchange> {
   const res = await fetch(url, { method: 'POST', headers: request.headers, body: request.body });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }

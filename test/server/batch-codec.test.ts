@@ -8,6 +8,7 @@ import {
   negotiateFormat,
   parseEventsMessage,
   parseJsonBody,
+  parseJsonOrNdjsonBody,
   parseNdjsonBody,
 } from '../../src/server/batch-codec.ts';
 import { ApiError } from '../../src/server/errors.ts';
@@ -53,6 +54,34 @@ t.test('JSON: position becomes line and column', async (t) => {
   t.equal(error.details[0]!.line, 3);
   t.equal(error.details[0]!.column, 8);
   t.equal(apiErrorOf(() => parseJsonBody('  ')).message, 'empty JSON body');
+});
+
+t.test('application/json bodies: one JSON value, or NDJSON under that label (old Fluent Bit json_lines)', async (t) => {
+  t.same(parseJsonOrNdjsonBody('{"events":[{"a":1}]}'), { value: { events: [{ a: 1 }] }, lines: undefined });
+  t.same(parseJsonOrNdjsonBody('[{"a":1},{"b":2}]'), { value: [{ a: 1 }, { b: 2 }], lines: undefined });
+  t.same(parseJsonOrNdjsonBody('{\n  "events": [\n    {"a": 1}\n  ]\n}\n').value, { events: [{ a: 1 }] }, 'pretty-printed JSON stays JSON');
+  t.same(parseJsonOrNdjsonBody('{"events":[]}\n').value, { events: [] }, 'a batch object with a newline is still a batch');
+
+  const several = parseJsonOrNdjsonBody('{"a":1}\n{"b":2}\n\n{"c":3}\n');
+  t.same(several.value, [{ a: 1 }, { b: 2 }, { c: 3 }], 'several JSON values, one per line');
+  t.same([...several.lines!], [1, 2, 4], 'with their line numbers');
+  t.same(parseJsonOrNdjsonBody('{"a":1}\r\n{"b":2}').value, [{ a: 1 }, { b: 2 }], 'CRLF, no final newline');
+  const one = parseJsonOrNdjsonBody('{"log":"x","filepath":"/p"}\n');
+  t.same(one.value, [{ log: 'x', filepath: '/p' }], 'one record followed by a newline: a one-line NDJSON body');
+  t.same([...one.lines!], [1]);
+  t.same(parseJsonOrNdjsonBody('{"other":[]}').value, { other: [] }, 'a lone object without a newline is left to the schema (400)');
+
+  const badLine = apiErrorOf(() => parseJsonOrNdjsonBody('{"a":1}\n{"b":2}\n{"c":\n{"d":4}\n'));
+  t.equal(badLine.statusCode, 400);
+  t.match(badLine.message, /malformed NDJSON on line 3/, 'a bad line of an NDJSON body is named');
+  t.same(badLine.details.map((d) => d.line), [3]);
+
+  const badJson = apiErrorOf(() => parseJsonOrNdjsonBody('{"events": [\n  {"a": 1}\n  {"b": 2}\n]}'));
+  t.equal(badJson.message, 'malformed JSON body', 'a first line that is no JSON value: reported as JSON');
+  t.equal(badJson.details[0]!.line, 3);
+  t.equal(apiErrorOf(() => parseJsonOrNdjsonBody('{"a":1} {"b":2}')).message, 'malformed JSON body', 'two values on one line are not NDJSON');
+  t.same(parseJsonOrNdjsonBody('{"a":1}\n   \n').value, [{ a: 1 }], 'trailing blank lines are fine');
+  t.equal(apiErrorOf(() => parseJsonOrNdjsonBody('\n \n')).message, 'empty JSON body');
 });
 
 t.test('WebSocket messages: object, array, NDJSON, pretty-printed object', async (t) => {
@@ -105,4 +134,9 @@ t.test('content negotiation', async (t) => {
   t.equal(negotiateFormat('application/x-ndjson;q=0.1, application/*;q=0.9', 'ndjson'), 'json');
   t.equal(negotiateFormat('text/html', 'ndjson'), 'ndjson', 'nothing acceptable: the request type');
   t.equal(negotiateFormat('application/json, application/x-ndjson', 'ndjson'), 'ndjson', 'a tie: the request type');
+  for (const alias of ['application/ndjson', 'application/jsonl', 'application/json-lines', 'application/x-jsonlines']) {
+    t.equal(negotiateFormat(alias, 'json'), 'ndjson', `${alias} is NDJSON`);
+  }
+  t.equal(negotiateFormat('application/jsonl;q=0.2, application/json;q=0.8', 'ndjson'), 'json');
+  t.equal(negotiateFormat('application/x-ndjson;q=0.1, application/jsonl;q=0.9, application/json;q=0.5', 'json'), 'ndjson', 'the best q among NDJSON names');
 });

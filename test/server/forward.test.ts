@@ -1,11 +1,15 @@
 /**
  * POST /v1/forward with the real HTTP sink delivering to a receiver on loopback that fails, holds
- * and recovers on command: 200 only after the sink acknowledged, 503 + Retry-After while it is down.
+ * and recovers on command, and with a real file sink whose directory is missing, then restored:
+ * 200 only after the sink acknowledged, 503 + Retry-After while it is down, one probe per retry
+ * period while the sink reports itself unavailable, and every event delivered exactly once.
  */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import t from 'tap';
-import { createHttpSink } from '../../src/sink/index.ts';
+import { createHttpSink, createSink } from '../../src/sink/index.ts';
 import { kubernetesOf, ndjson, parseNdjson, post, rawEvent, startStack, waitFor, WsClient, type Tap } from './harness.ts';
 
 type Mode = { kind: 'ok' } | { kind: 'fail'; status: number; retryAfter?: number } | { kind: 'hold' };
@@ -60,7 +64,8 @@ t.test('forward to a sink that fails, then recovers', async (t) => {
   let clock = 1_000_000;
   const sink = createHttpSink(receiver.url, { attempts: 1, now: () => clock, timeoutMs: 5000 });
   t.teardown(() => sink.close());
-  const stack = await startStack(t, { sink });
+  // The sink and the app share the clock: the sink's own Retry-After and the app's probe period agree.
+  const stack = await startStack(t, { sink, now: () => clock });
   const url = `${stack.url}/v1/forward`;
   const cart = stack.pod('cart');
   const db = stack.pod('db');
@@ -148,4 +153,93 @@ t.test('no sink configured: 501 with what to do', async (t) => {
   // The same request on /v1/enrich works, proving the 501 is about the sink only.
   const enriched = await post(`${stack.url}/v1/enrich`, ndjson([rawEvent(stack.pod('cart'), 'x')]), NDJSON_HEADERS);
   t.equal(parseNdjson(enriched.text)[0]!.message, 'x');
+});
+
+t.test('a file sink that fails, then recovers: one probe per retry period, every event exactly once', async (t) => {
+  let clock = 2_000_000;
+  const blocker = join(t.testdirName, 'out');
+  const path = join(blocker, 'enriched.ndjson');
+  const sink = createSink(`file:${path}`);
+  t.teardown(() => sink.close());
+  const stack = await startStack(t, { sink, now: () => clock });
+  // After startStack, which (re)creates the test directory for its kubeconfig. A regular file where
+  // the sink's directory should be: appending fails (also as root) until it is removed.
+  writeFileSync(blocker, 'not a directory');
+  const url = `${stack.url}/v1/forward`;
+  const cart = stack.pod('cart');
+  const batches = [0, 1, 2].map((b) => [rawEvent(cart, `b${b} e0`), rawEvent(cart, `b${b} e1`), rawEvent(cart, `b${b} e2`)]);
+  const send = (b: number) => post(url, ndjson(batches[b]!), NDJSON_HEADERS);
+  const detailOf = (text: string) => (JSON.parse(text) as { details: { message: string }[] }).details[0]!.message;
+
+  const first = await send(0);
+  t.equal(first.status, 503, 'the write was tried and failed');
+  t.equal(first.headers.get('retry-after'), '5', "the file sink's retry period");
+  t.match(detailOf(first.text), /file sink cannot append/);
+  t.notOk(sink.available);
+
+  const early = await send(0);
+  t.equal(early.status, 503);
+  t.match(detailOf(early.text), /reports itself unavailable/, 'within the period: refused without a write');
+  t.equal(early.headers.get('retry-after'), '5');
+  clock += 4000;
+  const later = await send(0);
+  t.match(detailOf(later.text), /reports itself unavailable/);
+  t.equal(later.headers.get('retry-after'), '1', 'Retry-After counts down to the next probe');
+
+  clock += 1000;
+  const probeStillDown = await send(0);
+  t.equal(probeStillDown.status, 503);
+  t.match(detailOf(probeStillDown.text), /file sink cannot append/, 'after the period one request tries the write');
+
+  rmSync(blocker);
+  const beforePeriod = await send(0);
+  t.match(detailOf(beforePeriod.text), /reports itself unavailable/, 'the directory is back, but the next probe is not due yet');
+  t.notOk(existsSync(path), 'nothing written meanwhile');
+
+  clock += 5000;
+  const recovered = await send(0);
+  t.equal(recovered.status, 200, recovered.text);
+  t.same(JSON.parse(recovered.text), { accepted: 3, errors: [] });
+  t.ok(sink.available, 'the successful probe made the sink available again');
+  for (const b of [1, 2]) t.equal((await send(b)).status, 200, `batch ${b} written at once`);
+
+  const written = parseNdjson(readFileSync(path, 'utf8')).map((e) => e.message);
+  t.same(written, ['b0 e0', 'b0 e1', 'b0 e2', 'b1 e0', 'b1 e1', 'b1 e2', 'b2 e0', 'b2 e1', 'b2 e2'], 'every event once, in order, across six 503s');
+});
+
+t.test('while a probe is in flight, the other requests get 503 at once', async (t) => {
+  const receiver = await startReceiver(t);
+  // Two clocks: the sink's stands still, so the sink keeps reporting itself unavailable and only the
+  // route's probe (on the app's clock) can try it.
+  let appClock = 3_000_000;
+  const sink = createHttpSink(receiver.url, { attempts: 1, now: () => 3_000_000, timeoutMs: 5000 });
+  t.teardown(() => sink.close());
+  const stack = await startStack(t, { sink, now: () => appClock });
+  const url = `${stack.url}/v1/forward`;
+  const cart = stack.pod('cart');
+
+  receiver.state.mode = { kind: 'fail', status: 503, retryAfter: 3 };
+  t.equal((await post(url, ndjson([rawEvent(cart, 'probe')]), NDJSON_HEADERS)).status, 503);
+  t.notOk(sink.available);
+
+  appClock += 3000;
+  receiver.state.mode = { kind: 'hold' };
+  const probe = post(url, ndjson([rawEvent(cart, 'probe')]), NDJSON_HEADERS);
+  await waitFor(() => receiver.state.held.length === 1, 'the probe to reach the receiver');
+  const concurrent = await post(url, ndjson([rawEvent(cart, 'concurrent')]), NDJSON_HEADERS);
+  t.equal(concurrent.status, 503, 'refused while the probe is in flight');
+  t.match(JSON.parse(concurrent.text).details[0].message, /reports itself unavailable/);
+  t.equal(concurrent.headers.get('retry-after'), '3');
+  t.equal(receiver.state.requests, 2, 'the receiver saw the first attempt and the probe only');
+
+  receiver.release();
+  t.equal((await probe).status, 200, 'the probe is answered like any write');
+  receiver.state.mode = { kind: 'ok' };
+  t.ok(sink.available, 'a delivered batch makes the HTTP sink available again');
+  t.equal((await post(url, ndjson([rawEvent(cart, 'concurrent')]), NDJSON_HEADERS)).status, 200, "the refused batch's retry");
+  t.same(
+    receiver.state.acknowledged.map((l) => (JSON.parse(l) as { message: string }).message),
+    ['probe', 'concurrent'],
+    'each once',
+  );
 });

@@ -102,6 +102,8 @@ export interface StackOptions {
   beforeReflectors?: (sim: SimApiServer) => void;
   /** Default 127.0.0.1:0, plain HTTP. */
   start?: StartServerOptions;
+  /** The app's clock (/v1/forward's retry periods); default Date.now. */
+  now?: () => number;
 }
 
 export interface Stack {
@@ -164,6 +166,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
     metrics,
     sink: options.sink,
     bus,
+    now: options.now,
     options: { ...DEFAULT_SERVER_OPTIONS, ...options.server },
   });
   const server = await startServer(app, options.start ?? { listen: '127.0.0.1:0' });

@@ -49,7 +49,11 @@ t.test('the document and the service agree', async (t) => {
       t.ok(op.responses['101'], `${path}: 101 Switching Protocols`);
       t.match((op as unknown as { description: string }).description, /NDJSON/, `${path}: message formats described`);
     }
-    t.same(Object.keys(doc.paths['/v1/enrich']!.post!.requestBody!.content).sort(), ['application/json', 'application/x-ndjson']);
+    t.same(
+      Object.keys(doc.paths['/v1/enrich']!.post!.requestBody!.content).sort(),
+      ['application/json', 'application/json-lines', 'application/jsonl', 'application/ndjson', 'application/x-jsonlines', 'application/x-ndjson'],
+      'JSON, and NDJSON under each of its names',
+    );
     t.same(Object.keys(doc.paths['/v1/enrich']!.post!.responses['200']!.content!).sort(), ['application/json', 'application/x-ndjson']);
     t.ok(doc.paths['/v1/enrich']!.post!.responses['200']!.headers!['X-Enrich-Errors'], 'error headers documented');
     t.ok(doc.paths['/v1/forward']!.post!.responses['503']!.headers!['Retry-After'], 'Retry-After documented');

@@ -1,7 +1,7 @@
 /**
- * POST /v1/enrich and POST /v1/forward: a batch of raw events in (JSON or NDJSON), enriched in
- * order with one merge session per request. /v1/enrich answers with the events; /v1/forward
- * hands them to the sink and answers only once the sink has acknowledged them.
+ * POST /v1/enrich and POST /v1/forward: a batch of raw events in (JSON or NDJSON, optionally
+ * compressed), enriched in order with one merge session per request. /v1/enrich answers with the
+ * events; /v1/forward hands them to the sink and answers only once the sink has acknowledged them.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -12,22 +12,29 @@ import {
   JSON_TYPE,
   MAX_ERRORS_IN_HEADER,
   NDJSON_TYPE,
+  NDJSON_TYPES,
   errorsHeader,
   jsonAnswer,
   ndjsonAnswer,
   negotiateFormat,
-  parseJsonBody,
+  parseJsonOrNdjsonBody,
   parseNdjsonBody,
   type BatchFormat,
 } from '../batch-codec.ts';
+import { installContentDecoding, SUPPORTED_CONTENT_ENCODINGS } from '../content-encoding.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
 import { withResponseHeaders } from '../openapi.ts';
+import { SinkProbe } from '../sink-probe.ts';
 
 export interface EnrichRoutesDeps {
   enricher: Enricher;
   bus: EventBus;
   sink: Sink | undefined;
+  /** server.maxBodyBytes, applied to decompressed bodies too. */
+  maxBodyBytes: number;
+  /** The clock deciding when a sink that reported itself unavailable is tried again. */
+  now: () => number;
 }
 
 // --- Schemas -----------------------------------------------------------------------------------
@@ -42,7 +49,11 @@ const RawEventSchema = z
 
 const JsonBatchSchema = z
   .union([z.object({ events: z.array(RawEventSchema) }), z.array(RawEventSchema)], { error: 'expected {"events": [...]} or a JSON array of events' })
-  .describe('`{"events": [...]}`, or a bare array as the `http` outputs of Vector and Fluent Bit send.');
+  .describe(
+    '`{"events": [...]}`, or a bare array as the `http` outputs of Vector and Fluent Bit send. NDJSON labelled application/json ' +
+      '(Fluent Bit `json_lines` before v3.0.x) is recognised too: a body of several newline-separated JSON values, or one object ' +
+      'without `events` followed by a newline; it is read as the array of its lines.',
+  );
 
 const NdjsonBatchSchema = z
   .array(RawEventSchema)
@@ -51,7 +62,7 @@ const NdjsonBatchSchema = z
 const BatchBodySchema = {
   content: {
     [JSON_TYPE]: { schema: JsonBatchSchema },
-    [NDJSON_TYPE]: { schema: NdjsonBatchSchema },
+    ...Object.fromEntries(NDJSON_TYPES.map((type) => [type, { schema: NdjsonBatchSchema }])),
   },
 };
 
@@ -85,11 +96,17 @@ const ForwardAnswerSchema = z.object({
 });
 
 const BATCH_ERRORS = {
-  400: errorResponse('Malformed body (naming the line or position) or a body that is not a batch.'),
+  400: errorResponse('Malformed body (naming the line or position), a body that is not a batch, or one that does not decode as its `Content-Encoding`.'),
   401: errorResponse('Missing or wrong bearer token (when `server.authToken` is set).'),
-  413: errorResponse('Body larger than `server.maxBodyBytes`.'),
-  415: errorResponse('A Content-Type other than application/json or application/x-ndjson.'),
+  413: errorResponse('Body larger than `server.maxBodyBytes`, compressed or once decompressed.'),
+  415: errorResponse(
+    `A Content-Type other than application/json or NDJSON (${NDJSON_TYPES.join(', ')}), or a Content-Encoding other than ` +
+      `${SUPPORTED_CONTENT_ENCODINGS.join(', ')}.`,
+  ),
 };
+
+const ENCODING_NOTE =
+  ' Bodies may be compressed (`Content-Encoding`: gzip, deflate, br or zstd); `server.maxBodyBytes` applies to the decompressed size too.';
 
 const ENRICH_HEADERS = {
   200: {
@@ -118,8 +135,7 @@ function eventsOf(body: unknown): unknown[] {
 
 export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
   const { enricher, bus, sink } = deps;
-  /** The Retry-After of the sink's last failure, reused while it reports itself unavailable. */
-  let lastRetryAfterSeconds = 1;
+  const probe = new SinkProbe(deps.now);
 
   /** One merge session per request, flushed at its end. The session counts events in/out per entry point. */
   function enrichAll(events: readonly unknown[], entryPoint: 'enrich' | 'forward'): BatchResult {
@@ -141,18 +157,20 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
   }
 
   return async (app) => {
-    // Only these two types; anything else is a 415 before the body is read.
+    installContentDecoding(app, deps.maxBodyBytes);
+    // Only JSON and NDJSON; anything else is a 415 before the body is read.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(JSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
       try {
-        const value = parseJsonBody(body as string);
-        requestBatches.set(request, { format: 'json', lines: undefined });
-        done(null, value);
+        const parsed = parseJsonOrNdjsonBody(body as string);
+        // Answered as JSON, the type the client named; `lines` numbers its errors if it asks for NDJSON.
+        requestBatches.set(request, { format: 'json', lines: parsed.lines });
+        done(null, parsed.value);
       } catch (err) {
         done(err as Error, undefined);
       }
     });
-    app.addContentTypeParser(NDJSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
+    app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string' }, (request, body, done) => {
       try {
         const batch = parseNdjsonBody(body as string);
         requestBatches.set(request, { format: 'ndjson', lines: batch.lines });
@@ -172,7 +190,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         description:
           'Answers in the request type unless `Accept` asks for the other one. Consecutive partial lines of the same file and ' +
           'stream within the request are merged into one event. Events that cannot be matched to a pod are returned with the ' +
-          'identity parsed from their path and a marker saying why; events that cannot be used at all are reported per event.',
+          'identity parsed from their path and a marker saying why; events that cannot be used at all are reported per event.' +
+          ENCODING_NOTE,
         body: BatchBodySchema,
         response: {
           200: {
@@ -215,7 +234,9 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         description:
           'For push-only shippers (Vector `http` sink, Fluent Bit `http` output): the same input as /v1/enrich. The answer (200) ' +
           'comes only after the sink acknowledged the events; while the sink is down the answer is 503 with `Retry-After`, so the ' +
-          'shipper retries and nothing is lost.',
+          'shipper retries and nothing is lost. While the sink reports itself unavailable, one request per `Retry-After` period ' +
+          'tries the write (and is answered 200 if it succeeds); the others get the 503 at once.' +
+          ENCODING_NOTE,
         body: BatchBodySchema,
         response: {
           200: ForwardAnswerSchema.describe('The sink acknowledged the enriched events.'),
@@ -230,21 +251,28 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
             { message: 'this service was started without a sink; use POST /v1/enrich, or run it with a sink configured' },
           ]);
         }
-        if (!sink.available) throw sinkUnavailable('the sink reports itself unavailable', lastRetryAfterSeconds);
-        const result = enrichAll(eventsOf(request.body), 'forward');
-        const lines = result.records.map((r) => r.json);
+        const events = eventsOf(request.body);
+        const admission = probe.admit(sink.available);
+        if (admission.kind === 'refuse') throw sinkUnavailable('the sink reports itself unavailable', admission.retryAfterSeconds);
         try {
-          await sink.write(lines);
-        } catch (err) {
-          if (err instanceof SinkUnavailableError) {
-            lastRetryAfterSeconds = err.retryAfterSeconds;
-            throw sinkUnavailable(err.message, err.retryAfterSeconds);
+          const result = enrichAll(events, 'forward');
+          const lines = result.records.map((r) => r.json);
+          try {
+            await sink.write(lines);
+          } catch (err) {
+            if (err instanceof SinkUnavailableError) {
+              probe.failed(err.retryAfterSeconds);
+              throw sinkUnavailable(err.message, err.retryAfterSeconds);
+            }
+            request.log.error({ err }, 'sink write failed');
+            probe.failed(1);
+            throw sinkUnavailable('the sink failed to write the batch (see the service log)', 1);
           }
-          request.log.error({ err }, 'sink write failed');
-          throw sinkUnavailable('the sink failed to write the batch (see the service log)', 1);
+          bus.publish(result.records);
+          return reply.type(JSON_TYPE).send({ accepted: lines.length, errors: result.errors });
+        } finally {
+          probe.settled(admission);
         }
-        bus.publish(result.records);
-        return reply.type(JSON_TYPE).send({ accepted: lines.length, errors: result.errors });
       },
     });
   };
