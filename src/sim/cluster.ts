@@ -40,9 +40,19 @@ export function imageIdOf(image: string): string {
 
 /** Server-side-apply field sets (`f:` keys, `k:{...}` list items), built from the object they manage. */
 function fieldsV1Of(value: unknown): Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return {};
+  const out: Record<string, unknown> = {};
+  addFieldsV1(value, out);
+  return out;
+}
+
+/**
+ * Adds the field set of `value` to `out` (built in place rather than spread level by level: the
+ * generator makes tens of thousands of these). Returns whether it added any field.
+ */
+function addFieldsV1(value: unknown, out: Record<string, unknown>): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  let added = false;
   if (Array.isArray(value)) {
-    const out: Record<string, unknown> = {};
     for (const item of value as unknown[]) {
       if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
         const record = item as Record<string, unknown>;
@@ -54,21 +64,35 @@ function fieldsV1Of(value: unknown): Record<string, unknown> {
         else if (typeof record.ip === 'string') key = `k:{"ip":"${record.ip}"}`;
         else if (typeof record.key === 'string') key = `k:{"key":"${record.key}"}`;
         else continue;
-        out[key] = { '.': {}, ...fieldsV1Of(record) };
+        const entry: Record<string, unknown> = { '.': {} };
+        addFieldsV1(record, entry);
+        out[key] = entry;
+        added = true;
       } else if (typeof item === 'string') {
         out[`v:"${item}"`] = {};
+        added = true;
       }
     }
-    return out;
+    return added;
   }
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const child = record[key];
     if (child === undefined) continue;
-    const isComposite = child !== null && typeof child === 'object';
-    const nested = isComposite ? fieldsV1Of(child) : {};
-    out[`f:${key}`] = isComposite && !Array.isArray(child) && Object.keys(nested).length > 0 ? { '.': {}, ...nested } : nested;
+    added = true;
+    if (child === null || typeof child !== 'object') {
+      out[`f:${key}`] = {};
+    } else if (Array.isArray(child)) {
+      const nested: Record<string, unknown> = {};
+      addFieldsV1(child, nested);
+      out[`f:${key}`] = nested;
+    } else {
+      // A map with fields gets '.' (the map itself) first; an empty one is just {}.
+      const nested: Record<string, unknown> = { '.': {} };
+      out[`f:${key}`] = addFieldsV1(child, nested) ? nested : {};
+    }
   }
-  return out;
+  return added;
 }
 
 function managedEntry(manager: string, operation: 'Apply' | 'Update', time: string, fields: unknown, subresource?: string): ManagedFieldsEntryJson {

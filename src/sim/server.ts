@@ -7,8 +7,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { chmod, writeFile } from 'node:fs/promises';
-import { ObjectStore, SimError, CLUSTER_SCOPED, objectKey } from './store.ts';
-import type { Change } from './store.ts';
+import { ObjectStore, SimError, CLUSTER_SCOPED } from './store.ts';
+import type { Change, KindState } from './store.ts';
 import { failureStatus, expiredStatus, reasonFor, tooLargeStatus } from './status.ts';
 import type { StatusJson } from './status.ts';
 import { routeFor, listKindOf, objectKindOf } from './routes.ts';
@@ -87,12 +87,36 @@ interface WatchStream {
   timers: NodeJS.Timeout[];
 }
 
+/** Resolves true once `res` can take more, false if it closed first (the client went away). */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
 const NOOP_LOGGER: SimLogger = { debug() {}, info() {}, warn() {} };
 const HEALTH_ROUTES = new Set(['health']);
 
-function withKind(kind: SimKind, object: KubeObject): KubeObject {
-  return { kind: objectKindOf(kind), apiVersion: 'v1', ...object };
+/**
+ * An object's JSON with kind and apiVersion first, as `get` and watch events carry them (stored
+ * objects have neither). Built from the cached text: no new serialisation per reader.
+ */
+function withKindJson(kind: SimKind, objectJson: string): string {
+  const head = `{"kind":"${objectKindOf(kind)}","apiVersion":"v1"`;
+  return objectJson === '{}' ? `${head}}` : `${head},${objectJson.slice(1)}`;
 }
+
+/** Bytes of list items joined into one write: big enough for few syscalls, small enough to stream. */
+const LIST_CHUNK_CHARS = 1 << 20;
 
 function parseRv(text: string): number | undefined {
   return /^\d+$/.test(text) ? Number(text) : undefined;
@@ -257,11 +281,16 @@ export class SimApiServer {
   // ---- in-process write API (returns copies: callers cannot alter the stored state) ----
 
   create<T extends KubeObject>(kind: SimKind, object: T): T & KubeObject {
-    return structuredClone(this.store.create(kind, object)) as T & KubeObject;
+    return this.copyOf(this.store.create(kind, object)) as T & KubeObject;
   }
 
   update<T extends KubeObject>(kind: SimKind, object: T): T & KubeObject {
-    return structuredClone(this.store.update(kind, object)) as T & KubeObject;
+    return this.copyOf(this.store.update(kind, object)) as T & KubeObject;
+  }
+
+  /** A caller's own copy of a stored object: parsing its cached JSON beats structuredClone. */
+  private copyOf(object: KubeObject): KubeObject {
+    return JSON.parse(this.store.jsonOf(object)) as KubeObject;
   }
 
   /** Merges labels into the object's labels; a null value removes that label. */
@@ -287,7 +316,7 @@ export class SimApiServer {
       const now = (this.options.now ?? (() => new Date()))().toISOString().replace(/\.\d{3}Z$/, 'Z');
       this.store.update(kind, { ...current, metadata: { ...current.metadata, deletionTimestamp: now, deletionGracePeriodSeconds: 0 } });
     }
-    return structuredClone(this.store.delete(kind, namespace, name));
+    return this.copyOf(this.store.delete(kind, namespace, name));
   }
 
   /** Creates many objects without returning copies (bulk loading a generated cluster). */
@@ -305,11 +334,11 @@ export class SimApiServer {
 
   get<T extends KubeObject = KubeObject>(kind: SimKind, namespace: string | undefined, name: string): T | undefined {
     const object = this.store.get(kind, namespace, name);
-    return object ? (structuredClone(object) as T) : undefined;
+    return object ? (this.copyOf(object) as T) : undefined;
   }
 
   list<T extends KubeObject = KubeObject>(kind: SimKind): T[] {
-    return this.store.list(kind).map((o) => structuredClone(o) as T);
+    return this.store.list(kind).map((o) => this.copyOf(o) as T);
   }
 
   kubeconfigYaml(options: KubeconfigOptions = {}): string {
@@ -482,7 +511,10 @@ export class SimApiServer {
   }
 
   private sendJson(res: ServerResponse, record: RequestRecord | undefined, code: number, body: unknown, headers?: Record<string, string>): void {
-    const text = JSON.stringify(body);
+    this.sendText(res, record, code, JSON.stringify(body), headers);
+  }
+
+  private sendText(res: ServerResponse, record: RequestRecord | undefined, code: number, text: string, headers?: Record<string, string>): void {
     if (record) record.status = code;
     res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
@@ -529,7 +561,7 @@ export class SimApiServer {
     if (!object) {
       return this.sendStatus(res, record, failureStatus(404, `${route.kind} "${name}" not found`, { name, kind: route.kind }));
     }
-    this.sendJson(res, record, 200, withKind(route.kind, object));
+    this.sendText(res, record, 200, withKindJson(route.kind, this.store.jsonOf(object)));
   }
 
   private parseSelectors(res: ServerResponse, record: RequestRecord, route: ResourceRoute, params: URLSearchParams): { labels: LabelSelector; fields: FieldSelector } | undefined {
@@ -559,7 +591,7 @@ export class SimApiServer {
     this.sendStatus(res, record, failureStatus(400, message, { causes: [{ reason: 'FieldValueInvalid', message, field }] }));
   }
 
-  private sendList(res: ServerResponse, record: RequestRecord, route: ResourceRoute, params: URLSearchParams): void {
+  private sendList(res: ServerResponse, record: RequestRecord, route: ResourceRoute, params: URLSearchParams): Promise<void> | void {
     const selectors = this.parseSelectors(res, record, route, params);
     if (!selectors) return;
     const limitText = params.get('limit');
@@ -571,7 +603,7 @@ export class SimApiServer {
     const current = this.store.resourceVersion;
 
     let snapshotRv = current;
-    let items: KubeObject[] | undefined;
+    let state: KindState | undefined;
     let start = '';
     if (continueText !== '') {
       if (rvText !== '' && rvText !== '0') return this.badRequest(res, record, 'resourceVersion', 'specifying resource version is not allowed when using continue');
@@ -579,13 +611,11 @@ export class SimApiServer {
       const token = decodeContinue(continueText);
       if (typeof token === 'string') return this.badRequest(res, record, 'continue', token);
       start = token.start;
-      if (token.rv === -1) {
-        items = this.store.list(route.kind);
-      } else {
+      if (token.rv !== -1) {
         if (token.rv > current) return this.badRequest(res, record, 'continue', 'continue key is not valid: resourceVersion is in the future');
         snapshotRv = token.rv;
-        items = this.store.stateAt(route.kind, token.rv);
-        if (!items) {
+        state = this.store.state(route.kind, token.rv);
+        if (!state) {
           const status = failureStatus(410, CONTINUE_EXPIRED_MESSAGE, undefined, 'Expired');
           status.metadata.continue = encodeContinue({ rv: -1, start });
           return this.sendStatus(res, record, status);
@@ -602,41 +632,53 @@ export class SimApiServer {
         if (rv === undefined) return this.badRequest(res, record, 'resourceVersion', `resourceVersion: Invalid value: "${rvText}": must be a decimal resource version`);
         if (rv > current) return this.sendStatus(res, record, tooLargeStatus(rv, current));
         if (match === 'Exact') {
-          items = this.store.stateAt(route.kind, rv);
-          if (!items) return this.sendStatus(res, record, expiredStatus(rv, this.store.floor));
+          state = this.store.state(route.kind, rv);
+          if (!state) return this.sendStatus(res, record, expiredStatus(rv, this.store.floor));
           snapshotRv = rv;
         }
       }
-      items ??= this.store.list(route.kind);
     }
+    // The current state: no continue, an inconsistent (rv -1) continue, or any RV but Exact.
+    state ??= this.store.state(route.kind) as KindState;
 
-    const page: KubeObject[] = [];
+    // The page is taken synchronously (a consistent read); only sending it waits for the client.
+    const page: string[] = [];
     let nextKey: string | undefined;
-    let remaining = 0;
     const prefix = route.namespace !== undefined ? `${route.namespace}/` : '';
-    const noSelector = selectors.labels.length === 0 && selectors.fields.length === 0;
-    for (const object of items) {
-      const key = objectKey(route.kind, object.metadata.namespace, object.metadata.name);
-      if (prefix !== '' && !key.startsWith(prefix)) continue;
-      if (start !== '' && key < start) continue;
-      if (nextKey !== undefined) {
-        remaining++;
-        continue;
-      }
+    const scope = { kind: route.kind, namespace: route.namespace, ...selectors };
+    for (const [key, object] of state.entries(prefix, start)) {
       if (limit > 0 && page.length >= limit) {
         // Like etcd paging: more keys in range means a continue token, whether or not they match.
         nextKey = key;
-        remaining++;
-        continue;
+        break;
       }
-      if (this.inScope({ kind: route.kind, namespace: route.namespace, ...selectors }, object)) page.push(object);
+      if (this.inScope(scope, object)) page.push(this.store.jsonOf(object));
     }
     const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: String(snapshotRv) };
     if (nextKey !== undefined) {
       metadata.continue = encodeContinue({ rv: snapshotRv, start: nextKey });
-      if (noSelector) metadata.remainingItemCount = remaining;
+      if (selectors.labels.length === 0 && selectors.fields.length === 0) metadata.remainingItemCount = state.count(prefix, nextKey);
     }
-    this.sendJson(res, record, 200, { kind: listKindOf(route.kind), apiVersion: 'v1', metadata, items: page });
+    const head = `{"kind":"${listKindOf(route.kind)}","apiVersion":"v1","metadata":${JSON.stringify(metadata)},"items":[`;
+    return this.streamList(res, record, head, page, ']}');
+  }
+
+  /**
+   * Sends a list as JSON text in chunks (chunked transfer, as the real server does for big lists),
+   * waiting for the socket to drain between chunks: a 50,000-pod list never becomes one string.
+   */
+  private async streamList(res: ServerResponse, record: RequestRecord, head: string, items: readonly string[], tail: string): Promise<void> {
+    record.status = 200;
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    let chunk = head;
+    for (let i = 0; i < items.length; i++) {
+      chunk += i === 0 ? items[i] : `,${items[i]}`;
+      if (chunk.length < LIST_CHUNK_CHARS) continue;
+      if (!res.write(chunk) && !(await drained(res))) return;
+      chunk = '';
+    }
+    res.end(chunk + tail);
+    this.logger.debug({ path: record.path, status: 200, items: items.length }, 'sim: request');
   }
 
   // ---- watch ----
@@ -738,7 +780,8 @@ export class SimApiServer {
   }
 
   private write(stream: WatchStream, type: string, object: KubeObject): void {
-    this.writeLine(stream, { type, object: withKind(stream.kind, object) });
+    if (stream.dead || stream.res.writableEnded || stream.res.destroyed) return;
+    stream.res.write(`{"type":"${type}","object":${withKindJson(stream.kind, this.store.jsonOf(object))}}\n`);
   }
 
   private writeLine(stream: WatchStream, event: unknown): void {
