@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createEnricher, enricherOptions } from '../src/enrich/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { buildApp, DEFAULT_SERVER_OPTIONS, startServer } from '../src/server/index.ts';
-import { generateCluster } from '../src/sim/index.ts';
+import { generateCluster, SeededRandom } from '../src/sim/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 import { criLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
 import type { LoadJob, LoadResult } from './http-load.ts';
@@ -29,17 +29,6 @@ const BATCHES = 16;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Deterministic PRNG (mulberry32): every run sends the same lines. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const WORDS = ['GET', 'POST', '/api/v1/orders', 'status=200', 'latency_ms=12', 'user="alice"', 'trace_id=4bf92f3577b34da6', 'level=info', 'msg="request served"', 'cache hit', 'retrying', 'ok'];
 
 // --- The service: the real enricher over a store holding one node's ~100 pods ---------------------
@@ -57,7 +46,8 @@ const server = await startServer(app, { listen: '127.0.0.1:0' });
 const files = cluster.pods.flatMap((pod) =>
   pod.spec.containers.map((c) => podLogPath({ namespace: pod.metadata.namespace!, pod: pod.metadata.name!, uid: pod.metadata.uid!, container: c.name })),
 );
-const rand = prng(42);
+const rng = new SeededRandom(42); // every run sends the same lines
+const rand = () => rng.next();
 let ms = Date.parse('2026-11-23T10:00:00Z');
 const batches: string[] = [];
 for (let b = 0; b < BATCHES; b++) {

@@ -11,9 +11,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import { startAgent, type Agent } from '../runtime/agent.ts';
 import type { RuntimeEnv } from '../runtime/service.ts';
-import { generateCluster, podFor, startSimApiServer, type PodJson, type SimApiServer } from '../sim/index.ts';
+import { generateCluster, podFor, SeededRandom, startSimApiServer, type PodJson, type SimApiServer } from '../sim/index.ts';
 import { LogTreeWriter, type DemoPodFiles } from './log-tree.ts';
-import { seededRandom } from './messages.ts';
 
 /** Pace of the simulated node; short enough that a pod deletion shows within seconds. */
 export interface DemoTiming {
@@ -61,7 +60,8 @@ function filesOf(pod: PodJson, random: () => number): DemoPodFiles {
 }
 
 export async function startDemo(config: Config, runtime: RuntimeEnv, timing: DemoTiming = DEFAULT_DEMO_TIMING): Promise<Demo> {
-  const random = seededRandom(20261124);
+  const rng = new SeededRandom(20261124);
+  const random = () => rng.next();
   const dir = mkdtempSync(join(tmpdir(), 'kube-log-enricher-demo-'));
   const podsDir = join(dir, 'pods');
   const sim = await startSimApiServer({ bookmarkIntervalMs: 10_000 });

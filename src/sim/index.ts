@@ -16,3 +16,4 @@ export { generateCluster, loadCluster, podFor, namespaceFor, nodeFor, normalizeI
 export type { ClusterOptions, GeneratedCluster, PodOptions, ContainerInput, PodOwnerInput, NamespaceOptions, NodeOptions, ObjectSink } from './cluster.ts';
 export { ClusterChurn, startChurn } from './churn.ts';
 export type { ChurnAction, ChurnActionType, ChurnOptions } from './churn.ts';
+export { SeededRandom } from './random.ts';
