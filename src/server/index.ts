@@ -3,6 +3,5 @@ export { buildApp, type AppDeps } from './app.ts';
 export { startServer, ListenError, DEFAULT_LISTEN, type RunningServer, type StartServerOptions, type TlsMaterial } from './listen.ts';
 export { DEFAULT_SERVER_OPTIONS, ServerOptionsError, type ServerOptions } from './options.ts';
 export { EventBus, type EventSubscriber } from './event-bus.ts';
-export { parseLabelSelector, selectorMatches, type LabelSelector, type LabelRequirement } from './label-selector.ts';
 export { ApiError, type ErrorBody, type ErrorDetail } from './errors.ts';
 export { renderOpenApi, OPENAPI_ROUTE } from './openapi.ts';

@@ -6,9 +6,9 @@
  * wait, and what one subscriber holds is bounded.
  */
 import type { EnrichedRecord } from '../enrich/types.ts';
+import { labelSelectorMatches, type LabelSelector } from '../selectors/index.ts';
 import { ndjsonOf } from './batch-codec.ts';
 import type { EventSubscriber } from './event-bus.ts';
-import { selectorMatches, type LabelSelector } from './label-selector.ts';
 
 export interface StreamFilter {
   namespace?: string | undefined;
@@ -24,7 +24,7 @@ export function recordMatches(filter: StreamFilter, record: EnrichedRecord): boo
   if (filter.container !== undefined && record.containerName !== filter.container) return false;
   const selector = filter.labelSelector;
   if (selector !== undefined && selector.requirements.length > 0) {
-    if (record.pod === undefined || !selectorMatches(selector, record.pod.labels)) return false;
+    if (record.pod === undefined || !labelSelectorMatches(selector, record.pod.labels)) return false;
   }
   return true;
 }

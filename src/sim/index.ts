@@ -9,7 +9,7 @@ export type { SimErrorCode, Change, ChangeType } from './store.ts';
 export type { KubeconfigOptions } from './kubeconfig.ts';
 export { kubeconfigYaml } from './kubeconfig.ts';
 export type { StatusJson } from './status.ts';
-export { parseLabelSelector, parseFieldSelector, matchesLabels, matchesFields } from './selectors.ts';
+export { parseFieldSelector, matchesFields } from './selectors.ts';
 export type * from './types.ts';
 export { SIM_KINDS } from './types.ts';
 export { generateCluster, loadCluster, podFor, namespaceFor, nodeFor, normalizeImage, imageIdOf } from './cluster.ts';

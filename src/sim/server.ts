@@ -13,8 +13,10 @@ import { failureStatus, expiredStatus, reasonFor, tooLargeStatus } from './statu
 import type { StatusJson } from './status.ts';
 import { routeFor, listKindOf, objectKindOf } from './routes.ts';
 import type { ResourceRoute, Route, Verb } from './routes.ts';
-import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.ts';
-import type { FieldSelector, LabelSelector } from './selectors.ts';
+import { matchesFields, parseFieldSelector } from './selectors.ts';
+import type { FieldSelector } from './selectors.ts';
+import { labelSelectorMatches, parseLabelSelector } from '../selectors/index.ts';
+import type { LabelSelector } from '../selectors/index.ts';
 import { kubeconfigYaml } from './kubeconfig.ts';
 import type { KubeconfigOptions } from './kubeconfig.ts';
 import type { KubeObject, SimKind } from './types.ts';
@@ -565,7 +567,8 @@ export class SimApiServer {
   }
 
   private parseSelectors(res: ServerResponse, record: RequestRecord, route: ResourceRoute, params: URLSearchParams): { labels: LabelSelector; fields: FieldSelector } | undefined {
-    const labels = parseLabelSelector(params.get('labelSelector') ?? undefined);
+    // The real server's labels.Parse takes `key>n` and `key<n` too.
+    const labels = parseLabelSelector(params.get('labelSelector') ?? '', { allowComparisons: true });
     if (!labels.ok) {
       this.sendStatus(res, record, failureStatus(400, `labelSelector: ${labels.error}`, { causes: [{ reason: 'FieldValueInvalid', message: labels.error, field: 'labelSelector' }] }));
       return undefined;
@@ -578,12 +581,12 @@ export class SimApiServer {
       this.sendStatus(res, record, failureStatus(400, `fieldSelector: ${fields.error}`, { causes: [{ reason: 'FieldValueInvalid', message: fields.error, field: 'fieldSelector' }] }));
       return undefined;
     }
-    return { labels: labels.value, fields: fields.value };
+    return { labels: labels.selector, fields: fields.value };
   }
 
   private inScope(stream: { kind: SimKind; namespace: string | undefined; labels: LabelSelector; fields: FieldSelector }, object: KubeObject): boolean {
     return (stream.namespace === undefined || object.metadata.namespace === stream.namespace)
-      && matchesLabels(stream.labels, object.metadata.labels)
+      && labelSelectorMatches(stream.labels, object.metadata.labels)
       && matchesFields(stream.fields, stream.kind, object);
   }
 
@@ -657,7 +660,7 @@ export class SimApiServer {
     const metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number } = { resourceVersion: String(snapshotRv) };
     if (nextKey !== undefined) {
       metadata.continue = encodeContinue({ rv: snapshotRv, start: nextKey });
-      if (selectors.labels.length === 0 && selectors.fields.length === 0) metadata.remainingItemCount = state.count(prefix, nextKey);
+      if (selectors.labels.requirements.length === 0 && selectors.fields.length === 0) metadata.remainingItemCount = state.count(prefix, nextKey);
     }
     const head = `{"kind":"${listKindOf(route.kind)}","apiVersion":"v1","metadata":${JSON.stringify(metadata)},"items":[`;
     return this.streamList(res, record, head, page, ']}');

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { generateCluster, loadCluster, podFor, namespaceFor, nodeFor, normalizeImage, imageIdOf, startSimApiServer, parseLabelSelector } from '../../src/sim/index.ts';
+import { generateCluster, loadCluster, podFor, namespaceFor, nodeFor, normalizeImage, imageIdOf, startSimApiServer } from '../../src/sim/index.ts';
+import { parseLabelSelector } from '../../src/selectors/index.ts';
 import type { PodJson, GeneratedCluster } from '../../src/sim/index.ts';
 
 const options = { seed: 42, nodes: 4, podsPerNode: 25, namespaces: 5 };

@@ -5,9 +5,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Metrics } from '../../metrics/index.ts';
+import { parseLabelSelector } from '../../selectors/index.ts';
 import { errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
-import { parseLabelSelector } from '../label-selector.ts';
 import { StreamSubscriber } from '../stream-subscriber.ts';
 import type { WebSocketConnections } from '../websocket-shutdown.ts';
 import { UpgradeResponseSchema, upgradeRequired } from './ingest.ts';
