@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEnricher, enricherOptions } from '../src/enrich/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { namespaceFor, nodeFor, podFor } from '../src/sim/index.ts';
+import { namespaceFor, nodeFor, podFor, SeededRandom } from '../src/sim/index.ts';
 import { createFileSink } from '../src/sink/index.ts';
 import { createInProcessStage, startFileSource } from '../src/source/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
@@ -52,20 +52,11 @@ if (process.env.AGENT_BENCH_ROOT === undefined) {
 
 // --- the input ---------------------------------------------------------------------------------
 
-/** Deterministic PRNG (mulberry32): every run reads the same input. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** LINES lines, CRI: 40-300 character messages, one in ten on stderr, one in 50 split into P + F fragments. */
 function generate(podsDir: string): void {
-  const random = rng(7);
+  const seeded = new SeededRandom(7); // every run reads the same input
+  const random = () => seeded.next();
   const words = ['GET', 'POST', '/api/v1/orders', 'status=200', 'latency_ms=12', 'user=4711', 'cache', 'miss', 'retrying', 'upstream', 'ok', 'level=info', 'msg=request_done', 'trace_id=4bf92f3577b34da6', '"quoted"', 'café'];
   const message = () => {
     const target = 40 + Math.floor(random() * 261);
