@@ -6,7 +6,7 @@
  * per line). Also: the Docker fast path against JSON.parse alone, and the path cache's hit cost.
  */
 import os from 'node:os';
-import { decodeLine, isDecodeFailure, PartialMerger } from '../src/formats/index.ts';
+import { decodeLine, decodeLineKeepingJson, isDecodeFailure, PartialMerger } from '../src/formats/index.ts';
 import { decodeDocker, decodeDockerWithJsonParse } from '../src/formats/docker.ts';
 import { createPathResolver, podIdentityFromPath } from '../src/paths/index.ts';
 import { containerId, containerLogPath, criLine, dockerLine, podLogPath, podUid, rfc3339 } from '../test/builders/lines.ts';
@@ -132,6 +132,22 @@ function dockerJsonParse(): void {
   }
 }
 
+/** What the enricher needs of a Docker line: its message as JSON, decoded and re-encoded... */
+function dockerDecodeStringify(): void {
+  for (const line of dockerLines) {
+    const r = decodeDocker(line);
+    if (!isDecodeFailure(r)) sink += JSON.stringify(r.message).length;
+  }
+}
+
+/** ...or kept as the JSON text Docker wrote (whole lines in Docker's own shape). */
+function dockerKeepingJson(): void {
+  for (const line of dockerLines) {
+    const r = decodeLineKeepingJson(line);
+    if (!isDecodeFailure(r)) sink += 'messageJson' in r ? r.messageJson.length : JSON.stringify(r.message).length;
+  }
+}
+
 const pathsPerLine = inputs.map((i) => i.file);
 const resolver = createPathResolver();
 function resolveCached(): void {
@@ -179,7 +195,7 @@ function measure(fns: Record<string, () => void>, count: number): Record<string,
 
 function report(name: string, rates: number[]): void {
   const s = summarise(rates);
-  console.log(`  ${name.padEnd(46)} median ${fmt(s.median).padStart(11)} lines/s  (min ${fmt(s.min)}, max ${fmt(s.max)})`);
+  console.log(`  ${name.padEnd(52)} median ${fmt(s.median).padStart(11)} lines/s  (min ${fmt(s.min)}, max ${fmt(s.max)})`);
 }
 
 /** Median of the per-round ratios a/b (robust to load changing between rounds). */
@@ -203,6 +219,11 @@ const docker = measure({ fast: dockerFast, parse: dockerJsonParse }, dockerLines
 report('Docker decode, fast path + JSON.parse fallback', docker.fast!);
 report('Docker decode, JSON.parse only', docker.parse!);
 console.log(`  ratio: ${ratio(docker.fast!, docker.parse!)}`);
+
+const json = measure({ keep: dockerKeepingJson, reencode: dockerDecodeStringify }, dockerLines.length);
+report('Docker message as JSON: kept (decodeLineKeepingJson)', json.keep!);
+report('Docker message as JSON: decodeDocker + stringify', json.reencode!);
+console.log(`  ratio: ${ratio(json.keep!, json.reencode!)}`);
 
 const paths = measure({ cached: resolveCached, lru: resolveLru, parsed: resolveUncached }, pathsPerLine.length);
 report('path identity, cached (insertion-order bound)', paths.cached!);

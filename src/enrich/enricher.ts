@@ -6,10 +6,11 @@
  * pod, namespace and node entries (three Map lookups) and only when one of their versions moved
  * is the metadata part re-rendered (layout.ts). An output line is then string concatenation of
  * that pre-rendered text with the JSON of the per-line values; JSON.stringify runs only for the
- * message and pass-through fields.
+ * message and pass-through fields, and not even for the message of a whole Docker line, whose
+ * JSON text is validated and kept (decodeLineKeepingJson).
  */
-import { decodeLine, isDecodeFailure, isRfc3339, PartialMerger } from '../formats/index.ts';
-import type { DecodedLine, MergedLine, Stream } from '../formats/index.ts';
+import { decodeLineKeepingJson, isDecodeFailure, isRfc3339, PartialMerger } from '../formats/index.ts';
+import type { DecodedLine, JsonMessageLine, MergedLine, Stream } from '../formats/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { podIdentityFromPath } from '../paths/index.ts';
 import type { PodLogIdentity } from '../paths/index.ts';
@@ -57,6 +58,19 @@ type ErrorReason = 'not_an_object' | 'invalid_field' | 'missing_field' | 'undeco
 
 /** Files remembered (identity and rendered metadata); past it the cache starts over. */
 const MAX_FILES = 50_000;
+/** Slots of the table of recently seen files (a power of two). */
+const RECENT_FILES = 1024;
+
+/**
+ * Where a path sits in the table of recently seen files: its length and characters near its end,
+ * where the paths of a node's containers differ (pod uid or container id, container, restart).
+ */
+function recentSlot(path: string): number {
+  const n = path.length;
+  const mix = n * 31 + path.charCodeAt(n - 7) * 29 + path.charCodeAt(n - 14) * 23 + path.charCodeAt(n - 21) * 19 + path.charCodeAt(n - 28) * 17 + path.charCodeAt(n - 35);
+  return mix & (RECENT_FILES - 1); // a short path's NaN becomes 0
+}
+
 const STREAM_JSON = [undefined, '"stdout"', '"stderr"'] as const;
 
 /** One file's identity and the metadata last rendered for it. */
@@ -166,6 +180,15 @@ class Session implements MergeSession {
   }
 }
 
+function isJsonMessageLine(line: DecodedLine | JsonMessageLine): line is JsonMessageLine {
+  return (line as JsonMessageLine).messageJson !== undefined;
+}
+
+/** The merger needs the text: a line kept as JSON is decoded after all (only when it may end a pending line). */
+function withMessage(line: JsonMessageLine): DecodedLine {
+  return { format: line.format, timestamp: line.timestamp, stream: line.stream, partial: false, message: JSON.parse(line.messageJson) as string };
+}
+
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -191,6 +214,12 @@ class LogEnricher implements Enricher {
   readonly #layout: Layout;
   readonly #messageCounters: RouteCounters | undefined;
   readonly #files = new Map<string, FileState>();
+  /**
+   * The same FileStates by recentSlot(), checked first. Every event parsed from a request brings
+   * its own copy of its path, which a Map lookup would hash in full (as costly as a third of
+   * JSON.stringify of the message); this costs one string comparison.
+   */
+  readonly #recentFiles: (FileState | undefined)[] = new Array<FileState | undefined>(RECENT_FILES).fill(undefined);
   readonly #missingFile = new FileState(undefined);
   readonly #time = new TimestampConverter();
   /** Per-line values by slot; refilled for every line (the hot path is synchronous). */
@@ -277,7 +306,7 @@ class LogEnricher implements Enricher {
     const timestamp = typeof ts === 'string' && isRfc3339(ts, 0, ts.length) ? ts : msToRfc3339(this.#now());
     const stream = message.stream === 'stdout' || message.stream === 'stderr' ? message.stream : undefined;
     const text = typeof message.message === 'string' ? message.message : String(message.message);
-    const record = this.#render(fs, meta, timestamp, stream, text, undefined);
+    const record = this.#render(fs, meta, timestamp, stream, JSON.stringify(text), undefined);
     this.#messageCounters?.out.inc();
     if (meta.ctx.reason !== undefined) this.#metrics?.eventsUnmatched.inc({ reason: meta.ctx.reason });
     return record;
@@ -323,14 +352,14 @@ class LogEnricher implements Enricher {
       return;
     }
 
-    let decoded: DecodedLine | undefined;
+    let decoded: DecodedLine | JsonMessageLine | undefined;
     const lineValue = rec[this.#inLine];
     if (lineValue !== undefined) {
       if (typeof lineValue !== 'string') {
         this.#reject(errors, index, this.#inLine, 'invalid_field', `must be a string (the line as the runtime wrote it), got ${typeName(lineValue)}`);
         return;
       }
-      const result = decodeLine(lineValue);
+      const result = decodeLineKeepingJson(lineValue);
       if (!isDecodeFailure(result)) decoded = result;
       else if (!this.#lineIsMessage) {
         this.#reject(errors, index, this.#inLine, 'undecodable_line', `${result.error}: ${result.detail}`);
@@ -340,11 +369,10 @@ class LogEnricher implements Enricher {
 
     let timestamp: string;
     let stream: Stream | undefined;
-    let message: string;
+    let message = ''; // of an event without a decodable line
     if (decoded !== undefined) {
       timestamp = decoded.timestamp;
       stream = decoded.stream;
-      message = decoded.message;
     } else {
       const messageValue = this.#lineIsMessage ? lineValue : rec[this.#inMessage];
       if (messageValue === undefined) {
@@ -384,14 +412,18 @@ class LogEnricher implements Enricher {
       tally.excluded++;
       return;
     }
-    // Fragments of a known file go through the session's merger; with nothing pending anywhere a
-    // whole line skips it.
-    if (decoded !== undefined && fs.file !== undefined && (decoded.partial || session.merger.pendingCount > 0)) {
-      const line = session.merger.push(fs.file, decoded, rec);
+    // Fragments of a known file go through the session's merger, and so do whole lines of a file
+    // and stream with a line pending (they may end it); the rest skips it.
+    if (decoded !== undefined && fs.file !== undefined && (decoded.partial || session.merger.isPending(fs.file, decoded.stream))) {
+      const line = session.merger.push(fs.file, isJsonMessageLine(decoded) ? withMessage(decoded) : decoded, rec);
       if (line !== undefined) this.#emitMerged(line, records, tally);
       return;
     }
-    records.push(this.#render(fs, meta, timestamp, stream, message, rec));
+    let messageJson: string;
+    if (decoded === undefined) messageJson = JSON.stringify(message);
+    else if (isJsonMessageLine(decoded)) messageJson = decoded.messageJson;
+    else messageJson = JSON.stringify(decoded.message);
+    records.push(this.#render(fs, meta, timestamp, stream, messageJson, rec));
     tally.out++;
     if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
   }
@@ -403,7 +435,7 @@ class LogEnricher implements Enricher {
       tally.excluded++;
       return;
     }
-    records.push(this.#render(fs, meta, line.timestamp, line.stream, line.message, line.context));
+    records.push(this.#render(fs, meta, line.timestamp, line.stream, JSON.stringify(line.message), line.context));
     tally.out++;
     if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
   }
@@ -420,14 +452,14 @@ class LogEnricher implements Enricher {
     meta: MetaState,
     timestamp: string,
     stream: Stream | undefined,
-    message: string,
+    messageJson: string,
     passThrough: Record<string, unknown> | undefined,
   ): EnrichedRecord {
     const variant = stream === undefined ? 0 : stream === 'stdout' ? 1 : 2;
     const template = meta.templates[variant] ?? this.#template(fs, meta, variant);
     const values = this.#values;
     const uses = this.#uses;
-    values[SLOT_MESSAGE] = JSON.stringify(message);
+    values[SLOT_MESSAGE] = messageJson;
     // Timestamps are validated RFC 3339 (ASCII, no quotes): the template's quotes need no escaping.
     if (uses[SLOT_TIMESTAMP_UTC]) values[SLOT_TIMESTAMP_UTC] = this.#time.utc(timestamp);
     if (uses[SLOT_TIMESTAMP_RAW]) values[SLOT_TIMESTAMP_RAW] = timestamp;
@@ -477,12 +509,19 @@ class LogEnricher implements Enricher {
   // --- metadata ---------------------------------------------------------------------------
 
   #fileState(file: string): FileState {
+    const slot = recentSlot(file);
+    const recent = this.#recentFiles[slot];
+    if (recent !== undefined && recent.file === file) return recent;
     let fs = this.#files.get(file);
     if (fs === undefined) {
-      if (this.#files.size >= MAX_FILES) this.#files.clear();
+      if (this.#files.size >= MAX_FILES) {
+        this.#files.clear();
+        this.#recentFiles.fill(undefined);
+      }
       fs = new FileState(file);
       this.#files.set(file, fs);
     }
+    this.#recentFiles[slot] = fs;
     return fs;
   }
 

@@ -1,7 +1,7 @@
 import { decodeCri } from './cri.ts';
-import { decodeDocker } from './docker.ts';
+import { decodeDocker, decodeDockerKeepingJson } from './docker.ts';
 import { contentEnd, failure, snippet } from './failure.ts';
-import type { DecodeResult } from './types.ts';
+import type { DecodeResult, JsonMessageLine } from './types.ts';
 
 /**
  * Decodes a line in whichever format it is: Docker json-file lines start with `{`, CRI lines with
@@ -18,4 +18,14 @@ export function decodeLine(line: string): DecodeResult {
     'unknown_format',
     `expected a CRI line (starting with an RFC 3339 timestamp) or a Docker json-file line (starting with "{"), got ${snippet(line, 0, end)}`,
   );
+}
+
+/**
+ * decodeLine for callers that write the message out as JSON again (the enricher): a whole Docker
+ * json-file line in Docker's own shape comes back as a JsonMessageLine, its `log` text validated
+ * and kept rather than decoded and re-encoded. Everything else, partial lines included, exactly
+ * as decodeLine.
+ */
+export function decodeLineKeepingJson(line: string): DecodeResult | JsonMessageLine {
+  return line.charCodeAt(0) === 123 /* { */ ? decodeDockerKeepingJson(line) : decodeLine(line);
 }

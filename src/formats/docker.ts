@@ -8,7 +8,7 @@
  */
 import { contentEnd, failure, snippet } from './failure.ts';
 import { isRfc3339 } from './timestamp.ts';
-import type { DecodeResult, DecodedLine, Stream } from './types.ts';
+import type { DecodeResult, DecodedLine, JsonMessageLine, Stream } from './types.ts';
 
 const LOG_PREFIX = '{"log":"';
 const STREAM_KEY = '","stream":"';
@@ -98,6 +98,104 @@ export function decodeDockerWithJsonParse(line: string, end = contentEnd(line)):
   if (typeof time !== 'string') return failure('malformed_docker', '"time" is missing or not a string');
   if (!isRfc3339(time, 0, time.length)) return badTime(time);
   return message(log, time, stream);
+}
+
+const BACKSLASH = 92;
+/** `","stream":"stdout","time":"`: from the quote closing `log` to the first character of `time`. */
+const TIME_OFFSET = STREAM_KEY.length + 6 + TIME_KEY.length;
+
+/**
+ * The text of a JSON string and its closing quote, matched from `lastIndex`: runs of characters
+ * JSON allows raw, each run followed by a valid escape or by the quote. Written "unrolled" (no
+ * alternation per character), so the regexp engine scans it natively in one linear pass, long
+ * lines and failing ones too.
+ */
+// eslint-disable-next-line no-control-regex -- control characters must be escaped in JSON: matching them is the point
+const JSON_STRING_TEXT = /[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"/y;
+
+/** String.prototype.isWellFormed: ES2024, in Node since 20; the project's TypeScript lib is ES2023. */
+function isWellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** Whether the backslash at `i` of valid JSON string text starts an escape: escapes pair backslashes from the left, so an even run precedes it. */
+function startsEscape(s: string, start: number, i: number): boolean {
+  let run = 0;
+  while (i - 1 - run >= start && s.charCodeAt(i - 1 - run) === BACKSLASH) run++;
+  return run % 2 === 0;
+}
+
+/** Length of the newline escape (`\n`) ending the JSON string text `s[start, end)`, or 0. */
+function newlineEscapeBefore(s: string, start: number, end: number): number {
+  return end - start >= 2 && s.charCodeAt(end - 1) === 110 /* n */ && s.charCodeAt(end - 2) === BACKSLASH && startsEscape(s, start, end - 2) ? 2 : 0;
+}
+
+/** Length of the carriage return escape (`\r` or `\u000d`) ending the JSON string text `s[start, end)`, or 0. */
+function carriageReturnEscapeBefore(s: string, start: number, end: number): number {
+  if (end - start >= 2 && s.charCodeAt(end - 1) === 114 /* r */ && s.charCodeAt(end - 2) === BACKSLASH && startsEscape(s, start, end - 2)) return 2;
+  const u = end - 6;
+  if (u >= start && s.charCodeAt(u) === BACKSLASH && s.startsWith('u000', u + 1) && (s.charCodeAt(end - 1) | 32) === 100 /* d */ && startsEscape(s, start, u)) return 6;
+  return 0;
+}
+
+/**
+ * A line in Docker's own shape (see decodeDockerFast): a whole line keeps its `log` text as JSON,
+ * validated by one regexp scan; a partial one (merging needs its text) is decoded, by JSON.parse
+ * of that text alone. Undefined for anything else: the caller falls back to decodeDocker.
+ */
+function decodeDockerShapeKeepingJson(line: string, end: number): DecodedLine | JsonMessageLine | undefined {
+  // The fixed frame first, from both ends: `{"log":"` ... `","stream":"stdout","time":"<time>"}`.
+  if (!line.startsWith(LOG_PREFIX) || line.charCodeAt(end - 1) !== 125 /* } */ || line.charCodeAt(end - 2) !== 34 /* " */) return undefined;
+  const timeStart = line.lastIndexOf(TIME_KEY, end) + TIME_KEY.length;
+  const timeEnd = end - 2;
+  const logEnd = timeStart - TIME_OFFSET;
+  if (logEnd < LOG_PREFIX.length || !line.startsWith(STREAM_KEY, logEnd) || !isRfc3339(line, timeStart, timeEnd)) return undefined;
+  const streamStart = logEnd + STREAM_KEY.length;
+  let stream: Stream;
+  if (line.startsWith('stdout', streamStart)) stream = 'stdout';
+  else if (line.startsWith('stderr', streamStart)) stream = 'stderr';
+  else return undefined;
+
+  const bodyStart = LOG_PREFIX.length;
+  const timestamp = line.slice(timeStart, timeEnd);
+  // Docker ends a whole line with "\n"; without it the line is partial and merging needs its text.
+  const newline = newlineEscapeBefore(line, bodyStart, logEnd);
+  if (newline === 0) return decodedShape(line, bodyStart, logEnd, timestamp, stream);
+
+  // The text between, validated: one JSON string, closed right at the frame.
+  JSON_STRING_TEXT.lastIndex = bodyStart;
+  if (!JSON_STRING_TEXT.test(line) || JSON_STRING_TEXT.lastIndex !== logEnd + 1) return undefined;
+  // The message ends before its newline, or CRLF: one terminator, as decodeDocker cuts it.
+  const cut = logEnd - newline - carriageReturnEscapeBefore(line, bodyStart, logEnd - newline);
+  // The opening quote and the text. A lone surrogate is valid JSON text but would not survive
+  // UTF-8 output (JSON.stringify writes it as an escape): such a line is decoded instead.
+  const literal = line.slice(bodyStart - 1, cut);
+  if (!isWellFormed(literal)) return decodedShape(line, bodyStart, logEnd, timestamp, stream);
+  return { format: 'docker', timestamp, stream, partial: false, messageJson: literal + '"' };
+}
+
+/**
+ * The text of a line in Docker's shape, decoded by JSON.parse of just its string (which checks
+ * it is one valid string, closed at `logEnd`); undefined when it is not.
+ */
+function decodedShape(line: string, bodyStart: number, logEnd: number, timestamp: string, stream: Stream): DecodedLine | undefined {
+  let log: unknown;
+  try {
+    log = JSON.parse(line.slice(bodyStart - 1, logEnd + 1));
+  } catch {
+    return undefined; // not one valid JSON string: the general path says what is wrong
+  }
+  return message(log as string, timestamp, stream);
+}
+
+/**
+ * decodeDocker for callers that write the message out as JSON again: a whole line in Docker's
+ * own shape comes back as a JsonMessageLine, its `log` text validated and kept instead of decoded
+ * and re-encoded. Anything else exactly as decodeDocker (a property test checks both agree).
+ */
+export function decodeDockerKeepingJson(line: string): DecodeResult | JsonMessageLine {
+  const end = contentEnd(line);
+  return (end > 0 ? decodeDockerShapeKeepingJson(line, end) : undefined) ?? decodeDocker(line);
 }
 
 /**

@@ -1,9 +1,9 @@
 /** Line decoders (CRI, Docker json-file) and partial-line merging: the first step of every log line. */
-export type { DecodeFailure, DecodeResult, DecodedLine, LineFormat, Stream } from './types.ts';
+export type { DecodeFailure, DecodeResult, DecodedLine, JsonMessageLine, LineFormat, Stream } from './types.ts';
 export { isDecodeFailure } from './types.ts';
 export { decodeCri } from './cri.ts';
 export { decodeDocker } from './docker.ts';
-export { decodeLine } from './decode.ts';
+export { decodeLine, decodeLineKeepingJson } from './decode.ts';
 export { isRfc3339 } from './timestamp.ts';
 export {
   DEFAULT_MAX_MERGED_LINE_BYTES,

@@ -149,6 +149,13 @@ export class PartialMerger<C = undefined> {
     return this.#pendingBytes;
   }
 
+  /** Whether a line of `key` and `stream` waits for its final fragment: a whole line there must go through push(). */
+  isPending(key: string, stream: Stream): boolean {
+    if (this.#pendingCount === 0) return false;
+    const slots = this.#slots.get(key);
+    return slots !== undefined && slots[stream] !== undefined;
+  }
+
   /**
    * Adds one decoded line. Returns the logical line it completes (a whole line comes straight
    * back), the truncated line when this fragment crossed the bound, or undefined while the line

@@ -14,6 +14,21 @@ export interface DecodedLine {
   message: string;
 }
 
+/**
+ * A whole line whose message was left as the JSON text the runtime wrote (Docker json-file's `log`,
+ * its final newline escape cut off), for callers that write the message out as JSON again: see
+ * decodeLineKeepingJson. `messageJson` is a JSON string literal (quotes included) and
+ * `JSON.parse(messageJson)` is the `message` decodeLine gives; the bytes may differ from
+ * JSON.stringify's (Docker writes `<` as `\u003c`, for example), the value does not.
+ */
+export interface JsonMessageLine {
+  format: 'docker';
+  timestamp: string;
+  stream: Stream;
+  partial: false;
+  messageJson: string;
+}
+
 /** Why a line could not be decoded; reported, never thrown. */
 export interface DecodeFailure {
   error: 'empty_line' | 'malformed_cri' | 'malformed_docker' | 'unknown_format';
@@ -22,6 +37,6 @@ export interface DecodeFailure {
 
 export type DecodeResult = DecodedLine | DecodeFailure;
 
-export function isDecodeFailure(r: DecodeResult): r is DecodeFailure {
+export function isDecodeFailure(r: DecodeResult | JsonMessageLine): r is DecodeFailure {
   return (r as DecodeFailure).error !== undefined;
 }

@@ -68,3 +68,25 @@ t.test('include groups: each label and annotation map can be switched on or off'
   const resource = otel.parsed([line])[0]!.resource as Record<string, unknown>;
   t.same(Object.keys(resource).filter((k) => /\.(label|annotation)\./.test(k)), [], 'no per-key attributes when off');
 });
+
+t.test('more files than the table of recent files has slots: every line gets its own pod', async (t) => {
+  const c = cluster();
+  t.teardown(() => c.close());
+  // 1500 pods whose paths differ by little (same lengths, one counter in the name and uid), so
+  // several share a slot of the 1024-slot table and evict each other, in both path layouts.
+  const files: [string, string][] = [];
+  for (let i = 0; i < 1500; i++) {
+    const n = String(i).padStart(4, '0');
+    const pod = c.addPod({ name: `web-${n}`, namespace: 'default', uid: `00000000-0000-4000-8000-00000000${n}`, containers: ['app'] });
+    files.push([logPath(pod), `web-${n}`]);
+  }
+  const h = harness(c);
+  // Twice through, interleaving far-apart files; each event carries its own copy of its path,
+  // as one parsed from a request body does.
+  const order = [...files.keys(), ...files.keys()].map((i) => (i * 7) % files.length);
+  const events = order.map((i) => ({ file: `${files[i]![0]} `.trimEnd(), line: criLine({ message: files[i]![1] }) }));
+  const out = h.parsed(events);
+  t.equal(out.length, events.length);
+  const wrong = out.filter((e, k) => k8s(e).pod_name !== files[order[k]!]![1] || e.message !== files[order[k]!]![1]);
+  t.equal(wrong.length, 0, 'no line got another file\'s pod');
+});

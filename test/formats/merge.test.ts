@@ -89,6 +89,20 @@ t.test('keys are independent, and a whole line passes while another key is pendi
   t.equal(merger.pendingCount, 0);
 });
 
+t.test('isPending says which file and stream a whole line must be pushed for', async (t) => {
+  const merger = new PartialMerger({ maxMergedLineBytes: 8 });
+  t.notOk(merger.isPending(FILE, 'stdout'), 'nothing pending');
+  merger.push(FILE, frag('part ', true, 'stderr'));
+  t.ok(merger.isPending(FILE, 'stderr'));
+  t.notOk(merger.isPending(FILE, 'stdout'), 'the other stream is free');
+  t.notOk(merger.isPending('/var/log/pods/other/0.log', 'stderr'), 'other files are free');
+  // A line cut at the bound still waits for its final fragment, which must be dropped, not emitted.
+  t.same(merger.push(FILE, frag('0123456789', true, 'stderr'))?.truncated, true);
+  t.ok(merger.isPending(FILE, 'stderr'), 'while dropping the rest of a cut line');
+  t.equal(merger.push(FILE, frag('end', false, 'stderr')), undefined, 'the final fragment ends it');
+  t.notOk(merger.isPending(FILE, 'stderr'));
+});
+
 t.test('a 1 MiB line split into 16 KiB fragments merges back exactly', async (t) => {
   const line = Array.from({ length: 1024 * 1024 / 32 }, (_, i) => `${String(i).padStart(8, '0')}-abcdefghijklmnopqrstuv `).join('');
   t.equal(Buffer.byteLength(line), 1024 * 1024);
