@@ -25,41 +25,32 @@ export interface LeafMeta {
 /** Metadata zod cannot express (units, secrets), attached to the innermost leaf schema. */
 export const leafMeta = z.registry<LeafMeta>();
 
-function duration(options: { min?: number } = {}) {
-  const min = options.min ?? 0;
+/** A leaf written with a unit ("60s", "64KiB") and used as a number (ms, bytes), with a lower bound. */
+function unitValue(parse: typeof parseDuration, kind: 'duration' | 'size', min: number, unit: 'ms' | 'B', examples: string) {
+  const noun = kind === 'duration' ? 'duration' : 'size';
   const schema = z.unknown().transform((input, ctx) => {
-    const parsed = parseDuration(input);
+    const parsed = parse(input);
     if (!parsed.ok) {
-      ctx.addIssue({ code: 'custom', message: parsed.message, params: { expected: `a duration such as ${DURATION_EXAMPLES}` } });
+      ctx.addIssue({ code: 'custom', message: parsed.message, params: { expected: `a ${noun} such as ${examples}` } });
       return z.NEVER;
     }
     if (parsed.value < min) {
-      ctx.addIssue({ code: 'custom', message: `bad duration: must be at least ${min}ms`, params: { expected: `a duration of at least ${min}ms` } });
+      ctx.addIssue({ code: 'custom', message: `bad ${noun}: must be at least ${min}${unit}`, params: { expected: `a ${noun} of at least ${min}${unit}` } });
       return z.NEVER;
     }
     return parsed.value;
   });
-  schema.register(leafMeta, { kind: 'duration' });
-  // Written as a string ("60s"), used as milliseconds.
+  schema.register(leafMeta, { kind });
+  // Written as a string, used as a number.
   return schema as unknown as z.ZodType<number, string>;
 }
 
+function duration(options: { min?: number } = {}) {
+  return unitValue(parseDuration, 'duration', options.min ?? 0, 'ms', DURATION_EXAMPLES);
+}
+
 function size(options: { min?: number } = {}) {
-  const min = options.min ?? 1;
-  const schema = z.unknown().transform((input, ctx) => {
-    const parsed = parseSize(input);
-    if (!parsed.ok) {
-      ctx.addIssue({ code: 'custom', message: parsed.message, params: { expected: `a size such as ${SIZE_EXAMPLES}` } });
-      return z.NEVER;
-    }
-    if (parsed.value < min) {
-      ctx.addIssue({ code: 'custom', message: `bad size: must be at least ${min}B`, params: { expected: `a size of at least ${min}B` } });
-      return z.NEVER;
-    }
-    return parsed.value;
-  });
-  schema.register(leafMeta, { kind: 'size' });
-  return schema as unknown as z.ZodType<number, string>;
+  return unitValue(parseSize, 'size', options.min ?? 1, 'B', SIZE_EXAMPLES);
 }
 
 function listenAddress() {

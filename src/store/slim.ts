@@ -173,7 +173,8 @@ export function slimPod(object: unknown, interner?: StringInterner): PodMeta | u
   };
 }
 
-export function slimNamespace(object: unknown, interner?: StringInterner): NamespaceMeta | undefined {
+/** Namespaces and nodes: enrichment needs only their names, labels and annotations. */
+function slimLabelled(object: unknown, interner?: StringInterner): NamespaceMeta | NodeMeta | undefined {
   const meta = metadataOf(object);
   if (meta === undefined) return undefined;
   const intern: Interned = interner === undefined ? identity : (s) => interner.intern(s);
@@ -186,15 +187,10 @@ export function slimNamespace(object: unknown, interner?: StringInterner): Names
   };
 }
 
+export function slimNamespace(object: unknown, interner?: StringInterner): NamespaceMeta | undefined {
+  return slimLabelled(object, interner);
+}
+
 export function slimNode(object: unknown, interner?: StringInterner): NodeMeta | undefined {
-  const meta = metadataOf(object);
-  if (meta === undefined) return undefined;
-  const intern: Interned = interner === undefined ? identity : (s) => interner.intern(s);
-  return {
-    name: intern(meta.name),
-    uid: meta.uid,
-    resourceVersion: meta.resourceVersion,
-    labels: slimLabels(meta.raw.labels, intern),
-    annotations: slimLabels(meta.raw.annotations, intern, DROPPED_ANNOTATIONS),
-  };
+  return slimLabelled(object, interner);
 }
