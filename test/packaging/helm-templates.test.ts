@@ -23,7 +23,7 @@ interface Container {
   args?: string[];
   command?: string[];
   env?: EnvVar[];
-  ports?: { name: string; containerPort: number }[];
+  ports?: { name: string; containerPort: number; hostPort?: number }[];
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   resources?: { requests?: Record<string, Json>; limits?: Record<string, Json> };
@@ -175,7 +175,12 @@ const scenarios: { name: string; values: JsonObject }[] = [
   { name: 'Docker runtime nodes', values: { hostPaths: { dockerContainers: { enabled: true } } } },
   { name: 'TLS, IPv6, priority class', values: { api: { listenHost: '::', port: 9443 }, service: { port: 443 }, priorityClassName: 'system-node-critical', config: { server: { tls: { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' } } }, extraVolumes: [{ name: 'tls', secret: { secretName: 'kle-tls' } }], extraVolumeMounts: [{ name: 'tls', mountPath: '/tls', readOnly: true }] } },
   { name: 'no RBAC, no ServiceAccount, no Service', values: { rbac: { create: false }, serviceAccount: { create: false, name: 'existing' }, service: { enabled: false } } },
+  { name: 'serve mode', values: { mode: 'serve', config: { source: { sink: 'http://vector.logging.svc:8081/' } } } },
+  { name: 'serve mode on a hostPort, with auth, no Service', values: { mode: 'serve', api: { hostPort: 18080 }, auth: { enabled: true, token: 's3cret' }, service: { enabled: false } } },
 ];
+
+/** The modes that tail files themselves (serve leaves that to the node's log shipper). */
+const tailsFiles = (rendered: Rendered): boolean => rendered.values.mode !== 'serve';
 
 const renders = scenarios.map((s) => ({ ...s, rendered: renderChart(chart, s.values) }));
 const defaults = renderChart(chart);
@@ -295,8 +300,8 @@ t.test('mounts: logs read-only at the node\'s paths, the data dir writable and D
     const spec = podSpec(rendered);
     const hostVolumes = spec.volumes.filter((v) => v.hostPath !== undefined);
     const dataDir = rendered.values.dataDir as { hostPath: string };
-    const expectedHost = [(rendered.values.hostPaths as { logs: string }).logs, dataDir.hostPath];
-    if ((values.hostPaths as { dockerContainers?: { enabled: boolean } } | undefined)?.dockerContainers?.enabled === true) expectedHost.push('/var/lib/docker/containers');
+    const expectedHost = tailsFiles(rendered) ? [(rendered.values.hostPaths as { logs: string }).logs, dataDir.hostPath] : [];
+    if (tailsFiles(rendered) && (values.hostPaths as { dockerContainers?: { enabled: boolean } } | undefined)?.dockerContainers?.enabled === true) expectedHost.push('/var/lib/docker/containers');
     t.same(hostVolumes.map((v) => v.hostPath?.path).sort(), expectedHost.sort(), `${name}: host paths`);
     for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
       for (const mount of c.volumeMounts ?? []) {
@@ -393,12 +398,37 @@ t.test('each container\'s effective config, loaded by src/config from its args, 
   }
 });
 
-t.test('modes: agent runs one container; split runs serve and source in one pod', async (t) => {
+t.test('modes: agent runs one container; split runs serve and source in one pod; serve runs serve alone', async (t) => {
   t.same(podSpec(defaults).containers.map((c) => c.args?.[0]), ['agent']);
   t.same(podSpec(defaults).containers.map((c) => c.args?.slice(1)), [['--config', '/etc/kube-log-enricher/config.yaml']]);
   const split = renders.find((r) => r.name === 'split mode')?.rendered as Rendered;
   t.same(podSpec(split).containers.map((c) => c.args?.[0]), ['serve', 'source']);
   t.notOk((container(split, 'serve').volumeMounts ?? []).some((m) => volumeOf(split, m).hostPath !== undefined), 'serve mounts nothing from the host');
+
+  const serve = renders.find((r) => r.name === 'serve mode')?.rendered as Rendered;
+  const spec = podSpec(serve);
+  t.same(spec.containers.map((c) => [c.name, ...(c.args ?? [])]), [['serve', 'serve', '--config', '/etc/kube-log-enricher/config.yaml']], 'one container, running serve');
+  t.equal(spec.initContainers, undefined, 'no data-dir init container: no data dir');
+  t.same(spec.volumes.filter((v) => v.hostPath !== undefined), [], 'no hostPath volume: no /var/log, no data dir');
+  t.same(spec.volumes.map((v) => v.name).sort(), ['config', 'tmp']);
+  t.notOk(container(serve, 'serve').env?.some((e) => e.name.startsWith('KLE_SOURCE_')), 'no file-source settings');
+  t.equal(container(serve, 'serve').ports?.[0]?.hostPort, undefined, 'no hostPort unless asked');
+  const loaded = loadContainerConfig(serve, container(serve, 'serve'));
+  t.equal(loaded.ok ? loaded.config.source.sink : undefined, 'http://vector.logging.svc:8081/', '/v1/forward delivers to config.source.sink');
+  t.match(serve.notes, /-c serve /, 'NOTES reads the serve container\'s log');
+  t.match(serve.notes, /tails the files and posts them to\n\/v1\/forward, which delivers the enriched events to config\.source\.sink \(http:\/\/vector\.logging\.svc:8081\/\)/);
+  t.notMatch(serve.notes, /permission denied/, 'no log-file permission hint: serve reads no files');
+  t.notMatch(serve.notes, /With the stdout sink/, 'no stdout warning with an HTTP sink');
+  const serveStdout = renderChart(chart, { mode: 'serve' });
+  t.match(serveStdout.notes, /With the stdout sink the enriched events become this pod's log/, 'NOTES warns that a shipper tailing this pod would loop its events');
+
+  const published = renders.find((r) => r.name === 'serve mode on a hostPort, with auth, no Service')?.rendered as Rendered;
+  t.same(container(published, 'serve').ports, [{ name: 'http', containerPort: 8080, hostPort: 18080, protocol: 'TCP' }], 'the API port published on the node');
+  t.equal(findObject(published, 'Service'), undefined);
+  t.match(published.notes, /port 18080 of every node's IP: a shipper posts to\n {2}http:\/\/\$\(HOST_IP\):18080\/v1\/forward/);
+  t.notMatch(published.notes, /consider auth\.enabled/, 'no auth hint when auth is on');
+  t.match(renderChart(chart, { api: { hostPort: 18080 } }).notes, /consider auth\.enabled/, 'hostPort without auth: NOTES says so');
+  t.equal(container(renderChart(chart, { api: { hostPort: 18080 } }), 'agent').ports?.[0]?.hostPort, 18080, 'hostPort works in agent mode too');
 });
 
 t.test('scheduling and rollout: every node, RollingUpdate without surge, checksum restarts', async (t) => {
@@ -449,6 +479,8 @@ t.test('values the schema cannot check fail the render with a message naming the
   t.match(failure({ auth: { enabled: true } })?.message, /auth\.existingSecret/);
   t.match(failure({ serviceMonitor: { enabled: true }, service: { enabled: false } })?.message, /serviceMonitor\.enabled needs service\.enabled/);
   t.equal(failure({ hostPaths: { logs: '/data' }, config: { source: { podsDir: '/data/pods' } } }), undefined, 'a pods dir under a moved log mount is fine');
+  t.match(failure({ mode: 'serve', service: { enabled: false } })?.message, /mode serve needs service\.enabled or api\.hostPort/);
+  t.equal(failure({ mode: 'serve', config: { source: { podsDir: '/data/pods' } } }), undefined, 'serve mounts no logs: podsDir is not checked');
 });
 
 t.test('image: repository:appVersion by default, pinned by digest when given', async (t) => {

@@ -104,6 +104,9 @@ t.test('invalid values are rejected, naming the value', async (t) => {
     { name: 'maxSurge (two agents on a node would read files twice)', values: { updateStrategy: { rollingUpdate: { maxSurge: 1 } } }, path: '/updateStrategy/rollingUpdate' },
     { name: 'bad sink', values: { config: { source: { sink: 'kafka://broker' } } }, path: '/config/source/sink' },
     { name: 'image digest not sha256', values: { image: { digest: 'latest' } }, path: '/image/digest' },
+    { name: 'hostPort out of range', values: { mode: 'serve', api: { hostPort: 70000 } }, path: '/api/hostPort' },
+    { name: 'hostPort as a string', values: { api: { hostPort: '8080' } }, path: '/api/hostPort' },
+    { name: 'serve mode with a bad sink', values: { mode: 'serve', config: { source: { sink: 'vector:8081' } } }, path: '/config/source/sink' },
   ];
   for (const c of cases) {
     const errors = errorsFor(mergeValues(chart.values, c.values));
@@ -115,6 +118,8 @@ t.test('invalid values are rejected, naming the value', async (t) => {
 t.test('valid variations are accepted', async (t) => {
   const cases: { name: string; values: JsonObject }[] = [
     { name: 'split mode', values: { mode: 'split' } },
+    { name: 'serve mode with an HTTP sink', values: { mode: 'serve', config: { source: { sink: 'http://vector.logging.svc:8081/' } } } },
+    { name: 'serve mode on a hostPort', values: { mode: 'serve', api: { hostPort: 8080 }, service: { enabled: false } } },
     { name: 'auth from an existing Secret', values: { auth: { enabled: true, existingSecret: 'kle-token' } } },
     { name: 'auth with a chart-made Secret', values: { auth: { enabled: true, token: 's3cret' } } },
     { name: 'root for CRI-O', values: { securityContext: { runAsUser: 0, runAsGroup: 0 } } },

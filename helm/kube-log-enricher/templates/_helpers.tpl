@@ -72,9 +72,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* Fail early on values the schema cannot express. */}}
 {{- define "kle.validate" -}}
+{{- if eq .Values.mode "serve" }}
+{{- if not (or .Values.service.enabled .Values.api.hostPort) }}
+{{- fail "mode serve needs service.enabled or api.hostPort: the log shippers in other pods reach serve through one of them" }}
+{{- end }}
+{{- else }}
 {{- $podsDir := dig "source" "podsDir" "/var/log/pods" .Values.config }}
 {{- if not (hasPrefix (printf "%s/" (trimSuffix "/" .Values.hostPaths.logs)) (printf "%s/" $podsDir)) }}
 {{- fail (printf "config.source.podsDir %q must lie under hostPaths.logs %q, the only log directory mounted in the pod" $podsDir .Values.hostPaths.logs) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.auth.enabled (not .Values.auth.existingSecret) (not .Values.auth.token) }}
 {{- fail "auth.enabled needs auth.existingSecret (a Secret you created) or auth.token" }}
