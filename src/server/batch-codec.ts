@@ -89,21 +89,28 @@ export interface NdjsonBatch {
   lines: Int32Array;
 }
 
-/** One event per line; blank lines ignored; `\r\n` accepted. Throws a 400 naming the bad lines. */
-export function parseNdjsonBody(text: string): NdjsonBatch {
+/**
+ * One event per line; blank lines ignored; `\r\n` accepted. Throws a 400 naming the bad lines.
+ * Given the body's bytes, each line is decoded on its own (UTF-8; a newline byte never occurs
+ * inside a multi-byte character): no string of the whole body is built.
+ */
+export function parseNdjsonBody(body: string | Buffer): NdjsonBatch {
+  const text = typeof body === 'string' ? body : undefined;
+  const bytes = typeof body === 'string' ? undefined : body;
+  const length = body.length;
   const events: unknown[] = [];
   let lines = new Int32Array(64);
   let bad: ErrorDetail[] | undefined;
   let start = 0;
   let lineNo = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
+  while (start <= length) {
+    let end = text !== undefined ? text.indexOf('\n', start) : bytes!.indexOf(10, start);
+    if (end < 0) end = length;
     lineNo++;
     let stop = end;
-    if (stop > start && text.charCodeAt(stop - 1) === 13) stop--;
+    if (stop > start && (text !== undefined ? text.charCodeAt(stop - 1) : bytes![stop - 1]) === 13) stop--;
     if (stop > start) {
-      const line = text.slice(start, stop);
+      const line = text !== undefined ? text.slice(start, stop) : bytes!.toString('utf8', start, stop);
       if (!isBlank(line)) {
         try {
           const value: unknown = JSON.parse(line);

@@ -47,6 +47,38 @@ t.test('NDJSON: malformed lines are named, with the column', async (t) => {
   t.match(error.details[1]!.message, /^line 4: /);
 });
 
+t.test('NDJSON from bytes reads exactly as the same body decoded as one string', async (t) => {
+  const bodies = [
+    '{"a":1}\r\n\n   \n{"b":2}\n[3]\n',
+    '{"m":"ünïcødé ✓ 😀"}\n\u00a0\n\ufeff\n{"n":"é"}\r\n',
+    // Invalid UTF-8 before a newline, and a 4-byte character cut at the end: replaced, same as a whole-body decode.
+    Buffer.concat([Buffer.from('{"x":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}\n{"y":1}\n{"z":"'), Buffer.from([0xf0, 0x9f, 0x98])]),
+    '{"a":1}\n{"b" 2}\n{"c":"é"\nnot json\n',
+    '',
+    '{"no":"newline"}',
+  ];
+  for (const body of bodies) {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const text = bytes.toString('utf8');
+    let fromText: unknown;
+    let fromBytes: unknown;
+    try {
+      const batch = parseNdjsonBody(text);
+      fromText = { events: batch.events, lines: [...batch.lines] };
+    } catch (err) {
+      fromText = { status: (err as ApiError).statusCode, message: (err as ApiError).message, details: (err as ApiError).details };
+    }
+    try {
+      const batch = parseNdjsonBody(bytes);
+      fromBytes = { events: batch.events, lines: [...batch.lines] };
+    } catch (err) {
+      fromBytes = { status: (err as ApiError).statusCode, message: (err as ApiError).message, details: (err as ApiError).details };
+    }
+    t.same(fromBytes, fromText, JSON.stringify(text));
+  }
+  t.same(parseNdjsonBody(Buffer.from('{"m":"ünïcødé 😀"}\n')).events, [{ m: 'ünïcødé 😀' }]);
+});
+
 t.test('JSON: position becomes line and column', async (t) => {
   t.same(parseJsonBody('{"events":[]}'), { events: [] });
   const error = apiErrorOf(() => parseJsonBody('{"events": [\n  {"a": 1},\n  {"b" 2}\n]}'));

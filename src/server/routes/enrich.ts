@@ -170,9 +170,10 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         done(err as Error, undefined);
       }
     });
-    app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string' }, (request, body, done) => {
+    // Read as bytes: each line is decoded on its own, no string of the whole body is made.
+    app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'buffer' }, (request, body, done) => {
       try {
-        const batch = parseNdjsonBody(body as string);
+        const batch = parseNdjsonBody(body as Buffer);
         requestBatches.set(request, { format: 'ndjson', lines: batch.lines });
         done(null, batch.events);
       } catch (err) {
