@@ -76,16 +76,7 @@ export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
   return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
-/** Polls until `check` returns truthy; throws with `what` after the deadline. */
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 8000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from '../builders/wait.ts';
 
 export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> {
   const metric = metrics.registry.getSingleMetric(`kube_log_enricher_${name}`);
