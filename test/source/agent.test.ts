@@ -13,7 +13,7 @@ import type { EnrichedRecord } from '../../src/enrich/index.ts';
 import { createFileSink, createHttpSink } from '../../src/sink/index.ts';
 import { createInProcessStage, createRemoteStage, createSerialisingStage, startFileSource } from '../../src/source/index.ts';
 import { enrichmentFor } from './cluster.ts';
-import { append, criLine, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
+import { append, completeLines, criLine, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
 
 interface Enriched {
   message: string;
@@ -24,11 +24,7 @@ interface Enriched {
 }
 
 function readEnriched(path: string): Enriched[] {
-  try {
-    return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Enriched);
-  } catch {
-    return [];
-  }
+  return completeLines(path).map((l) => JSON.parse(l) as Enriched);
 }
 
 const PODS = [

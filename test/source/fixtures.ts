@@ -97,10 +97,18 @@ export interface OutEvent {
   message: string;
 }
 
-export function readEvents(path: string): OutEvent[] {
+/**
+ * The sink file's complete lines. It is read while the source may be appending a batch, so a last
+ * line without its newline is an append still in progress, not part of the output yet.
+ */
+export function completeLines(path: string): string[] {
   if (!existsSync(path)) return [];
   const text = readFileSync(path, 'utf8');
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as OutEvent);
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '');
+}
+
+export function readEvents(path: string): OutEvent[] {
+  return completeLines(path).map((l) => JSON.parse(l) as OutEvent);
 }
 
 export function messagesOf(path: string, file?: string): string[] {
