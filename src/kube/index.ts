@@ -4,8 +4,8 @@ export type { KubeConfigLoadError, KubeConfigResult, KubeConfigSource, LoadKubeC
 export { startReflectors, reflectorTargets } from './reflectors.ts';
 export type { ReflectorTarget, Reflectors, ReflectorsOptions } from './reflectors.ts';
 export type { ReflectorLogger } from './reflector.ts';
-export { BackoffSequence, DEFAULT_BACKOFF, backoffDelay, validateBackoff } from './backoff.ts';
-export type { Backoff } from './backoff.ts';
+export { BackoffSequence, DEFAULT_BACKOFF, backoffDelay, validateBackoff } from '../backoff/index.ts';
+export type { Backoff } from '../backoff/index.ts';
 export { normaliseApiError, redact } from './errors.ts';
 export type { ApiError, ApiErrorCode } from './errors.ts';
 export type { ReadinessSource, ReflectorStatus } from './types.ts';

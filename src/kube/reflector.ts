@@ -25,7 +25,7 @@ import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../metrics/index.ts';
 import type { RetainingStore, WatchEventType } from '../store/index.ts';
 import type { ResourceKind } from '../store/types.ts';
-import { BackoffSequence, type Backoff } from './backoff.ts';
+import { BackoffSequence, type Backoff } from '../backoff/index.ts';
 import { apiErrorFromStatus, normaliseApiError, type ApiError, type ApiErrorCode } from './errors.ts';
 import { listPage } from './list.ts';
 import type { ReflectorStatus } from './types.ts';

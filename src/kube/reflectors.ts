@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../metrics/index.ts';
 import type { RetainingStore } from '../store/index.ts';
 import type { ResourceKind } from '../store/types.ts';
-import type { Backoff } from './backoff.ts';
+import type { Backoff } from '../backoff/index.ts';
 import { Reflector, type ReflectorLogger } from './reflector.ts';
 import type { ReadinessSource, ReflectorStatus } from './types.ts';
 

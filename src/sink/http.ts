@@ -48,7 +48,7 @@ export function createHttpSink(url: URL, options: HttpSinkOptions = {}): Sink {
     let retryAfter: number | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) {
-        const wait = Math.min(policy.maxMs, Math.max(backoffDelay(attempt - 1, policy, options.random), (retryAfter ?? 0) * 1000));
+        const wait = Math.min(policy.maxMs, Math.max(backoffDelay(policy, attempt - 1, options.random), (retryAfter ?? 0) * 1000));
         await sleep(wait, closing.signal);
         if (closing.signal.aborted) break;
       }

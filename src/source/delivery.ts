@@ -216,7 +216,7 @@ export class DeliveryPipeline<K, M> {
         this.counters.failedAttempts++;
         this.metrics.sinkErrors.inc({ sink: stage });
         const permanent = isPermanentError(err);
-        const delay = permanent ? this.options.retryBackoff.maxMs : backoffDelay(attempt, this.options.retryBackoff);
+        const delay = permanent ? this.options.retryBackoff.maxMs : backoffDelay(this.options.retryBackoff, attempt);
         const message = err instanceof Error ? err.message : String(err);
         if (permanent) this.logger.error({ stage, error: message, retryInMs: delay }, 'delivery refused; keeping the batch and retrying: fix the receiver or the configuration');
         else if (attempt === 0) this.logger.warn({ stage, error: message, retryInMs: delay }, 'delivery failed; keeping the batch and retrying with backoff');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { BackoffSequence, DEFAULT_BACKOFF, backoffDelay, validateBackoff } from '../../src/kube/index.ts';
+import { BackoffSequence, DEFAULT_BACKOFF, backoffDelay, validateBackoff } from '../../src/backoff/index.ts';
 
 const policy = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
 

@@ -59,3 +59,17 @@ export class BackoffSequence {
     return this.#attempt;
   }
 }
+
+/** A sleep that an AbortSignal ends early (resolves, never rejects: the caller checks its own state). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
