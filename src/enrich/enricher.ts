@@ -19,17 +19,15 @@ import { bareContainerId, workloadOf } from './derive.ts';
 import {
   compileLayout,
   renderTemplate,
-  SLOT_COUNT,
-  SLOT_MESSAGE,
   SLOT_OBSERVED_NANOS,
   SLOT_TIME_NANOS,
-  SLOT_TIMESTAMP_RAW,
   SLOT_TIMESTAMP_UTC,
   type Layout,
   type MetaContext,
   type Template,
 } from './layout.ts';
 import type { EnricherOptions } from './options.ts';
+import { TemplateRecord, type RecordOrigin } from './record.ts';
 import { schemaFields } from './schemas.ts';
 import { msToRfc3339, msToUnixNanos, TimestampConverter } from './time.ts';
 import type {
@@ -103,7 +101,7 @@ class FileState {
 }
 
 /** The rendered metadata of one (pod, namespace, node) state of a file. */
-class MetaState {
+class MetaState implements RecordOrigin {
   readonly ctx: MetaContext;
   readonly excluded: boolean;
   /** Templates for lines without a stream, from stdout and from stderr; rendered on first use. */
@@ -111,10 +109,12 @@ class MetaState {
   readonly namespace: string | undefined;
   readonly podName: string | undefined;
   readonly containerName: string | undefined;
+  readonly pod: PodMeta | undefined;
 
   constructor(ctx: MetaContext, excluded: boolean) {
     this.ctx = ctx;
     this.excluded = excluded;
+    this.pod = ctx.pod;
     this.namespace = ctx.pod?.namespace ?? ctx.identity?.namespace;
     this.podName = ctx.pod?.name ?? ctx.identity?.podName;
     this.containerName = ctx.identity?.containerName;
@@ -222,8 +222,8 @@ class LogEnricher implements Enricher {
   readonly #recentFiles: (FileState | undefined)[] = new Array<FileState | undefined>(RECENT_FILES).fill(undefined);
   readonly #missingFile = new FileState(undefined);
   readonly #time = new TimestampConverter();
-  /** Per-line values by slot; refilled for every line (the hot path is synchronous). */
-  readonly #values: string[] = new Array<string>(SLOT_COUNT).fill('');
+  /** When the current batch was seen, as digits (only when the layout uses it). */
+  #observedNanos = '';
   readonly #uses: readonly boolean[];
   /** `line` and `message` are the same field: its value is decoded when it is a runtime line. */
   readonly #lineIsMessage: boolean;
@@ -280,7 +280,7 @@ class LogEnricher implements Enricher {
     const stats = session.merger.stats;
     const mergedBefore = stats.fragmentsMerged;
     const truncatedBefore = stats.linesTruncated;
-    if (this.#uses[SLOT_OBSERVED_NANOS]) this.#values[SLOT_OBSERVED_NANOS] = msToUnixNanos(this.#now());
+    if (this.#uses[SLOT_OBSERVED_NANOS]) this.#observedNanos = msToUnixNanos(this.#now());
 
     for (let i = 0; i < events.length; i++) this.#enrichEvent(events[i], i, session, records, errors, tally);
 
@@ -299,7 +299,7 @@ class LogEnricher implements Enricher {
       this.#metrics?.eventsExcluded.inc();
       return undefined;
     }
-    if (this.#uses[SLOT_OBSERVED_NANOS]) this.#values[SLOT_OBSERVED_NANOS] = msToUnixNanos(this.#now());
+    if (this.#uses[SLOT_OBSERVED_NANOS]) this.#observedNanos = msToUnixNanos(this.#now());
     // The source hands over decoder output; a timestamp that is not RFC 3339 anyway (a caller's
     // bug) is replaced by the time seen rather than breaking the output's JSON or throwing.
     const ts = message.timestamp;
@@ -328,7 +328,7 @@ class LogEnricher implements Enricher {
     const lines = which === 'all' ? session.merger.flushAll() : session.merger.flushExpired();
     const records: EnrichedRecord[] = [];
     const tally = new Tally();
-    if (lines.length > 0 && this.#uses[SLOT_OBSERVED_NANOS]) this.#values[SLOT_OBSERVED_NANOS] = msToUnixNanos(this.#now());
+    if (lines.length > 0 && this.#uses[SLOT_OBSERVED_NANOS]) this.#observedNanos = msToUnixNanos(this.#now());
     for (const line of lines) this.#emitMerged(line, records, tally);
     const merged = session.merger.stats.fragmentsMerged - mergedBefore;
     this.#publish(session.counters, 0, tally, merged, 0);
@@ -457,27 +457,13 @@ class LogEnricher implements Enricher {
   ): EnrichedRecord {
     const variant = stream === undefined ? 0 : stream === 'stdout' ? 1 : 2;
     const template = meta.templates[variant] ?? this.#template(fs, meta, variant);
-    const values = this.#values;
     const uses = this.#uses;
-    values[SLOT_MESSAGE] = messageJson;
     // Timestamps are validated RFC 3339 (ASCII, no quotes): the template's quotes need no escaping.
-    if (uses[SLOT_TIMESTAMP_UTC]) values[SLOT_TIMESTAMP_UTC] = this.#time.utc(timestamp);
-    if (uses[SLOT_TIMESTAMP_RAW]) values[SLOT_TIMESTAMP_RAW] = timestamp;
-    if (uses[SLOT_TIME_NANOS]) values[SLOT_TIME_NANOS] = this.#time.unixNanos(timestamp);
-
+    const utc = uses[SLOT_TIMESTAMP_UTC] ? this.#time.utc(timestamp) : '';
+    const nanos = uses[SLOT_TIME_NANOS] ? this.#time.unixNanos(timestamp) : '';
     let extra = passThrough === undefined ? '' : this.#passThrough(passThrough);
     if (extra !== '' && template.empty) extra = extra.slice(1);
-    const parts = template.parts;
-    const slots = template.slots;
-    const last = slots.length;
-    let json: string;
-    if (last === 0) json = extra === '' ? template.closedTail : parts[0]! + extra + '}';
-    else {
-      json = parts[0]!;
-      for (let i = 0; i < last - 1; i++) json += values[slots[i]!]! + parts[i + 1]!;
-      json += values[slots[last - 1]!]! + (extra === '' ? template.closedTail : parts[last]! + extra + '}');
-    }
-    return { json, namespace: meta.namespace, podName: meta.podName, containerName: meta.containerName, pod: meta.ctx.pod };
+    return new TemplateRecord(template, meta, messageJson, utc, timestamp, nanos, this.#observedNanos, extra);
   }
 
   /** The event's other fields as `,"key":value` text; output fields of the same name win. */

@@ -242,6 +242,11 @@ export interface Template {
   readonly closedTail: string;
   /** The root object has no member (every field renamed away): no comma before pass-through. */
   readonly empty: boolean;
+  /** `parts` and `closedTail` as UTF-8, for records written straight into bytes (record.ts). */
+  readonly partBytes: readonly Buffer[];
+  readonly closedTailBytes: Buffer;
+  /** Bytes of the parts and the closed tail together: what a line adds beyond its values. */
+  readonly fixedBytes: number;
 }
 
 class TemplateBuilder {
@@ -329,5 +334,9 @@ export function renderTemplate(layout: Layout, ctx: MetaContext, fixed: FixedVal
   if (empty) b.text('{}');
   // Leave the root's closing brace off: pass-through fields are appended before it.
   const parts = [...b.parts, b.current.slice(0, -1)];
-  return { parts, slots: b.slots, closedTail: b.current, empty };
+  const partBytes = parts.map((p) => Buffer.from(p, 'utf8'));
+  const closedTailBytes = Buffer.from(b.current, 'utf8');
+  let fixedBytes = closedTailBytes.length;
+  for (const bytes of partBytes) fixedBytes += bytes.length;
+  return { parts, slots: b.slots, closedTail: b.current, empty, partBytes, closedTailBytes, fixedBytes };
 }

@@ -3,6 +3,7 @@
  * (src/server) and the in-process file source (src/source).
  */
 import type { Stream } from '../formats/types.ts';
+import type { ByteWriter } from './byte-writer.ts';
 import type { PodLogIdentity } from '../paths/types.ts';
 import type { PodMeta, StoreEntry } from '../store/types.ts';
 
@@ -11,13 +12,20 @@ export type UnmatchedReason = 'path_not_recognised' | 'pod_not_found' | 'contain
 
 /** One enriched event, ready to send. */
 export interface EnrichedRecord {
-  /** The event in the configured schema, serialised as one JSON object (no newline). */
-  json: string;
+  /**
+   * The event in the configured schema, serialised as one JSON object (no newline). Built on
+   * each access: senders use writeTo() instead.
+   */
+  readonly json: string;
+  /** Writes the same JSON as UTF-8 bytes (no newline), reserving the room it needs. */
+  writeTo(out: ByteWriter): void;
+  /** An upper bound of the bytes writeTo() writes. */
+  readonly maxBytes: number;
   /** For /v1/stream filters: who wrote it, when known. */
-  namespace: string | undefined;
-  podName: string | undefined;
-  containerName: string | undefined;
-  pod: PodMeta | undefined;
+  readonly namespace: string | undefined;
+  readonly podName: string | undefined;
+  readonly containerName: string | undefined;
+  readonly pod: PodMeta | undefined;
 }
 
 /** An event of a batch that could not be used, reported in the response instead of failing it. */

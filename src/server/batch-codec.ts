@@ -4,7 +4,9 @@
  * parsed into raw events; and enriched records written back by concatenating their
  * already-serialised JSON (never re-parsed).
  */
+import type { ByteWriter } from '../enrich/byte-writer.ts';
 import type { EnrichedRecord, EventError } from '../enrich/types.ts';
+import { ndjsonOfRecords, writerFor } from '../sink/ndjson.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 
 export const JSON_TYPE = 'application/json';
@@ -210,80 +212,28 @@ function acceptQuality(accept: string, names: readonly string[]): number {
 }
 
 /*
- * Answers are written straight into one Buffer: the records' JSON is copied once, and neither
- * Fastify nor ws has to measure or encode a large concatenated string again (with 1,000 records
- * of ~2 KB per batch, that re-encoding dominated the request). The buffer is sized by character
- * count, exact for ASCII; a text that might not fit is measured and the buffer grown.
+ * Answers are written straight into one Buffer (each record writes its pre-encoded bytes, see
+ * src/enrich/record.ts): neither Fastify nor ws has to measure or encode a large string again.
  */
-class AnswerWriter {
-  #out: Buffer;
-  #offset = 0;
 
-  constructor(estimatedBytes: number) {
-    this.#out = Buffer.allocUnsafe(estimatedBytes + 64);
-  }
-
-  text(value: string): void {
-    if (this.#out.length - this.#offset < value.length * 3) this.#ensure(Buffer.byteLength(value));
-    this.#offset += this.#out.write(value, this.#offset);
-  }
-
-  byte(value: number): void {
-    if (this.#offset === this.#out.length) this.#ensure(1);
-    this.#out[this.#offset++] = value;
-  }
-
-  bytes(): Buffer {
-    return this.#out.subarray(0, this.#offset);
-  }
-
-  #ensure(bytes: number): void {
-    if (this.#out.length - this.#offset >= bytes) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#offset + bytes));
-    this.#out.copy(grown, 0, 0, this.#offset);
-    this.#out = grown;
-  }
+/** Records as NDJSON: each record's JSON and a newline (in `out`, when given: a view of its buffer). */
+export function ndjsonAnswer(records: readonly EnrichedRecord[], out?: ByteWriter): Buffer {
+  return ndjsonOfRecords(records, out).bytes;
 }
 
-/** Records as NDJSON: each record's JSON and a newline. */
-export function ndjsonAnswer(records: readonly EnrichedRecord[]): Buffer {
-  let chars = 0;
-  for (let i = 0; i < records.length; i++) chars += records[i]!.json.length + 1;
-  const out = new AnswerWriter(chars);
-  for (let i = 0; i < records.length; i++) {
-    out.text(records[i]!.json);
-    out.byte(10);
-  }
-  return out.bytes();
-}
-
-/** The same for JSON texts already picked out (the /v1/stream queue). */
-export function ndjsonOf(texts: readonly string[]): Buffer {
-  let chars = 0;
-  for (let i = 0; i < texts.length; i++) chars += texts[i]!.length + 1;
-  const out = new AnswerWriter(chars);
-  for (let i = 0; i < texts.length; i++) {
-    out.text(texts[i]!);
-    out.byte(10);
-  }
-  return out.bytes();
-}
-
-/** `{"events":[...],"errors":[...]}` built from the records' JSON without parsing it again. */
-export function jsonAnswer(records: readonly EnrichedRecord[], errors: readonly EventError[]): Buffer {
+/** `{"events":[...],"errors":[...]}` built from the records without parsing them again. */
+export function jsonAnswer(records: readonly EnrichedRecord[], errors: readonly EventError[], writer?: ByteWriter): Buffer {
   const errorsJson = JSON.stringify(errors);
-  let chars = 32 + errorsJson.length;
-  for (let i = 0; i < records.length; i++) chars += records[i]!.json.length + 1;
-  const out = new AnswerWriter(chars);
-  out.text('{"events":[');
+  const out = writerFor(records, writer, 32 + errorsJson.length * 3);
+  out.ascii('{"events":[');
   for (let i = 0; i < records.length; i++) {
     if (i > 0) out.byte(44); // ,
-    out.text(records[i]!.json);
+    records[i]!.writeTo(out);
   }
-  out.text('],"errors":');
-  out.text(errorsJson);
+  out.ascii('],"errors":');
+  out.utf8(errorsJson);
   out.byte(125); // }
-  return out.bytes();
+  return out.view();
 }
 
 /**

@@ -4,6 +4,7 @@
  * paused until they drain, so a connection never makes the service buffer without bound.
  */
 import type { RawData, WebSocket } from 'ws';
+import type { ByteWriterPool } from '../enrich/byte-writer.ts';
 import type { BatchResult, Enricher, MergeSession } from '../enrich/types.ts';
 import { ndjsonAnswer, parseEventsMessage } from './batch-codec.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
@@ -16,6 +17,8 @@ const TEXT_FRAME = { binary: false } as const;
 export interface IngestDeps {
   enricher: Enricher;
   bus: EventBus;
+  /** Where answers are written; a writer goes back once ws has sent its bytes. */
+  writers: ByteWriterPool;
 }
 
 export interface IngestLimits {
@@ -96,7 +99,12 @@ export class IngestConnection {
   #emit(result: BatchResult, lines: Int32Array | undefined): void {
     const records = result.records;
     if (records.length > 0) {
-      this.#send(ndjsonAnswer(records));
+      const writer = this.#deps.writers.take();
+      this.#socket.send(ndjsonAnswer(records, writer), TEXT_FRAME, (err?: Error) => {
+        if (err === undefined || err === null) this.#deps.writers.give(writer);
+        this.#afterSend(err);
+      });
+      this.#pauseIfBehind();
       this.#deps.bus.publish(records);
     }
     if (result.errors.length > 0) {
@@ -108,9 +116,13 @@ export class IngestConnection {
     }
   }
 
-  /** Text frames always (a Buffer is the answer's UTF-8, already encoded). */
-  #send(text: string | Buffer): void {
+  /** Text frames always (an answer's Buffer is UTF-8 text, already encoded). */
+  #send(text: string): void {
     this.#socket.send(text, TEXT_FRAME, this.#afterSend);
+    this.#pauseIfBehind();
+  }
+
+  #pauseIfBehind(): void {
     if (!this.#paused && this.#socket.bufferedAmount > this.#limits.maxPendingBytes) {
       this.#paused = true;
       this.#socket.pause();

@@ -7,7 +7,7 @@
  */
 import type { EnrichedRecord } from '../enrich/types.ts';
 import { labelSelectorMatches, type LabelSelector } from '../selectors/index.ts';
-import { ndjsonOf } from './batch-codec.ts';
+import { ndjsonAnswer } from './batch-codec.ts';
 import type { EventSubscriber } from './event-bus.ts';
 
 export interface StreamFilter {
@@ -46,8 +46,12 @@ export interface StreamSubscriberOptions {
 }
 
 /** A gap in the queue: events dropped at this position. */
-interface DropMarker {
-  dropped: number;
+class DropMarker {
+  dropped = 1;
+}
+
+function isDropMarker(entry: EnrichedRecord | DropMarker): entry is DropMarker {
+  return entry instanceof DropMarker;
 }
 
 const DEFAULT_SOCKET_HIGH_WATER = 256 * 1024;
@@ -60,7 +64,7 @@ export class StreamSubscriber implements EventSubscriber {
   readonly #maxQueued: number;
   readonly #highWater: number;
   readonly #onDropped: ((count: number) => void) | undefined;
-  #queue: (string | DropMarker)[] = [];
+  #queue: (EnrichedRecord | DropMarker)[] = [];
   #head = 0;
   #queuedEvents = 0;
   #closed = false;
@@ -87,12 +91,12 @@ export class StreamSubscriber implements EventSubscriber {
     this.#pump();
     // Keeping up (nothing queued, socket below its high-water mark): straight to the socket.
     if (this.#head === this.#queue.length && this.#socket.bufferedAmount < this.#highWater) {
-      const texts: string[] = [];
+      const matching: EnrichedRecord[] = [];
       for (let i = 0; i < records.length; i++) {
         const record = records[i]!;
-        if (recordMatches(this.#filter, record)) texts.push(record.json);
+        if (recordMatches(this.#filter, record)) matching.push(record);
       }
-      if (texts.length > 0) this.#socket.send(ndjsonOf(texts), TEXT_FRAME, this.#afterSend);
+      if (matching.length > 0) this.#socket.send(ndjsonAnswer(matching), TEXT_FRAME, this.#afterSend);
       return;
     }
     let dropped = 0;
@@ -100,14 +104,14 @@ export class StreamSubscriber implements EventSubscriber {
       const record = records[i]!;
       if (!recordMatches(this.#filter, record)) continue;
       if (this.#queuedEvents < this.#maxQueued) {
-        this.#queue.push(record.json);
+        this.#queue.push(record);
         this.#queuedEvents++;
         continue;
       }
       dropped++;
       const tail = this.#queue.length > this.#head ? this.#queue[this.#queue.length - 1] : undefined;
-      if (tail !== undefined && typeof tail !== 'string') tail.dropped++;
-      else this.#queue.push({ dropped: 1 });
+      if (tail !== undefined && isDropMarker(tail)) tail.dropped++;
+      else this.#queue.push(new DropMarker());
     }
     if (dropped > 0) this.#onDropped?.(dropped);
   }
@@ -123,20 +127,20 @@ export class StreamSubscriber implements EventSubscriber {
     const queue = this.#queue;
     while (!this.#closed && this.#head < queue.length && this.#socket.bufferedAmount < this.#highWater) {
       const entry = queue[this.#head]!;
-      if (typeof entry !== 'string') {
+      if (isDropMarker(entry)) {
         this.#head++;
         this.#socket.send(`{"dropped":${entry.dropped}}`, TEXT_FRAME, this.#afterSend);
         continue;
       }
-      const texts: string[] = [];
-      while (this.#head < queue.length && texts.length < MAX_EVENTS_PER_MESSAGE) {
+      const batch: EnrichedRecord[] = [];
+      while (this.#head < queue.length && batch.length < MAX_EVENTS_PER_MESSAGE) {
         const next = queue[this.#head]!;
-        if (typeof next !== 'string') break;
-        texts.push(next);
+        if (isDropMarker(next)) break;
+        batch.push(next);
         this.#head++;
       }
-      this.#queuedEvents -= texts.length;
-      this.#socket.send(ndjsonOf(texts), TEXT_FRAME, this.#afterSend);
+      this.#queuedEvents -= batch.length;
+      this.#socket.send(ndjsonAnswer(batch), TEXT_FRAME, this.#afterSend);
     }
     // Reclaim the consumed head of the queue now and then, not on every message.
     if (this.#head === queue.length) {

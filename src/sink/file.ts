@@ -5,8 +5,7 @@
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { NdjsonEncoder } from './ndjson.ts';
-import { SinkUnavailableError, type Sink } from './types.ts';
+import { SinkUnavailableError, type NdjsonChunk, type Sink } from './types.ts';
 
 export interface FileSinkOptions {
   fsync?: boolean;
@@ -14,16 +13,13 @@ export interface FileSinkOptions {
 
 export function createFileSink(path: string, options: FileSinkOptions = {}): Sink {
   const absolute = resolve(path);
-  const encoder = new NdjsonEncoder();
   let handle: FileHandle | undefined;
   let failing = false;
   let closed = false;
   // Writes are chained so that concurrent callers append in call order.
   let tail: Promise<void> = Promise.resolve();
 
-  async function appendAll(lines: readonly string[]): Promise<void> {
-    // Encoded only now: the previous write is done, so the encoder's buffer is free again.
-    const chunk = encoder.encode(lines);
+  async function appendAll({ bytes: chunk }: NdjsonChunk): Promise<void> {
     if (handle === undefined) {
       await mkdir(dirname(absolute), { recursive: true });
       handle = await open(absolute, 'a');
@@ -40,12 +36,12 @@ export function createFileSink(path: string, options: FileSinkOptions = {}): Sin
     get available() {
       return !failing && !closed;
     },
-    write(lines) {
+    write(chunk) {
       if (closed) return Promise.reject(new SinkUnavailableError(`file sink ${absolute} is closed`, 5));
-      if (lines.length === 0) return tail;
+      if (chunk.bytes.length === 0) return tail;
       const result = tail.then(
-        () => appendAll(lines),
-        () => appendAll(lines),
+        () => appendAll(chunk),
+        () => appendAll(chunk),
       ).then(
         () => {
           failing = false;

@@ -7,9 +7,8 @@
 import type { Metrics } from '../metrics/index.ts';
 import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffPolicy } from './backoff.ts';
 import { bodySnippet, createKeepAliveAgent, isRetryableStatus, retryAfterSeconds, sendRequest } from './http-request.ts';
-import { encodeNdjson } from './ndjson.ts';
 import { redactUrl } from './spec.ts';
-import { SinkRejectedError, SinkUnavailableError, type Sink } from './types.ts';
+import { SinkRejectedError, SinkUnavailableError, type NdjsonChunk, type Sink } from './types.ts';
 
 export interface HttpSinkOptions {
   /** Attempts per write before it rejects (>= 1). */
@@ -40,10 +39,10 @@ export function createHttpSink(url: URL, options: HttpSinkOptions = {}): Sink {
     throw err;
   }
 
-  async function write(lines: readonly string[]): Promise<void> {
-    if (lines.length === 0) return;
+  async function write(chunk: NdjsonChunk): Promise<void> {
+    if (chunk.bytes.length === 0) return;
     if (closing.signal.aborted) throw new SinkUnavailableError(`http sink ${where} is closed`, 5);
-    const body = encodeNdjson(lines);
+    const body = chunk.bytes;
     let lastProblem = '';
     let retryAfter: number | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {

@@ -7,12 +7,12 @@ import { createStreamSink } from './stream.ts';
 import type { Sink } from './types.ts';
 import type { Writable } from 'node:stream';
 
-export type { Sink } from './types.ts';
+export type { NdjsonChunk, Sink } from './types.ts';
 export { SinkRejectedError, SinkUnavailableError } from './types.ts';
 export { parseSinkSpec, redactUrl, type SinkSpec, type SinkSpecResult } from './spec.ts';
 export { createStreamSink } from './stream.ts';
 export { createFileSink, type FileSinkOptions } from './file.ts';
-export { NdjsonEncoder, encodeNdjson } from './ndjson.ts';
+export { ndjsonOfRecords, ndjsonOfTexts } from './ndjson.ts';
 export { createHttpSink, type HttpSinkOptions } from './http.ts';
 export { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffPolicy } from './backoff.ts';
 export { createKeepAliveAgent, sendRequest, isRetryableStatus, retryAfterSeconds, bodySnippet, type HttpResponse } from './http-request.ts';

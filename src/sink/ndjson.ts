@@ -1,42 +1,45 @@
 /**
- * NDJSON encoding of serialised events straight into bytes: never one joined string per batch,
- * which at a megabyte a batch would land in V8's large-object space and make the heap grow at the
- * full input rate.
+ * Batches of events as NDJSON bytes, written straight into one buffer: never one joined string
+ * per batch, which at a megabyte a batch would land in V8's large-object space and make the heap
+ * grow at the full input rate.
  */
+import { ByteWriter } from '../enrich/byte-writer.ts';
+import type { EnrichedRecord } from '../enrich/types.ts';
+import type { NdjsonChunk } from './types.ts';
 
-/** Encodes into one reused buffer: for a sink that writes one batch at a time. */
-export class NdjsonEncoder {
-  private buffer = Buffer.allocUnsafe(1 << 20);
-
-  /** The returned view is valid until the next call. */
-  encode(lines: readonly string[]): Buffer {
-    let offset = 0;
-    for (const line of lines) {
-      // A UTF-16 unit is at most 3 UTF-8 bytes; +1 for the newline.
-      const worst = line.length * 3 + 1;
-      if (this.buffer.length - offset < worst) this.grow(offset, offset + worst);
-      offset += this.buffer.write(line, offset, 'utf8');
-      this.buffer[offset++] = 0x0a;
-    }
-    return this.buffer.subarray(0, offset);
+/**
+ * Enriched records as NDJSON. With `out` (reset first) the bytes are a view of its buffer, valid
+ * until it is written to again; without it, a buffer of their own.
+ */
+export function ndjsonOfRecords(records: readonly EnrichedRecord[], out?: ByteWriter): NdjsonChunk {
+  const writer = writerFor(records, out);
+  for (let i = 0; i < records.length; i++) {
+    records[i]!.writeTo(writer);
+    writer.byte(0x0a); // maxBytes counts the newline
   }
-
-  private grow(used: number, needed: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
-    this.buffer.copy(bigger, 0, 0, used);
-    this.buffer = bigger;
-  }
+  return { bytes: writer.view(), events: records.length };
 }
 
-/** A fresh buffer of exactly the batch's size (for a sink that keeps it, e.g. across retries). */
-export function encodeNdjson(lines: readonly string[]): Buffer {
-  let size = lines.length;
-  for (const line of lines) size += Buffer.byteLength(line, 'utf8');
-  const out = Buffer.allocUnsafe(size);
-  let offset = 0;
-  for (const line of lines) {
-    offset += out.write(line, offset, 'utf8');
-    out[offset++] = 0x0a;
+/** `out` reset, or a writer sized for the records (and `moreBytes`) so that it never grows. */
+export function writerFor(records: readonly EnrichedRecord[], out: ByteWriter | undefined, moreBytes = 0): ByteWriter {
+  if (out !== undefined) {
+    out.reset();
+    return out;
   }
-  return out;
+  let bytes = moreBytes;
+  for (let i = 0; i < records.length; i++) bytes += records[i]!.maxBytes;
+  return new ByteWriter(bytes);
+}
+
+/** Serialised events (JSON texts without newlines) as NDJSON, in a buffer of exactly their size. */
+export function ndjsonOfTexts(texts: readonly string[]): NdjsonChunk {
+  let size = texts.length;
+  for (const text of texts) size += Buffer.byteLength(text, 'utf8');
+  const bytes = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const text of texts) {
+    offset += bytes.write(text, offset, 'utf8');
+    bytes[offset++] = 0x0a;
+  }
+  return { bytes, events: texts.length };
 }

@@ -3,8 +3,7 @@
  * write resolves once the stream has processed its bytes and drained (backpressure).
  */
 import type { Writable } from 'node:stream';
-import { NdjsonEncoder } from './ndjson.ts';
-import { SinkUnavailableError, type Sink } from './types.ts';
+import { SinkUnavailableError, type NdjsonChunk, type Sink } from './types.ts';
 
 export function createStreamSink(stream: Writable, name = 'stdout'): Sink {
   let failure: Error | undefined;
@@ -13,17 +12,14 @@ export function createStreamSink(stream: Writable, name = 'stdout'): Sink {
     failure = err;
   };
   stream.on('error', onError);
-  // One buffer, reused: safe because a write starts only after the previous one was processed.
-  const encoder = new NdjsonEncoder();
   let tail: Promise<void> = Promise.resolve();
 
   function unavailable(): SinkUnavailableError {
     return new SinkUnavailableError(`${name} sink cannot write: ${failure?.message ?? 'stream closed'}`, 5);
   }
 
-  function writeNow(lines: readonly string[]): Promise<void> {
+  function writeNow({ bytes: chunk }: NdjsonChunk): Promise<void> {
     if (failure !== undefined || stream.destroyed) return Promise.reject(unavailable());
-    const chunk = encoder.encode(lines);
     return new Promise<void>((resolve, reject) => {
       let written = false;
       let drained = true;
@@ -52,10 +48,10 @@ export function createStreamSink(stream: Writable, name = 'stdout'): Sink {
     get available() {
       return failure === undefined && !stream.destroyed;
     },
-    write(lines) {
+    write(chunk) {
       if (failure !== undefined || stream.destroyed) return Promise.reject(unavailable());
-      if (lines.length === 0) return tail;
-      const result = tail.then(() => writeNow(lines));
+      if (chunk.bytes.length === 0) return tail;
+      const result = tail.then(() => writeNow(chunk));
       tail = result.catch(() => undefined);
       return result;
     },

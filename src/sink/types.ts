@@ -2,9 +2,19 @@
  * Where enriched NDJSON goes (stdout, a file, an HTTP endpoint). A sink acknowledges by resolving:
  * only then may the file source move its checkpoints, or /v1/forward answer 200.
  */
+/** Serialised events as NDJSON bytes: each event's JSON followed by a newline. */
+export interface NdjsonChunk {
+  readonly bytes: Buffer;
+  /** How many events (lines) the bytes hold. */
+  readonly events: number;
+}
+
 export interface Sink {
-  /** `lines` are serialised events without trailing newlines. Rejects with SinkUnavailableError. */
-  write(lines: readonly string[]): Promise<void>;
+  /**
+   * Writes a batch; rejects with SinkUnavailableError. The sink is done with `chunk.bytes` once
+   * the promise settles: the caller may then reuse that buffer.
+   */
+  write(chunk: NdjsonChunk): Promise<void>;
   /** False while the sink is known to be failing (then /v1/forward answers 503 at once). */
   readonly available: boolean;
   close(): Promise<void>;

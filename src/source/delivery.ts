@@ -9,7 +9,7 @@
 import type { DecodedMessage } from '../enrich/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../sink/backoff.ts';
-import type { Sink } from '../sink/types.ts';
+import type { NdjsonChunk, Sink } from '../sink/types.ts';
 import type { SourceLogger } from './logger.ts';
 
 /** Lines of one batch as parallel arrays: no per-line wrapper object on the hot path. */
@@ -18,11 +18,16 @@ export interface SourceBatch {
   readonly messages: readonly DecodedMessage[];
 }
 
-/** The stage between reading and the sink: enrich a batch, give back serialised events (fewer if some were excluded). */
+/**
+ * The stage between reading and the sink: enrich a batch, give back its serialised events (fewer
+ * if some were excluded). The chunk's bytes may be a view of a buffer the stage reuses: they stay
+ * valid until its next processBatch() call, which the pipeline makes only once the sink is done
+ * with them.
+ */
 export interface BatchEnricher {
   /** For logs and the sink_errors_total label. */
   readonly name: string;
-  processBatch(batch: SourceBatch): Promise<readonly string[]>;
+  processBatch(batch: SourceBatch): Promise<NdjsonChunk>;
 }
 
 /** An error that retrying the same batch will not cure (bad token, receiver rejects): logged loudly, retried slowly. */
@@ -180,11 +185,11 @@ export class DeliveryPipeline<K, M> {
         if (batch.files.length > 0) {
           const enriched = await this.retrying(this.enrich.name, () => this.enrich.processBatch(batch));
           if (enriched === undefined) return;
-          const lines = enriched.value;
-          if (lines.length > 0) {
-            const written = await this.retrying('sink', () => this.sink.write(lines));
+          const chunk = enriched.value;
+          if (chunk.events > 0) {
+            const written = await this.retrying('sink', () => this.sink.write(chunk));
             if (written === undefined) return;
-            this.counters.linesWritten += lines.length;
+            this.counters.linesWritten += chunk.events;
           }
         }
         this.queue.shift();

@@ -5,8 +5,10 @@
  */
 import type { DecodedMessage, EnrichedRecord, Enricher } from '../enrich/types.ts';
 import type { Metrics } from '../metrics/index.ts';
+import { ByteWriter } from '../enrich/byte-writer.ts';
 import { DEFAULT_BACKOFF } from '../sink/backoff.ts';
 import { bodySnippet, createKeepAliveAgent, isRetryableStatus, retryAfterSeconds, sendRequest } from '../sink/http-request.ts';
+import { ndjsonOfRecords, ndjsonOfTexts } from '../sink/ndjson.ts';
 import { redactUrl } from '../sink/spec.ts';
 import type { BatchEnricher, SourceBatch } from './delivery.ts';
 import type { SourceLogger } from './logger.ts';
@@ -17,26 +19,25 @@ export interface InProcessStageOptions {
   metrics?: Metrics;
 }
 
-/** `agent`: Enricher.enrichMessage per line, then publish to the bus, then the serialised records go to the sink. */
+/** `agent`: Enricher.enrichMessage per line, then publish to the bus, then the records' NDJSON goes to the sink. */
 export function createInProcessStage(enricher: Pick<Enricher, 'enrichMessage'>, options: InProcessStageOptions = {}): BatchEnricher & { close(): void } {
   const { publish, metrics } = options;
+  // One output buffer for every batch: the pipeline asks for the next batch only once the sink is done with the last.
+  const out = new ByteWriter(1 << 20);
   return {
     name: 'enricher',
     processBatch(batch: SourceBatch) {
       const { files, messages } = batch;
       const started = performance.now();
-      const out: string[] = [];
-      const records: EnrichedRecord[] | undefined = publish === undefined ? undefined : [];
+      const records: EnrichedRecord[] = [];
       for (let i = 0; i < files.length; i++) {
         const record = enricher.enrichMessage(files[i]!, messages[i]!);
-        if (record === undefined) continue;
-        out.push(record.json);
-        records?.push(record);
+        if (record !== undefined) records.push(record);
       }
       // events in/out/excluded are counted by enrichMessage itself; the batch's duration only here.
       metrics?.enrichDuration.observe((performance.now() - started) / 1000);
-      if (records !== undefined && records.length > 0) publish!(records);
-      return Promise.resolve(out);
+      if (publish !== undefined && records.length > 0) publish(records);
+      return Promise.resolve(ndjsonOfRecords(records, out));
     },
     close() {},
   };
@@ -49,7 +50,7 @@ export function createSerialisingStage(): BatchEnricher & { close(): void } {
     processBatch(batch: SourceBatch) {
       const out = new Array<string>(batch.files.length);
       for (let i = 0; i < batch.files.length; i++) out[i] = serialiseRawEvent(batch.files[i]!, batch.messages[i]!, DEFAULT_QUOTED);
-      return Promise.resolve(out);
+      return Promise.resolve(ndjsonOfTexts(out));
     },
     close() {},
   };
@@ -164,8 +165,8 @@ export function createRemoteStage(options: RemoteStageOptions): BatchEnricher & 
 
   return {
     name: 'service',
-    processBatch(batch: SourceBatch) {
-      return post(batch.files, batch.messages);
+    async processBatch(batch: SourceBatch) {
+      return ndjsonOfTexts(await post(batch.files, batch.messages));
     },
     close() {
       closing.abort();

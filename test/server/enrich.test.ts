@@ -1,4 +1,5 @@
 /** POST /v1/enrich over a real socket, against a simulated cluster synced through real reflectors. */
+import http from 'node:http';
 import t from 'tap';
 import { criFragments } from '../builders/lines.ts';
 import { fileOf, kubernetesOf, ndjson, parseNdjson, post, rawEvent, sampleValue, scrape, startStack } from './harness.ts';
@@ -212,4 +213,40 @@ t.test('enrich', async (t) => {
       'raw URLs never become label values',
     );
   });
+});
+
+t.test('answers are written into reused buffers: large concurrent answers read slowly are each their own request\'s', async (t) => {
+  // Each answer (~8 MB) is more than the kernel buffers of a loopback connection hold, and the
+  // client starts reading late: a buffer handed back for reuse before all its bytes were out
+  // would show another request's events.
+  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024 } });
+  const url = `${stack.url}/v1/enrich`;
+  const pods = [stack.pod('cart'), stack.pod('db')];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
+  t.teardown(() => agent.destroy());
+  const EVENTS = 4000;
+  const expected = (r: number): string[] => Array.from({ length: EVENTS }, (_, i) => `r${r} e${i}`);
+  const ask = (r: number, format: 'json' | 'ndjson'): Promise<string[]> => {
+    const events = expected(r).map((message, i) => rawEvent(pods[i % 2]!, message));
+    const body = format === 'json' ? JSON.stringify({ events }) : ndjson(events);
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', agent, headers: format === 'json' ? JSON_HEADERS : NDJSON_HEADERS }, (res) => {
+        res.pause();
+        setTimeout(() => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const answered = format === 'json' ? (JSON.parse(text) as { events: Record<string, unknown>[] }).events : parseNdjson(text);
+            resolve(answered.map((e) => String(e.message)));
+          });
+          res.resume();
+        }, 100 + (r % 3) * 100);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  };
+  const answers = await Promise.all(Array.from({ length: 6 }, (_, r) => ask(r, r % 3 === 0 ? 'json' : 'ndjson')));
+  for (const [r, messages] of answers.entries()) t.same(messages, expected(r), `request ${r}: its own events, in order`);
 });

@@ -167,3 +167,26 @@ t.test('shutdown sends what is pending, then closes with 1001', async (t) => {
   await subscriber.until(() => subscriber.closeCode !== undefined, 'the subscriber close');
   t.equal(subscriber.closeCode, 1001);
 });
+
+t.test('answers are written into reused buffers: a reader behind by many large answers gets each intact', async (t) => {
+  // A pending-bytes limit far above the answers' size, so that many answers wait in the socket
+  // at once: a buffer handed back for reuse before ws sent it would show another message's events.
+  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024, ingestMaxPendingBytes: 256 * 1024 * 1024 } });
+  const cart = stack.pod('cart');
+  const client = await WsClient.open(`${stack.url}/v1/ingest`);
+  client.socket.pause();
+  const MESSAGES = 12;
+  const EVENTS = 2000;
+  for (let m = 0; m < MESSAGES; m++) client.socket.send(ndjson(Array.from({ length: EVENTS }, (_, i) => rawEvent(cart, `m${m} e${i}`))));
+  const ingested = async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_events_in_total', { route: 'ingest' });
+  await waitFor(async () => (await ingested()) === MESSAGES * EVENTS, 'every message enriched while the client reads nothing');
+  client.socket.resume();
+  await client.until(() => client.events().length === MESSAGES * EVENTS, 'every event', 15_000);
+  const messages = client.events().map((e) => e.message);
+  t.same(
+    messages,
+    Array.from({ length: MESSAGES * EVENTS }, (_, k) => `m${Math.floor(k / EVENTS)} e${k % EVENTS}`),
+    'every answer intact, in order',
+  );
+  await client.close();
+});

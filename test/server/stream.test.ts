@@ -11,7 +11,7 @@ t.test('publishing with no subscribers is a no-op', async (t) => {
   const bus = new EventBus();
   t.equal(bus.subscriberCount, 0);
   bus.publish([]);
-  bus.publish([{ json: '{}', namespace: undefined, podName: undefined, containerName: undefined, pod: undefined }]);
+  bus.publish([{ json: '{}', maxBytes: 3, writeTo: (out) => out.utf8('{}'), namespace: undefined, podName: undefined, containerName: undefined, pod: undefined }]);
   t.pass('no subscriber, nothing to do');
 });
 

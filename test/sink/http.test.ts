@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { createMetrics } from '../../src/metrics/index.ts';
-import { SinkRejectedError, SinkUnavailableError, createHttpSink } from '../../src/sink/index.ts';
+import { SinkRejectedError, SinkUnavailableError, createHttpSink, ndjsonOfTexts } from '../../src/sink/index.ts';
 
 interface Received {
   body: string;
@@ -41,8 +41,8 @@ const fast = { initialMs: 5, maxMs: 20, factor: 2, jitter: 0.2 };
 t.test('posts NDJSON batches over one keep-alive connection', async (t) => {
   const { url, received } = await receiver(t, () => ({ status: 200 }));
   const sink = createHttpSink(url, { backoff: fast });
-  for (let i = 0; i < 5; i++) await sink.write([`{"n":${i}}`, `{"m":${i}}`]);
-  await sink.write([]);
+  for (let i = 0; i < 5; i++) await sink.write(ndjsonOfTexts([`{"n":${i}}`, `{"m":${i}}`]));
+  await sink.write(ndjsonOfTexts([]));
   await sink.close();
   t.equal(received.length, 5, 'empty batches are not sent');
   t.equal(received[0]?.body, '{"n":0}\n{"m":0}\n');
@@ -55,7 +55,7 @@ t.test('5xx, 429 and 408 are retried with backoff within a write', async (t) => 
   const { url, received } = await receiver(t, (n) => answers[n] ?? { status: 200 });
   const metrics = createMetrics(undefined, { processMetrics: false });
   const sink = createHttpSink(url, { attempts: 4, backoff: fast, metrics });
-  await sink.write(['{"x":1}']);
+  await sink.write(ndjsonOfTexts(['{"x":1}']));
   t.equal(received.length, 4);
   t.ok(received.every((r) => r.body === '{"x":1}\n'), 'the same batch each time');
   t.equal((await metrics.sinkErrors.get()).values.find((v) => v.labels.sink === 'http')?.value, 3);
@@ -68,7 +68,7 @@ t.test('still failing after the attempts: SinkUnavailableError, unavailable unti
   let healthy = false;
   const { url } = await receiver(t, () => (healthy ? { status: 200 } : { status: 500, body: 'database\n  is down', headers: { 'retry-after': '7' } }));
   const sink = createHttpSink(url, { attempts: 2, backoff: fast, now: () => now });
-  const err = await sink.write(['{}']).then(() => undefined, (e: unknown) => e);
+  const err = await sink.write(ndjsonOfTexts(['{}'])).then(() => undefined, (e: unknown) => e);
   t.type(err, SinkUnavailableError);
   t.notOk(err instanceof SinkRejectedError, 'not a hard error');
   t.match((err as Error).message, /http sink http:\/\/127\.0\.0\.1:\d+\/ingest is unavailable after 2 attempt\(s\): HTTP 500: database is down/);
@@ -77,7 +77,7 @@ t.test('still failing after the attempts: SinkUnavailableError, unavailable unti
   now += 7_000;
   t.equal(sink.available, true, 'worth a try again after the delay');
   healthy = true;
-  await sink.write(['{}']);
+  await sink.write(ndjsonOfTexts(['{}']));
   t.equal(sink.available, true);
   await sink.close();
 });
@@ -85,7 +85,7 @@ t.test('still failing after the attempts: SinkUnavailableError, unavailable unti
 t.test('other 4xx: a hard error reported clearly, not retried', async (t) => {
   const { url, received } = await receiver(t, () => ({ status: 400, body: '{"error":"field \\"message\\" missing"}' }));
   const sink = createHttpSink(url, { attempts: 5, backoff: fast });
-  const err = await sink.write(['{}']).then(() => undefined, (e: unknown) => e);
+  const err = await sink.write(ndjsonOfTexts(['{}'])).then(() => undefined, (e: unknown) => e);
   t.type(err, SinkRejectedError);
   t.type(err, SinkUnavailableError, 'callers that only know the base class still keep the data');
   t.equal((err as SinkRejectedError).status, 400);
@@ -103,9 +103,9 @@ t.test('connection refused is retried, then reported with its cause', async (t) 
   const port = (closed.address() as AddressInfo).port;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
   const sink = createHttpSink(new URL(`http://127.0.0.1:${port}/x`), { attempts: 2, backoff: fast });
-  await t.rejects(sink.write(['{}']), /unavailable after 2 attempt\(s\): ECONNREFUSED/);
+  await t.rejects(sink.write(ndjsonOfTexts(['{}'])), /unavailable after 2 attempt\(s\): ECONNREFUSED/);
   await sink.close();
-  await t.rejects(sink.write(['{}']), /is closed/);
+  await t.rejects(sink.write(ndjsonOfTexts(['{}'])), /is closed/);
   t.ok(url);
 });
 
@@ -122,7 +122,7 @@ t.test('a slow receiver times out and is retried', async (t) => {
     server.close(() => resolve());
   }));
   const sink = createHttpSink(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`), { attempts: 2, backoff: fast, timeoutMs: 100 });
-  await sink.write(['{}']);
+  await sink.write(ndjsonOfTexts(['{}']));
   t.equal(n, 2);
   await sink.close();
 });

@@ -3,7 +3,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { NdjsonEncoder, SinkSpecError, SinkUnavailableError, createFileSink, createSink, createStreamSink, encodeNdjson, parseSinkSpec } from '../../src/sink/index.ts';
+import { ByteWriter } from '../../src/enrich/index.ts';
+import type { EnrichedRecord } from '../../src/enrich/index.ts';
+import { SinkSpecError, SinkUnavailableError, createFileSink, createSink, createStreamSink, ndjsonOfRecords, ndjsonOfTexts, parseSinkSpec } from '../../src/sink/index.ts';
 
 t.test('parseSinkSpec', async (t) => {
   t.same(parseSinkSpec('stdout'), { ok: true, spec: { kind: 'stdout' } });
@@ -50,11 +52,11 @@ t.test('stream sink: NDJSON, resolves once the stream took and drained the data'
   const { stream, chunks } = slowStream(5);
   const sink = createStreamSink(stream, 'stdout');
   t.equal(sink.available, true);
-  await sink.write(['{"a":1}', '{"b":2}']);
+  await sink.write(ndjsonOfTexts(['{"a":1}', '{"b":2}']));
   t.same(chunks, ['{"a":1}\n{"b":2}\n'], 'the write resolved only after the slow stream consumed it');
   t.equal(stream.writableLength, 0, 'drained');
-  await sink.write([]);
-  await Promise.all([sink.write(['{"c":3}']), sink.write(['{"d":4}'])]);
+  await sink.write(ndjsonOfTexts([]));
+  await Promise.all([sink.write(ndjsonOfTexts(['{"c":3}'])), sink.write(ndjsonOfTexts(['{"d":4}']))]);
   t.same(chunks.join(''), '{"a":1}\n{"b":2}\n{"c":3}\n{"d":4}\n');
   await sink.close();
 });
@@ -66,21 +68,21 @@ t.test('stream sink: a broken stream rejects with SinkUnavailableError and repor
     },
   });
   const sink = createStreamSink(stream, 'stdout');
-  await t.rejects(sink.write(['x']), SinkUnavailableError);
+  await t.rejects(sink.write(ndjsonOfTexts(['x'])), SinkUnavailableError);
   t.equal(sink.available, false);
-  await t.rejects(sink.write(['y']), /stdout sink cannot write/);
+  await t.rejects(sink.write(ndjsonOfTexts(['y'])), /stdout sink cannot write/);
 });
 
 t.test('file sink: appends in call order, creates the directory, survives reopen', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'sub', 'out.ndjson');
   const sink = createFileSink(path);
-  await Promise.all([sink.write(['1', '2']), sink.write(['3']), sink.write([]), sink.write(['4'])]);
+  await Promise.all([sink.write(ndjsonOfTexts(['1', '2'])), sink.write(ndjsonOfTexts(['3'])), sink.write(ndjsonOfTexts([])), sink.write(ndjsonOfTexts(['4']))]);
   t.equal(readFileSync(path, 'utf8'), '1\n2\n3\n4\n');
   await sink.close();
-  await t.rejects(sink.write(['5']), /is closed/);
+  await t.rejects(sink.write(ndjsonOfTexts(['5'])), /is closed/);
   const again = createFileSink(path, { fsync: true });
-  await again.write(['5']);
+  await again.write(ndjsonOfTexts(['5']));
   await again.close();
   t.equal(readFileSync(path, 'utf8'), '1\n2\n3\n4\n5\n', 'appends, never truncates');
 });
@@ -90,14 +92,14 @@ t.test('file sink: failures are clear, retried writes succeed once the cause is 
   const path = join(dir, 'blocked', 'out.ndjson');
   writeFileSync(join(dir, 'blocked'), 'a file where a directory should be');
   const sink = createFileSink(path);
-  const err = await sink.write(['x']).then(() => undefined, (e: unknown) => e);
+  const err = await sink.write(ndjsonOfTexts(['x'])).then(() => undefined, (e: unknown) => e);
   t.type(err, SinkUnavailableError);
   t.match((err as Error).message, new RegExp(`file sink cannot append to ${path.replace(/[/.]/g, '\\$&')}: (ENOTDIR|EEXIST)`));
   t.equal(sink.available, false);
   // Fix the cause: the next write works and the sink is available again.
   rmSync(join(dir, 'blocked'));
   mkdirSync(join(dir, 'blocked'));
-  await sink.write(['y']);
+  await sink.write(ndjsonOfTexts(['y']));
   t.equal(sink.available, true);
   t.equal(readFileSync(path, 'utf8'), 'y\n');
   await sink.close();
@@ -107,10 +109,10 @@ t.test('createSink builds each kind', async (t) => {
   const dir = t.testdir();
   const { stream, chunks } = slowStream(0);
   const stdout = createSink('stdout', { stdout: stream });
-  await stdout.write(['s']);
+  await stdout.write(ndjsonOfTexts(['s']));
   t.same(chunks, ['s\n']);
   const file = createSink(`file:${join(dir, 'f.ndjson')}`);
-  await file.write(['f']);
+  await file.write(ndjsonOfTexts(['f']));
   t.equal(readFileSync(join(dir, 'f.ndjson'), 'utf8'), 'f\n');
   const http = createSink('http://127.0.0.1:9/none');
   t.equal(http.available, true);
@@ -120,9 +122,25 @@ t.test('createSink builds each kind', async (t) => {
 t.test('NDJSON encoders: same bytes as joining, across growth and multi-byte characters', async (t) => {
   const lines = ['{"a":"é"}', `{"big":"${'😀'.repeat(300_000)}"}`, '{}', `{"z":"${'x'.repeat(700_000)}"}`];
   const expected = Buffer.from(lines.join('\n') + '\n');
-  const encoder = new NdjsonEncoder();
-  t.ok(encoder.encode(lines).equals(expected), 'reused-buffer encoder, grown past its first megabyte');
-  t.ok(encoder.encode(['{"again":1}']).equals(Buffer.from('{"again":1}\n')), 'and reused');
-  t.ok(encodeNdjson(lines).equals(expected), 'exact-size encoder');
-  t.equal(encodeNdjson([]).length, 0);
+  const exact = ndjsonOfTexts(lines);
+  t.ok(exact.bytes.equals(expected), 'texts, in a buffer of their exact size');
+  t.equal(exact.bytes.buffer.byteLength >= exact.bytes.length, true);
+  t.equal(exact.events, 4);
+  t.same(ndjsonOfTexts([]), { bytes: Buffer.alloc(0), events: 0 });
+  // Records that state their size honestly (maxBytes) write through utf8(), which checks its own room.
+  const records: EnrichedRecord[] = lines.map((json) => ({
+    json,
+    maxBytes: Buffer.byteLength(json) + 1,
+    writeTo: (out: ByteWriter) => out.utf8(json),
+    namespace: undefined,
+    podName: undefined,
+    containerName: undefined,
+    pod: undefined,
+  }));
+  t.ok(ndjsonOfRecords(records).bytes.equals(expected), 'records, in a buffer of their own');
+  const reused = new ByteWriter(16);
+  t.ok(ndjsonOfRecords(records, reused).bytes.equals(expected), 'records, in a reused writer grown past its first megabyte');
+  const again = ndjsonOfRecords(records.slice(2, 3), reused);
+  t.ok(again.bytes.equals(Buffer.from('{}\n')), 'and reused from its start');
+  t.equal(again.events, 1);
 });

@@ -6,7 +6,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ByteWriterPool } from '../../enrich/byte-writer.ts';
 import type { BatchResult, Enricher } from '../../enrich/types.ts';
+import { ndjsonOfRecords } from '../../sink/ndjson.ts';
 import { SinkUnavailableError, type Sink } from '../../sink/types.ts';
 import {
   JSON_TYPE,
@@ -136,6 +138,7 @@ function eventsOf(body: unknown): unknown[] {
 export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
   const { enricher, bus, sink } = deps;
   const probe = new SinkProbe(deps.now);
+  const writers = new ByteWriterPool();
 
   /** One merge session per request, flushed at its end. The session counts events in/out per entry point. */
   function enrichAll(events: readonly unknown[], entryPoint: 'enrich' | 'forward'): BatchResult {
@@ -213,11 +216,14 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         reply.header('x-enrich-merged', String(result.merged));
         // The answer is pre-serialised bytes (documented by the schemas above), sent as they are.
         const bytes = reply as unknown as FastifyReply;
+        // Written into a pooled buffer, handed back once the response is out (only then: never on an aborted one).
+        const writer = writers.take();
+        reply.raw.once('finish', () => writers.give(writer));
         if (format === 'ndjson') {
           if (result.errors.length > 0) reply.header('x-enrich-error-details', errorsHeader(result.errors, arrived?.lines));
-          return bytes.type(`${NDJSON_TYPE}; charset=utf-8`).send(ndjsonAnswer(result.records));
+          return bytes.type(`${NDJSON_TYPE}; charset=utf-8`).send(ndjsonAnswer(result.records, writer));
         }
-        return bytes.type(`${JSON_TYPE}; charset=utf-8`).send(jsonAnswer(result.records, result.errors));
+        return bytes.type(`${JSON_TYPE}; charset=utf-8`).send(jsonAnswer(result.records, result.errors, writer));
       },
     });
 
@@ -257,9 +263,9 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         if (admission.kind === 'refuse') throw sinkUnavailable('the sink reports itself unavailable', admission.retryAfterSeconds);
         try {
           const result = enrichAll(events, 'forward');
-          const lines = result.records.map((r) => r.json);
+          const chunk = ndjsonOfRecords(result.records);
           try {
-            await sink.write(lines);
+            await sink.write(chunk);
           } catch (err) {
             if (err instanceof SinkUnavailableError) {
               probe.failed(err.retryAfterSeconds);
@@ -270,7 +276,7 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
             throw sinkUnavailable('the sink failed to write the batch (see the service log)', 1);
           }
           bus.publish(result.records);
-          return reply.type(JSON_TYPE).send({ accepted: lines.length, errors: result.errors });
+          return reply.type(JSON_TYPE).send({ accepted: chunk.events, errors: result.errors });
         } finally {
           probe.settled(admission);
         }

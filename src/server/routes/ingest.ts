@@ -2,6 +2,7 @@
  * GET /v1/ingest (WebSocket): raw events in, enriched events out on the same connection, in
  * order, one merge session per connection. Bad messages are answered, never a disconnect.
  */
+import { ByteWriterPool } from '../../enrich/byte-writer.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Enricher } from '../../enrich/types.ts';
@@ -44,6 +45,7 @@ export function upgradeRequired(route: string): ApiError {
 
 export function ingestRoutes(deps: IngestRoutesDeps): FastifyPluginAsyncZod {
   const { metrics, connections, limits } = deps;
+  const writers = new ByteWriterPool();
   return async (app) => {
     app.route({
       method: 'GET',
@@ -63,7 +65,7 @@ export function ingestRoutes(deps: IngestRoutesDeps): FastifyPluginAsyncZod {
       },
       wsHandler: (socket, request) => {
         metrics.wsClients.inc({ route: INGEST_ROUTE });
-        const connection = new IngestConnection(socket, deps, limits);
+        const connection = new IngestConnection(socket, { enricher: deps.enricher, bus: deps.bus, writers }, limits);
         const forget = connections.add(connection);
         socket.on('message', (data) => {
           try {
