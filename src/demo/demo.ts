@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
+import { KubeConfig } from '../kube/index.ts';
 import { startAgent, type Agent } from '../runtime/agent.ts';
 import type { RuntimeEnv } from '../runtime/service.ts';
 import { generateCluster, podFor, SeededRandom, startSimApiServer, type PodJson, type SimApiServer } from '../sim/index.ts';

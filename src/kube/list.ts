@@ -3,7 +3,7 @@
  * authentication, TLS dispatcher and fetch), but without its model deserialiser: the store slims
  * raw JSON anyway, and skipping ObjectSerializer makes a 10,000-pod list several times cheaper.
  */
-import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from './client-node.ts';
 import { KubeApiError, apiErrorFromStatus } from './errors.ts';
 
 export interface ListPage {

@@ -21,7 +21,7 @@
  * quiet hour does not earn a 410 and a full relist), and send `timeoutSeconds` (5-10 min, like
  * client-go) so the server rotates watches itself.
  */
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { Watch, type KubeConfig } from './client-node.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { RetainingStore, WatchEventType } from '../store/index.ts';
 import type { ResourceKind } from '../store/types.ts';
