@@ -86,7 +86,10 @@ export interface Enricher {
   newSession(options?: SessionOptions): MergeSession;
   /** Raw events as shippers post them (configured field names); order preserved. */
   enrichBatch(events: readonly unknown[], session: MergeSession): BatchResult;
-  /** The source's path: undefined when excluded. */
-  enrichMessage(file: string, message: DecodedMessage): EnrichedRecord | undefined;
+  /**
+   * The in-process source's path: lines already decoded and merged, `files[i]` holding
+   * `messages[i]`; in order, without the excluded ones. Counted once per call.
+   */
+  enrichMessages(files: readonly string[], messages: readonly DecodedMessage[]): EnrichedRecord[];
   resolve(file: string): PathResolution;
 }

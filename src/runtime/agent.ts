@@ -31,10 +31,7 @@ export interface Agent {
 
 export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { kubeConfig?: KubeConfig } = {}): Promise<Agent> {
   const service = await startService(config, runtime, extras);
-  const stage = createInProcessStage(service.enricher, {
-    publish: (records) => service.bus.publish(records),
-    metrics: service.metrics,
-  });
+  const stage = createInProcessStage(service.enricher, { publish: (records) => service.bus.publish(records) });
   let source: FileSource;
   try {
     // Lines read before the store has synced would come out unmatched: wait for the first list,

@@ -16,26 +16,18 @@ import type { SourceLogger } from './logger.ts';
 export interface InProcessStageOptions {
   /** The event bus behind /v1/stream, when the service runs in this process. */
   publish?: (records: readonly EnrichedRecord[]) => void;
-  metrics?: Metrics;
 }
 
-/** `agent`: Enricher.enrichMessage per line, then publish to the bus, then the records' NDJSON goes to the sink. */
-export function createInProcessStage(enricher: Pick<Enricher, 'enrichMessage'>, options: InProcessStageOptions = {}): BatchEnricher & { close(): void } {
-  const { publish, metrics } = options;
+/** `agent`: Enricher.enrichMessages per batch, then publish to the bus, then the records' NDJSON goes to the sink. */
+export function createInProcessStage(enricher: Pick<Enricher, 'enrichMessages'>, options: InProcessStageOptions = {}): BatchEnricher & { close(): void } {
+  const { publish } = options;
   // One output buffer for every batch: the pipeline asks for the next batch only once the sink is done with the last.
   const out = new ByteWriter(1 << 20);
   return {
     name: 'enricher',
     processBatch(batch: SourceBatch) {
-      const { files, messages } = batch;
-      const started = performance.now();
-      const records: EnrichedRecord[] = [];
-      for (let i = 0; i < files.length; i++) {
-        const record = enricher.enrichMessage(files[i]!, messages[i]!);
-        if (record !== undefined) records.push(record);
-      }
-      // events in/out/excluded are counted by enrichMessage itself; the batch's duration only here.
-      metrics?.enrichDuration.observe((performance.now() - started) / 1000);
+      // events in/out/excluded and the batch's duration are counted by enrichMessages itself.
+      const records = enricher.enrichMessages(batch.files, batch.messages);
       if (publish !== undefined && records.length > 0) publish(records);
       return Promise.resolve(ndjsonOfRecords(records, out));
     },

@@ -25,7 +25,14 @@ t.test('a pod labelled or annotated "true" is skipped', async (t) => {
   t.same(result.errors, []);
   t.equal(await counterValue(h.metrics, 'eventsExcluded'), 2);
   t.equal(await counterValue(h.metrics, 'eventsIn', { route: 'enrich' }), 3);
-  t.equal(h.enricher.enrichMessage(logPath(byLabel), { timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: 'x' }), undefined, 'the source path skips it too');
+  const fromSource = h.enricher.enrichMessages(
+    [logPath(byLabel), logPath(notExcluded)],
+    [{ timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: 'x' }, { timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: 'y' }],
+  );
+  t.same(fromSource.map((r) => r.podName), ['quiet-0'], 'the source path skips it too');
+  t.equal(await counterValue(h.metrics, 'eventsExcluded'), 3);
+  t.equal(await counterValue(h.metrics, 'eventsIn', { route: 'agent' }), 2);
+  t.equal(await counterValue(h.metrics, 'eventsOut', { route: 'agent' }), 1);
 });
 
 t.test('a comma-separated container list skips those containers only', async (t) => {

@@ -3,6 +3,7 @@
  * the same name, the /var/log/containers layout, and every reason an event comes back unmatched.
  */
 import t from 'tap';
+import type { DecodedMessage } from '../../src/enrich/index.ts';
 import { criLine, configHash, containerId, containerLogPath, podLogPath } from '../builders/lines.ts';
 import { cluster, counterValue, DELETION_DELAY_MS, harness, k8s, logPath } from './helpers.ts';
 
@@ -168,30 +169,37 @@ t.test('the marker is named per schema', async (t) => {
   t.equal((o!.attributes as Record<string, unknown>)['kube_log_enricher.unmatched_reason'], 'path_not_recognised');
 });
 
-t.test('enrichMessage: the in-process source\'s path', async (t) => {
+t.test('enrichMessages: the in-process source\'s path', async (t) => {
   const c = cluster();
   t.teardown(() => c.close());
   const h = harness(c, { schema: 'otel' });
   const pod = c.addPod({ name: 'api-0', namespace: 'default', containers: ['api'] });
-  const record = h.enricher.enrichMessage(logPath(pod, 'api', 2), { timestamp: '2026-11-23T10:00:01Z', stream: 'stderr', message: 'panic: boom' });
+  const [record, other, ...rest] = h.enricher.enrichMessages(
+    [logPath(pod, 'api', 2), '/var/log/elsewhere.log'],
+    [{ timestamp: '2026-11-23T10:00:01Z', stream: 'stderr', message: 'panic: boom' }, { timestamp: '2026-11-23T10:00:02Z', stream: 'stdout', message: 'second' }],
+  );
   t.ok(record);
+  t.same(rest, [], 'one record per line');
+  t.equal((JSON.parse(other!.json) as { body: string }).body, 'second', 'in order, unmatched ones too');
   const event = JSON.parse(record!.json) as Record<string, Record<string, unknown>>;
   t.equal(event.body as unknown, 'panic: boom');
   t.equal(event.time_unix_nano as unknown, '1795428001000000000');
   t.equal(event.resource!['k8s.container.restart_count'], '2');
   t.same(event.attributes, { 'log.file.path': logPath(pod, 'api', 2), 'log.iostream': 'stderr' });
   t.equal(record!.pod?.uid, pod.metadata.uid);
-  t.equal(await counterValue(h.metrics, 'eventsIn', { route: 'agent' }), 1);
-  t.equal(await counterValue(h.metrics, 'eventsOut', { route: 'agent' }), 1);
+  t.equal(await counterValue(h.metrics, 'eventsIn', { route: 'agent' }), 2);
+  t.equal(await counterValue(h.metrics, 'eventsOut', { route: 'agent' }), 2);
+  t.equal(await counterValue(h.metrics, 'eventsUnmatched', { reason: 'path_not_recognised' }), 1);
+  t.same(h.enricher.enrichMessages([], []), [], 'an empty batch');
 });
 
-t.test('enrichMessage survives a caller handing over a bad timestamp or stream', async (t) => {
+t.test('enrichMessages survives a caller handing over a bad timestamp or stream', async (t) => {
   const c = cluster();
   t.teardown(() => c.close());
   const h = harness(c);
   const pod = c.addPod({ name: 'api-0', namespace: 'default', containers: ['api'] });
-  const bad = { timestamp: 'not a time', stream: 'stdin', message: 'x' } as unknown as Parameters<typeof h.enricher.enrichMessage>[1];
-  const event = JSON.parse(h.enricher.enrichMessage(logPath(pod), bad)!.json) as Record<string, unknown>;
+  const bad = { timestamp: 'not a time', stream: 'stdin', message: 'x' } as unknown as DecodedMessage;
+  const event = JSON.parse(h.enricher.enrichMessages([logPath(pod)], [bad])[0]!.json) as Record<string, unknown>;
   t.equal(event.timestamp, new Date(c.clock.ms).toISOString(), 'the time seen instead');
   t.notOk('stream' in event);
   t.equal(event.message, 'x');

@@ -2,6 +2,7 @@
 // the default values and the options that change the pod, then checked as Kubernetes
 // objects: RBAC, security, mounts, probes, ports, env; and the config each container would
 // load, run through the service's own loader (src/config) with the pod's env and files.
+import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { loadConfig } from '../../src/config/index.ts';
 import { COMMANDS } from '../../src/cli/index.ts';
@@ -348,8 +349,8 @@ t.test('probes and ports: /healthz and /readyz on the container port the Service
   }
 });
 
-t.test('env: only real config variables; node and pod identity from the downward API', async (t) => {
-  const valid = configEnvNames();
+t.test('env: only real config variables (and Node\'s NODE_OPTIONS); node and pod identity from the downward API', async (t) => {
+  const valid = new Set([...configEnvNames(), 'NODE_OPTIONS']);
   for (const { name, rendered } of renders) {
     for (const c of podSpec(rendered).containers) {
       for (const variable of c.env ?? []) t.ok(valid.has(variable.name), `${name}/${c.name}: ${variable.name} is a config variable`);
@@ -358,9 +359,26 @@ t.test('env: only real config variables; node and pod identity from the downward
       t.equal(byName.get('POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name', `${name}/${c.name}: POD_NAME`);
       t.equal(byName.get('POD_UID')?.valueFrom?.fieldRef?.fieldPath, 'metadata.uid', `${name}/${c.name}: POD_UID`);
       t.notOk([...byName.values()].some((v) => /TOKEN$/.test(v.name)), `${name}/${c.name}: no token in the environment, only token files`);
+      t.equal(byName.get('NODE_OPTIONS')?.value, rendered.values.nodeOptions, `${name}/${c.name}: NODE_OPTIONS from nodeOptions`);
     }
   }
 });
+
+t.test('the default nodeOptions are flags Node accepts in NODE_OPTIONS, and they cap the heap', async (t) => {
+  const nodeOptions = (renders[0]!.rendered.values as { nodeOptions: string }).nodeOptions;
+  const out = execFileSync(process.execPath, ['-e', 'console.log(require("v8").getHeapStatistics().heap_size_limit)'], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' });
+  const limitMiB = Number(out.trim()) / 2 ** 20;
+  const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]);
+  t.ok(limitMiB >= oldSpace && limitMiB < oldSpace + 64, `V8 heap limit ${limitMiB.toFixed(0)} MiB for max-old-space-size=${oldSpace}`);
+  const memoryLimit = (renders[0]!.rendered.values as { resources: { limits: { memory: string } } }).resources.limits.memory;
+  t.ok(oldSpace * 2 ** 20 <= parseMemory(memoryLimit) / 2, `the old space (${oldSpace} MiB) is at most half of the memory limit (${memoryLimit})`);
+});
+
+function parseMemory(quantity: string): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (m === null) throw new Error(`unexpected memory quantity ${quantity}`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 2 ** 30 : 2 ** 20);
+}
 
 t.test('each container\'s effective config, loaded by src/config from its args, env and mounted files', async (t) => {
   for (const { name, rendered } of renders) {

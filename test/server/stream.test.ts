@@ -75,8 +75,7 @@ t.test('stream', async (t) => {
     const ingest = await WsClient.open(`${stack.url}/v1/ingest`);
     ingest.socket.send(JSON.stringify(rawEvent(db, 'via ingest')));
     await subscriber.until(() => subscriber.events().length === 2, 'two events');
-    const record = stack.enricher.enrichMessage(fileOf(front), { timestamp: '2026-11-23T10:00:00Z', stream: 'stderr', message: 'via agent' });
-    stack.bus.publish(record === undefined ? [] : [record]);
+    stack.bus.publish(stack.enricher.enrichMessages([fileOf(front)], [{ timestamp: '2026-11-23T10:00:00Z', stream: 'stderr', message: 'via agent' }]));
     await subscriber.until(() => subscriber.events().length === 3, 'three events');
     t.same(
       subscriber.events().map((e) => e.message),
@@ -116,7 +115,10 @@ t.test('stream', async (t) => {
     const padding = 'p'.repeat(2000);
     const file = fileOf(cart);
     const batchOf = (round: number): EnrichedRecord[] =>
-      Array.from({ length: 500 }, (_, i) => stack.enricher.enrichMessage(file, { timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: `${round}-${i} ${padding}` })!);
+      stack.enricher.enrichMessages(
+        Array.from({ length: 500 }, () => file),
+        Array.from({ length: 500 }, (_, i) => ({ timestamp: '2026-11-23T10:00:00Z', stream: 'stdout' as const, message: `${round}-${i} ${padding}` })),
+      );
     const droppedSoFar = async () =>
       sampleValue(await scrape(stack.url), 'kube_log_enricher_websocket_dropped_messages_total', { route: '/v1/stream' }) - droppedBefore;
     let published = 0;

@@ -46,7 +46,7 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
   const files = PODS.flatMap((p) => p.containers.map((c) => ({ pod: p, container: c, log: podDir(podsDir, p.namespace, p.name, p.uid, c).log })));
   for (const f of files) append(f.log, criLine(`${f.container} says hi`) + criLine(`${f.container} ends`, 'stderr'));
   const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), {
-    enrich: createInProcessStage(enricher, { publish: (r) => bus.publish(r), metrics }),
+    enrich: createInProcessStage(enricher, { publish: (r) => bus.publish(r) }),
     sink: createFileSink(out),
     metrics,
     logger: recordingLogger(),
