@@ -178,7 +178,7 @@ export const sourceSchema = z.strictObject({
   maxBufferedBytes: size().prefault('16MiB').describe('Reading pauses while more than this is buffered and unacknowledged (backpressure).'),
   sink: sinkAddress().prefault('stdout').describe('Where enriched NDJSON goes: "stdout", "file:PATH", or an http(s):// URL receiving NDJSON batches.'),
   service: httpUrl().optional().describe('`source` command: URL of the enrichment service raw events are posted to.'),
-  transport: z.enum(['http', 'websocket']).prefault('http').describe('`source` command: how raw events reach the service.'),
+  transport: z.enum(['http', 'websocket']).prefault('http').describe('`source` command: how raw events reach the service: http (POST /v1/enrich, keep-alive) or websocket (one /v1/ingest connection, acknowledged mode).'),
   serviceToken: secret().optional().describe('`source` command: bearer token for the service. Mutually exclusive with serviceTokenFile.'),
   serviceTokenFile: path().optional().describe('`source` command: file holding the bearer token for the service. Mutually exclusive with serviceToken.'),
   selfPodUid: z.string().min(1).optional().describe('UID of the pod running this process (also read from $POD_UID), whose own logs are never tailed.'),

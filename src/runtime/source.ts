@@ -1,12 +1,13 @@
 /**
- * `source`: the file source alone, posting raw events to an enrichment service over keep-alive
- * HTTP (`/v1/enrich`) and writing the enriched answers to the sink.
+ * `source`: the file source alone, sending raw events to an enrichment service, over keep-alive
+ * HTTP (`/v1/enrich`) or one WebSocket (`/v1/ingest` in acknowledged mode), and writing the
+ * enriched answers to the sink.
  */
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { createSink } from '../sink/index.ts';
-import { createRemoteStage, startFileSource, type FileSource } from '../source/index.ts';
+import { createRemoteStage, createRemoteWebSocketStage, startFileSource, type FileSource } from '../source/index.ts';
 import { toFileSourceOptions } from './options.ts';
 import { StartupError, type RuntimeEnv } from './service.ts';
 
@@ -19,7 +20,6 @@ export interface RemoteSource {
 export async function startRemoteSource(config: Config, runtime: RuntimeEnv): Promise<RemoteSource> {
   const s = config.source;
   if (s.service === undefined) throw new StartupError('missing_service', 'source.service: the `source` command needs the service URL (--service http://127.0.0.1:8080)');
-  if (s.transport !== 'http') throw new StartupError('unsupported_transport', `source.transport: "${s.transport}" is not supported yet; use "http"`);
   let token = s.serviceToken;
   if (token === undefined && s.serviceTokenFile !== undefined) {
     try {
@@ -30,7 +30,8 @@ export async function startRemoteSource(config: Config, runtime: RuntimeEnv): Pr
   }
   const metrics = createMetrics();
   const logger = runtime.logger.child({ component: 'source' });
-  const stage = createRemoteStage({ service: s.service, token, fields: config.enrichment.input, metrics, logger });
+  const remote = { service: s.service, token, fields: config.enrichment.input, metrics, logger };
+  const stage = s.transport === 'websocket' ? createRemoteWebSocketStage(remote) : createRemoteStage(remote);
   const sink = createSink(s.sink, { metrics, stdout: runtime.stdout });
   let source: FileSource;
   try {
@@ -40,7 +41,7 @@ export async function startRemoteSource(config: Config, runtime: RuntimeEnv): Pr
     await sink.close();
     throw e;
   }
-  logger.info({ podsDir: s.podsDir, service: new URL(s.service).origin }, 'file source started');
+  logger.info({ podsDir: s.podsDir, service: new URL(s.service).origin, transport: s.transport }, 'file source started');
   let stopping: Promise<void> | undefined;
   return {
     source,

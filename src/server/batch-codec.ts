@@ -216,9 +216,12 @@ function acceptQuality(accept: string, names: readonly string[]): number {
  * src/enrich/record.ts): neither Fastify nor ws has to measure or encode a large string again.
  */
 
-/** Records as NDJSON: each record's JSON and a newline (in `out`, when given: a view of its buffer). */
-export function ndjsonAnswer(records: readonly EnrichedRecord[], out?: ByteWriter): Buffer {
-  return ndjsonOfRecords(records, out).bytes;
+/**
+ * Records as NDJSON: each record's JSON and a newline (in `out`, when given: a view of its
+ * buffer), after `head` (text) when given.
+ */
+export function ndjsonAnswer(records: readonly EnrichedRecord[], out?: ByteWriter, head?: string): Buffer {
+  return ndjsonOfRecords(records, out, head).bytes;
 }
 
 /** `{"events":[...],"errors":[...]}` built from the records without parsing them again. */

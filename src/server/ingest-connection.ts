@@ -2,6 +2,12 @@
  * One /v1/ingest connection: raw events in, enriched NDJSON out, in order, with one merge session
  * for partial lines. When the client does not read its answers fast enough, reading from it is
  * paused until they drain, so a connection never makes the service buffer without bound.
+ *
+ * Acknowledged mode (`?ack=true`, what the bundled `source` uses): every message gets exactly one
+ * answer, in order, whose first line says which message it answers and what came of it
+ * (`{"ack":n,"events":k,...}`), followed by the k enriched events. A client can then tell when a
+ * batch is done even if all of it was excluded. No timer flushes partial lines in this mode: one
+ * whose final fragment is overdue goes out with the next answer (or at shutdown, `"ack":null`).
  */
 import type { RawData, WebSocket } from 'ws';
 import type { ByteWriterPool } from '../enrich/byte-writer.ts';
@@ -37,6 +43,9 @@ export class IngestConnection {
   #flushTimerAt: number | undefined;
   #paused = false;
   #closed = false;
+  readonly #ack: boolean;
+  /** Messages received (acknowledged mode numbers its answers with it). */
+  #received = 0;
 
   readonly #afterSend = (err?: Error): void => {
     if (err !== undefined && err !== null) return;
@@ -58,21 +67,30 @@ export class IngestConnection {
     this.#scheduleFlush(stalled ? this.#limits.partialFlushTimeoutMs : undefined);
   };
 
-  constructor(socket: WebSocket, deps: IngestDeps, limits: IngestLimits) {
+  constructor(socket: WebSocket, deps: IngestDeps, limits: IngestLimits, options: { ack?: boolean } = {}) {
     this.#socket = socket;
     this.#deps = deps;
     this.#limits = limits;
+    this.#ack = options.ack === true;
     this.#session = deps.enricher.newSession({ route: 'ingest' });
   }
 
   onMessage(data: RawData): void {
     if (this.#closed) return;
+    const seq = ++this.#received;
     let parsed: ReturnType<typeof parseEventsMessage>;
     try {
       parsed = parseEventsMessage(rawDataToText(data));
     } catch (err) {
       const error = err instanceof ApiError ? err : new ApiError(400, 'malformed_body', 'malformed message');
-      this.#send(JSON.stringify(error.body()));
+      this.#send(this.#ack ? `${JSON.stringify({ ack: seq, events: 0, ...error.body() })}\n` : JSON.stringify(error.body()));
+      return;
+    }
+    if (this.#ack) {
+      const overdue = this.#session.flushExpired();
+      const result = this.#deps.enricher.enrichBatch(parsed.events, this.#session);
+      if (overdue.records.length > 0) result.records.unshift(...overdue.records);
+      this.#answer(seq, result, parsed.lines);
       return;
     }
     this.#emit(this.#deps.enricher.enrichBatch(parsed.events, this.#session), parsed.lines);
@@ -91,9 +109,25 @@ export class IngestConnection {
   shutdown(): void {
     if (this.#closed) return;
     this.#clearFlushTimer();
-    this.#emit(this.#session.flush(), undefined);
+    const pending = this.#session.flush();
+    if (!this.#ack) this.#emit(pending, undefined);
+    else if (pending.records.length > 0) this.#answer(null, pending, undefined);
     this.#closed = true;
     this.#socket.close(1001, 'server shutting down');
+  }
+
+  /** Acknowledged mode: one frame, the header line then the events. */
+  #answer(seq: number | null, result: BatchResult, lines: Int32Array | undefined): void {
+    const records = result.records;
+    const header = { ack: seq, events: records.length, excluded: result.excluded, merged: result.merged, errors: errorDetails(result, lines) };
+    const writer = this.#deps.writers.take();
+    const bytes = ndjsonAnswer(records, writer, `${JSON.stringify(header)}\n`);
+    this.#socket.send(bytes, TEXT_FRAME, (err?: Error) => {
+      if (err === undefined || err === null) this.#deps.writers.give(writer);
+      this.#afterSend(err);
+    });
+    this.#pauseIfBehind();
+    if (records.length > 0) this.#deps.bus.publish(records);
   }
 
   #emit(result: BatchResult, lines: Int32Array | undefined): void {
@@ -108,10 +142,7 @@ export class IngestConnection {
       this.#deps.bus.publish(records);
     }
     if (result.errors.length > 0) {
-      const details: ErrorDetail[] = result.errors.map((e) => {
-        const line = lines?.[e.index];
-        return line === undefined ? { index: e.index, field: e.field, message: e.error } : { index: e.index, line, field: e.field, message: e.error };
-      });
+      const details = errorDetails(result, lines);
       this.#send(JSON.stringify({ error: `${details.length} invalid event(s) in the message`, details }));
     }
   }
@@ -157,4 +188,12 @@ function rawDataToText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data).toString('utf8');
+}
+
+/** Per-event errors as details naming the event's index (and its NDJSON line, when known). */
+function errorDetails(result: BatchResult, lines: Int32Array | undefined): ErrorDetail[] {
+  return result.errors.map((e) => {
+    const line = lines?.[e.index];
+    return line === undefined ? { index: e.index, field: e.field, message: e.error } : { index: e.index, line, field: e.field, message: e.error };
+  });
 }

@@ -8,11 +8,13 @@ import type { EnrichedRecord } from '../enrich/types.ts';
 import type { NdjsonChunk } from './types.ts';
 
 /**
- * Enriched records as NDJSON. With `out` (reset first) the bytes are a view of its buffer, valid
- * until it is written to again; without it, a buffer of their own.
+ * Enriched records as NDJSON, after `head` when given (text, written as it is). With `out` (reset
+ * first) the bytes are a view of its buffer, valid until it is written to again; without it, a
+ * buffer of their own.
  */
-export function ndjsonOfRecords(records: readonly EnrichedRecord[], out?: ByteWriter): NdjsonChunk {
-  const writer = writerFor(records, out);
+export function ndjsonOfRecords(records: readonly EnrichedRecord[], out?: ByteWriter, head?: string): NdjsonChunk {
+  const writer = writerFor(records, out, head === undefined ? 0 : head.length * 3);
+  if (head !== undefined) writer.utf8(head);
   for (let i = 0; i < records.length; i++) {
     records[i]!.writeTo(writer);
     writer.byte(0x0a); // maxBytes counts the newline

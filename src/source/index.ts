@@ -13,6 +13,7 @@ export {
   type RemoteStageOptions,
   type RawEventFields,
 } from './stages.ts';
+export { createRemoteWebSocketStage } from './websocket-stage.ts';
 export { CheckpointStore, parseCheckpoints, serialiseCheckpoints, CHECKPOINT_FILE, CHECKPOINT_VERSION, type CheckpointEntry } from './checkpoints.ts';
 export { PodLogDiscovery, createPathFilter, isOwnPodDir } from './discovery.ts';
 export type { SourceLogger } from './logger.ts';

@@ -59,14 +59,14 @@ export interface RawEventFields {
 export const DEFAULT_FIELDS: RawEventFields = { file: 'file', message: 'message', timestamp: 'timestamp', stream: 'stream' };
 
 /** Quoted field names are computed once per stage, not per event. */
-interface QuotedFields {
+export interface QuotedFields {
   file: string;
   message: string;
   timestamp: string;
   stream: string;
 }
 
-function quoteFields(f: RawEventFields): QuotedFields {
+export function quoteFields(f: RawEventFields): QuotedFields {
   return { file: `{${JSON.stringify(f.file)}:`, message: `,${JSON.stringify(f.message)}:`, timestamp: `,${JSON.stringify(f.timestamp)}:`, stream: `,${JSON.stringify(f.stream)}:` };
 }
 
@@ -77,7 +77,7 @@ export function rawEventJson(file: string, m: DecodedMessage, fields: RawEventFi
   return serialiseRawEvent(file, m, fields === DEFAULT_FIELDS ? DEFAULT_QUOTED : quoteFields(fields));
 }
 
-function serialiseRawEvent(file: string, m: DecodedMessage, q: QuotedFields): string {
+export function serialiseRawEvent(file: string, m: DecodedMessage, q: QuotedFields): string {
   return `${q.file}${JSON.stringify(file)}${q.timestamp}${JSON.stringify(m.timestamp)}${q.stream}"${m.stream}"${q.message}${JSON.stringify(m.message)}}`;
 }
 

@@ -79,7 +79,7 @@ t.test('fuzzing every route', async (t) => {
   t.test('GET routes with random queries and paths', async (t) => {
     const statuses = new Set<number>();
     const route = fc.constantFrom('/v1/lookup', '/v1/stream', '/v1/ingest', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/enrich', '/');
-    const query = fc.dictionary(fc.constantFrom('file', 'namespace', 'pod', 'container', 'labelSelector', 'x'), fc.string({ maxLength: 300 }), { maxKeys: 4 });
+    const query = fc.dictionary(fc.constantFrom('file', 'namespace', 'pod', 'container', 'labelSelector', 'ack', 'x'), fc.string({ maxLength: 300 }), { maxKeys: 4 });
     await fc.assert(
       fc.asyncProperty(fc.oneof(route, fc.webPath()), query, async (path, params) => {
         const search = new URLSearchParams(params).toString();
@@ -92,8 +92,8 @@ t.test('fuzzing every route', async (t) => {
     t.ok(true, `statuses seen: ${[...statuses].sort().join(', ')}`);
   });
 
-  t.test('WebSocket /v1/ingest with random messages: answered, never dropped', async (t) => {
-    const client = await WsClient.open(`${stack.url}/v1/ingest`);
+  /** Sends random bodies as messages while the connection stays open; how many were sent. */
+  async function sendRandomMessages(client: WsClient): Promise<number> {
     let sent = 0;
     await fc.assert(
       // Random bytes go in binary frames: a text frame must be UTF-8, and ws closes (1007) on one that is not.
@@ -104,9 +104,25 @@ t.test('fuzzing every route', async (t) => {
       }),
       { numRuns: RUNS },
     );
+    return sent;
+  }
+
+  t.test('WebSocket /v1/ingest with random messages: answered, never dropped', async (t) => {
+    const client = await WsClient.open(`${stack.url}/v1/ingest`);
+    const sent = await sendRandomMessages(client);
     client.socket.send(JSON.stringify({ file: '/x', message: 'still alive' }));
     await client.until(() => client.closeCode !== undefined || client.events().some((e) => e.message === 'still alive'), 'the connection to still work', 10_000);
     t.equal(client.closeCode, undefined, `still connected after ${sent} random messages`);
+    await client.close();
+  });
+
+  t.test('WebSocket /v1/ingest?ack=true with random messages: every one acknowledged, in order', async (t) => {
+    const client = await WsClient.open(`${stack.url}/v1/ingest?ack=true`);
+    const sent = await sendRandomMessages(client);
+    await client.until(() => client.closeCode !== undefined || client.messages.length === sent, `${sent} acknowledgements`, 10_000);
+    t.equal(client.closeCode, undefined, `still connected after ${sent} random messages`);
+    const acks = client.messages.map((m) => (JSON.parse(m.slice(0, m.indexOf('\n'))) as { ack: number }).ack);
+    t.same(acks, Array.from({ length: sent }, (_, i) => i + 1), 'one acknowledgement per message, numbered in order');
     await client.close();
   });
 

@@ -190,3 +190,55 @@ t.test('answers are written into reused buffers: a reader behind by many large a
   );
   await client.close();
 });
+
+t.test('?ack=true: exactly one answer per message, in order, led by its acknowledgement line', async (t) => {
+  // `canary: "true"` pods are excluded here, so that a message can produce no event at all.
+  const stack = await startStack(t, { enricher: { exclude: { label: 'canary' }, partialFlushTimeoutMs: 50 }, server: { partialFlushTimeoutMs: 50 } });
+  const [cart, db, front] = [stack.pod('cart'), stack.pod('db'), stack.pod('front')];
+  const client = await WsClient.open(`${stack.url}/v1/ingest?ack=true`);
+  const answers = () => client.messages.map((m) => {
+    const [head, ...rest] = m.split('\n');
+    return { head: JSON.parse(head!) as Record<string, unknown>, events: rest.filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  });
+  client.socket.send(ndjson([rawEvent(cart, 'one'), rawEvent(db, 'two')]));
+  client.socket.send(JSON.stringify(rawEvent(front, 'excluded')));
+  client.socket.send(JSON.stringify([rawEvent(cart, 'good'), 'not an event']));
+  client.socket.send('{"file": oops');
+  client.socket.send(JSON.stringify(rawEvent(cart, 'first half ', { partial: true })));
+  client.socket.send(JSON.stringify(rawEvent(cart, 'second half')));
+  await client.until(() => client.messages.length === 6, 'six answers');
+  const got = answers();
+  t.same(got.map((a) => a.head.ack), [1, 2, 3, 4, 5, 6], 'numbered from 1, in order');
+  t.same(got.map((a) => a.head.events), [2, 0, 1, 0, 0, 1], 'the event count of each');
+  t.same(got.map((a) => a.events.map((e) => e.message)), [['one', 'two'], [], ['good'], [], [], ['first half second half']], 'the events follow their line');
+  t.match(got[1]!.head, { excluded: 1, errors: [] }, 'a wholly excluded message is acknowledged too');
+  t.match(got[2]!.head, { errors: [{ index: 1, field: String, message: String }] }, 'per-event errors in the acknowledgement');
+  t.match(got[3]!.head, { ack: 4, events: 0, error: 'malformed JSON body' }, 'a message that cannot be read is acknowledged with its error');
+  t.match(got[5]!.head, { merged: 1 });
+  t.ok(client.messages.every((m) => m.endsWith('\n')), 'every answer ends with a newline');
+
+  // No timer in this mode: an overdue partial line goes out with the next answer.
+  client.socket.send(JSON.stringify(rawEvent(db, 'never finished', { partial: true })));
+  await client.until(() => client.messages.length === 7, 'the seventh answer');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(client.messages.length, 7, 'nothing unasked for');
+  client.socket.send(JSON.stringify(rawEvent(cart, 'next')));
+  await client.until(() => client.messages.length === 8, 'the eighth answer');
+  t.same(answers()[7]!.events.map((e) => e.message), ['never finished', 'next']);
+  await client.close();
+});
+
+t.test('?ack= takes true or false; anything else is a 400 naming it, before the upgrade', async (t) => {
+  const stack = await startStack(t);
+  const plain = await WsClient.open(`${stack.url}/v1/ingest?ack=false`);
+  plain.socket.send(JSON.stringify(rawEvent(stack.pod('cart'), 'plain')));
+  await plain.until(() => plain.events().length === 1, 'a plain answer');
+  t.notOk('ack' in plain.events()[0]!, 'no acknowledgement line');
+  await plain.close();
+  const refused = await WsClient.open(`${stack.url}/v1/ingest?ack=yes`).then(
+    () => undefined,
+    (e: unknown) => e as { status: number; body: string },
+  );
+  t.equal(refused?.status, 400);
+  t.match(JSON.parse(refused!.body) as unknown, { error: String, details: [{ field: /ack/ }] });
+});

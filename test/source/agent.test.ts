@@ -1,17 +1,19 @@
 /**
  * The two feeds end to end on real files: in-process (`agent`: the real enricher and store, the
  * event bus, a file sink) and remote (`source`: the real service app on loopback, down for a
- * while), plus a sink that is down for a while.
+ * while, over HTTP and over the WebSocket), plus a sink that is down for a while.
  */
+import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { DEFAULT_SERVER_OPTIONS, EventBus, buildApp } from '../../src/server/index.ts';
 import type { EnrichedRecord } from '../../src/enrich/index.ts';
 import { createFileSink, createHttpSink } from '../../src/sink/index.ts';
-import { createInProcessStage, createRemoteStage, createSerialisingStage, startFileSource } from '../../src/source/index.ts';
+import { createInProcessStage, createRemoteStage, createRemoteWebSocketStage, createSerialisingStage, startFileSource } from '../../src/source/index.ts';
 import { enrichmentFor } from './cluster.ts';
 import { append, completeLines, criLine, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
 
@@ -26,6 +28,8 @@ interface Enriched {
 function readEnriched(path: string): Enriched[] {
   return completeLines(path).map((l) => JSON.parse(l) as Enriched);
 }
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const PODS = [
   { namespace: 'shop', name: 'cart-7d9f8-x2x4q', uid: '0b6c1f0e-0000-4000-8000-000000000001', containers: ['cart', 'proxy'] },
@@ -98,71 +102,112 @@ async function service(t: Test, port: number, options: { token?: string; maxBody
   return { app, metrics };
 }
 
-t.test('source: posts to the service, which is down for a while: retried, nothing lost or repeated', async (t) => {
+for (const transport of ['http', 'websocket'] as const) {
+  const remoteStage = transport === 'http' ? createRemoteStage : createRemoteWebSocketStage;
+
+  t.test(`source over ${transport}: the service is down for a while: retried, nothing lost or repeated`, async (t) => {
+    const root = t.testdir({ pods: {}, data: {} });
+    const podsDir = join(root, 'pods');
+    const out = join(root, 'out.ndjson');
+    const port = await freePort();
+    const metrics = testMetrics();
+    const logger = recordingLogger();
+    const stage = remoteStage({ service: `http://127.0.0.1:${port}`, token: 'secret-token-123', logger });
+    t.teardown(() => stage.close());
+    const files = PODS.slice(0, 2).flatMap((p) => p.containers.map((c) => podDir(podsDir, p.namespace, p.name, p.uid, c).log));
+    const written = new Map(files.map((f) => [f, [] as string[]]));
+    const write = () => {
+      for (const f of files) {
+        const m = `${f.slice(-20)} line ${written.get(f)!.length}`;
+        written.get(f)!.push(m);
+        append(f, criLine(m));
+      }
+    };
+    for (let i = 0; i < 100; i++) write();
+    const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), { enrich: stage, sink: createFileSink(out), metrics, logger });
+    t.teardown(() => source.stop());
+    await waitFor('failed attempts while the service is down', () => source.stats().failedAttempts >= 3);
+    t.match(logger.records.find((r) => r.level === 'warn')?.obj, { stage: 'service', error: /unreachable: ECONNREFUSED/ });
+    for (let i = 0; i < 100; i++) write();
+    await service(t, port, { token: 'secret-token-123' });
+    await waitFor('everything delivered', () => readEnriched(out).length >= 600);
+    await source.stop();
+    const events = readEnriched(out);
+    for (const f of files) t.same(events.filter((e) => e.file === f).map((e) => e.message), written.get(f), `${f}: all lines once, in order`);
+    t.match(events.find((e) => e.file === files[0])?.kubernetes, { pod_namespace: 'shop', pod_name: 'cart-7d9f8-x2x4q', container_name: 'cart' }, 'enriched by the service');
+    t.ok(await metricValue(metrics, 'kube_log_enricher_sink_errors_total', { sink: 'service' }) >= 3);
+    t.notOk(JSON.stringify(logger.records).includes('secret-token-123'), 'the token is never logged');
+  });
+
+  t.test(`source over ${transport}: a wrong token is reported as a refusal with a hint; an oversized batch is split`, async (t) => {
+    const root = t.testdir({ pods: {}, data: {} });
+    const podsDir = join(root, 'pods');
+    const port = await freePort();
+    const { metrics: serviceMetrics } = await service(t, port, { token: 'right', maxBodyBytes: 4096 });
+    const log = podDir(podsDir, 'shop', PODS[0]!.name, PODS[0]!.uid, 'cart').log;
+    const messages = Array.from({ length: 100 }, (_, i) => `line ${i} ${'z'.repeat(60)}`);
+    append(log, messages.map((m) => criLine(m)).join(''));
+
+    const wrongLogger = recordingLogger();
+    const wrong = remoteStage({ service: `http://127.0.0.1:${port}/`, token: 'wrong' });
+    t.teardown(() => wrong.close());
+    let source = await startFileSource(sourceOptions(podsDir, join(root, 'data-wrong'), { retryBackoff: { initialMs: 10, maxMs: 50, factor: 2, jitter: 0 } }), {
+      enrich: wrong, sink: createFileSink(join(root, 'wrong.ndjson')), metrics: testMetrics(), logger: wrongLogger,
+    });
+    await waitFor('a refusal', () => wrongLogger.records.some((r) => r.level === 'error'));
+    await source.stop({ timeoutMs: 10 });
+    const refusal = wrongLogger.records.find((r) => r.level === 'error')!;
+    t.match(refusal.msg, /delivery refused; keeping the batch/);
+    t.match(refusal.obj, { stage: 'service', error: /answered HTTP 401 \(check serviceToken \/ serviceTokenFile\)/ });
+
+    const out = join(root, 'right.ndjson');
+    const rightLogger = recordingLogger();
+    const right = remoteStage({ service: `http://127.0.0.1:${port}`, token: 'right', logger: rightLogger });
+    t.teardown(() => right.close());
+    source = await startFileSource(sourceOptions(podsDir, join(root, 'data-right')), { enrich: right, sink: createFileSink(out), metrics: testMetrics(), logger: rightLogger });
+    t.teardown(() => source.stop());
+    await waitFor('all lines through a 4 KiB body limit', () => readEnriched(out).length >= 100);
+    await source.stop();
+    t.same(readEnriched(out).map((e) => e.message), messages);
+    if (transport === 'http') {
+      const answers = (await serviceMetrics.httpDuration.get()).values.filter((v) => v.metricName?.endsWith('_count'));
+      t.ok(answers.some((v) => v.labels.status_code === 413 || v.labels.status_code === '413'), 'the service did answer 413 before the split');
+    } else {
+      t.ok(
+        rightLogger.records.some((r) => r.level === 'debug' && /sending it in halves/.test(r.msg ?? '')),
+        'the service closed an oversized message (1009) and the source came back with halves',
+      );
+    }
+  });
+}
+
+t.test('the `source` command with source.transport websocket, as a user runs it', async (t) => {
   const root = t.testdir({ pods: {}, data: {} });
   const podsDir = join(root, 'pods');
   const out = join(root, 'out.ndjson');
   const port = await freePort();
-  const metrics = testMetrics();
-  const logger = recordingLogger();
-  const stage = createRemoteStage({ service: `http://127.0.0.1:${port}`, token: 'secret-token-123', logger });
-  t.teardown(() => stage.close());
-  const files = PODS.slice(0, 2).flatMap((p) => p.containers.map((c) => podDir(podsDir, p.namespace, p.name, p.uid, c).log));
-  const written = new Map(files.map((f) => [f, [] as string[]]));
-  const write = () => {
-    for (const f of files) {
-      const m = `${f.slice(-20)} line ${written.get(f)!.length}`;
-      written.get(f)!.push(m);
-      append(f, criLine(m));
-    }
-  };
-  for (let i = 0; i < 100; i++) write();
-  const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), { enrich: stage, sink: createFileSink(out), metrics, logger });
-  t.teardown(() => source.stop());
-  await waitFor('failed attempts while the service is down', () => source.stats().failedAttempts >= 3);
-  t.match(logger.records.find((r) => r.level === 'warn')?.obj, { stage: 'service', error: /unreachable: ECONNREFUSED/ });
-  for (let i = 0; i < 100; i++) write();
-  await service(t, port, { token: 'secret-token-123' });
-  await waitFor('everything delivered', () => readEnriched(out).length >= 600);
-  await source.stop();
-  const events = readEnriched(out);
-  for (const f of files) t.same(events.filter((e) => e.file === f).map((e) => e.message), written.get(f), `${f}: all lines once, in order`);
-  t.match(events.find((e) => e.file === files[0])?.kubernetes, { pod_namespace: 'shop', pod_name: 'cart-7d9f8-x2x4q', container_name: 'cart' }, 'enriched by the service');
-  t.ok(await metricValue(metrics, 'kube_log_enricher_sink_errors_total', { sink: 'service' }) >= 3);
-  t.notOk(JSON.stringify(logger.records).includes('secret-token-123'), 'the token is never logged');
-});
-
-t.test('source: a wrong token is reported as a refusal with a hint; an oversized batch is split', async (t) => {
-  const root = t.testdir({ pods: {}, data: {} });
-  const podsDir = join(root, 'pods');
-  const port = await freePort();
-  const { metrics: serviceMetrics } = await service(t, port, { token: 'right', maxBodyBytes: 4096 });
-  const log = podDir(podsDir, 'shop', PODS[0]!.name, PODS[0]!.uid, 'cart').log;
-  const messages = Array.from({ length: 100 }, (_, i) => `line ${i} ${'z'.repeat(60)}`);
+  await service(t, port, { token: 'cli-token' });
+  const log = podDir(podsDir, 'pay', PODS[1]!.name, PODS[1]!.uid, 'api').log;
+  const messages = Array.from({ length: 50 }, (_, i) => `cli line ${i}`);
   append(log, messages.map((m) => criLine(m)).join(''));
-
-  const wrongLogger = recordingLogger();
-  const wrong = createRemoteStage({ service: `http://127.0.0.1:${port}/`, token: 'wrong' });
-  t.teardown(() => wrong.close());
-  let source = await startFileSource(sourceOptions(podsDir, join(root, 'data-wrong'), { retryBackoff: { initialMs: 10, maxMs: 50, factor: 2, jitter: 0 } }), {
-    enrich: wrong, sink: createFileSink(join(root, 'wrong.ndjson')), metrics: testMetrics(), logger: wrongLogger,
+  const child = spawn(
+    process.execPath,
+    [join(REPO, 'src', 'cli', 'main.ts'), 'source', '--service', `http://127.0.0.1:${port}`, '--pods-dir', podsDir, '--data-dir', join(root, 'data'), '--sink', `file:${out}`],
+    { env: { PATH: process.env.PATH ?? '', KLE_SOURCE_TRANSPORT: 'websocket', KLE_SOURCE_SERVICE_TOKEN: 'cli-token' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
   });
-  await waitFor('a refusal', () => wrongLogger.records.some((r) => r.level === 'error'));
-  await source.stop({ timeoutMs: 10 });
-  const refusal = wrongLogger.records.find((r) => r.level === 'error')!;
-  t.match(refusal.msg, /delivery refused; keeping the batch/);
-  t.match(refusal.obj, { stage: 'service', error: /answered HTTP 401 \(check serviceToken \/ serviceTokenFile\)/ });
-
-  const out = join(root, 'right.ndjson');
-  const right = createRemoteStage({ service: `http://127.0.0.1:${port}`, token: 'right' });
-  t.teardown(() => right.close());
-  source = await startFileSource(sourceOptions(podsDir, join(root, 'data-right')), { enrich: right, sink: createFileSink(out), metrics: testMetrics(), logger: recordingLogger() });
-  t.teardown(() => source.stop());
-  await waitFor('all lines through a 4 KiB body limit', () => readEnriched(out).length >= 100);
-  await source.stop();
+  await waitFor('every line through the service', () => readEnriched(out).length >= 50);
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exits 0 on SIGTERM');
   t.same(readEnriched(out).map((e) => e.message), messages);
-  const answers = (await serviceMetrics.httpDuration.get()).values.filter((v) => v.metricName?.endsWith('_count'));
-  t.ok(answers.some((v) => v.labels.status_code === 413 || v.labels.status_code === '413'), 'the service did answer 413 before the split');
+  t.match(readEnriched(out)[0]?.kubernetes, { pod_name: PODS[1]!.name, container_name: 'api' });
+  t.match(stderr, /"transport":"websocket"/, 'the start-up line names the transport');
+  t.notOk(stderr.includes('cli-token'), 'the token is never logged');
 });
 
 t.test('a sink that is down for a while: reading pauses, then everything arrives once', async (t) => {

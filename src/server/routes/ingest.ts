@@ -2,9 +2,9 @@
  * GET /v1/ingest (WebSocket): raw events in, enriched events out on the same connection, in
  * order, one merge session per connection. Bad messages are answered, never a disconnect.
  */
-import { ByteWriterPool } from '../../enrich/byte-writer.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ByteWriterPool } from '../../enrich/byte-writer.ts';
 import type { Enricher } from '../../enrich/types.ts';
 import type { Metrics } from '../../metrics/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
@@ -33,7 +33,22 @@ const INGEST_DESCRIPTION = [
   'not arrive is sent after `enrichment.partialFlushTimeout`. A client that does not read its answers is not read from until',
   'they drain. Messages larger than `server.maxBodyBytes` close the connection with 1009; on shutdown the service sends what',
   'is pending and closes with 1001.',
+  '',
+  'With `?ack=true` every message gets exactly one answer, in order: a first line `{"ack": n, "events": k, "excluded": x,',
+  '"merged": m, "errors": [...]}` (n counts the messages of the connection from 1; errors are per-event details as above),',
+  'then the k enriched events as NDJSON. A message that could not be parsed gets `{"ack": n, "events": 0, "error": "...",',
+  '"details": [...]}`. Partial lines are merged all the same, but no timer flushes them: one whose final fragment is overdue',
+  'goes out with the next answer, or at shutdown in an answer with `"ack": null`. The bundled `source` uses this mode',
+  '(`source.transport: websocket`).',
 ].join('\n');
+
+const IngestQuerySchema = z.object({
+  ack: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((value) => value === 'true')
+    .describe('`true`: one answer per message, starting with an acknowledgement line (see above).'),
+});
 
 export const UpgradeResponseSchema = z.null().describe('Switching Protocols: the connection is now a WebSocket.');
 
@@ -54,8 +69,10 @@ export function ingestRoutes(deps: IngestRoutesDeps): FastifyPluginAsyncZod {
         tags: ['streaming'],
         summary: 'Enrich events over a WebSocket',
         description: INGEST_DESCRIPTION,
+        querystring: IngestQuerySchema,
         response: {
           101: UpgradeResponseSchema,
+          400: errorResponse('A bad query parameter, answered before the upgrade.'),
           401: errorResponse('Missing or wrong bearer token.'),
           426: errorResponse('A plain GET: this route needs a WebSocket upgrade.'),
         },
@@ -65,7 +82,7 @@ export function ingestRoutes(deps: IngestRoutesDeps): FastifyPluginAsyncZod {
       },
       wsHandler: (socket, request) => {
         metrics.wsClients.inc({ route: INGEST_ROUTE });
-        const connection = new IngestConnection(socket, { enricher: deps.enricher, bus: deps.bus, writers }, limits);
+        const connection = new IngestConnection(socket, { enricher: deps.enricher, bus: deps.bus, writers }, limits, { ack: request.query.ack });
         const forget = connections.add(connection);
         socket.on('message', (data) => {
           try {

@@ -1,0 +1,198 @@
+/**
+ * `source` with `transport: websocket`: raw events go to the service's /v1/ingest over one
+ * long-lived WebSocket in acknowledged mode (`?ack=true`, see src/server/ingest-connection.ts):
+ * each batch is one message, and its answer, the only frame that answers it, starts with a line
+ * naming the message and how many enriched events follow. Only then is the batch done, so a
+ * batch that is wholly excluded is acknowledged too, and one that is not answered (the service
+ * went away, a timeout) fails and is retried by the delivery pipeline on a new connection, never
+ * half-written. One batch is in flight at a time, as the pipeline sends them.
+ */
+import { WebSocket, type RawData } from 'ws';
+import type { DecodedMessage } from '../enrich/types.ts';
+import { DEFAULT_BACKOFF } from '../sink/backoff.ts';
+import { bodySnippet, isRetryableStatus } from '../sink/http-request.ts';
+import { redactUrl } from '../sink/spec.ts';
+import type { NdjsonChunk } from '../sink/types.ts';
+import type { BatchEnricher, SourceBatch } from './delivery.ts';
+import { quoteFields, RemoteServiceError, serialiseRawEvent, DEFAULT_FIELDS, type RemoteStageOptions } from './stages.ts';
+
+/** WebSocket close code of a message over the service's maxPayload (server.maxBodyBytes). */
+const MESSAGE_TOO_BIG = 1009;
+
+/** The first line of an acknowledged answer. */
+interface AckHeader {
+  ack: number | null;
+  events: number;
+  errors?: unknown[];
+  error?: string;
+  details?: unknown[];
+}
+
+class MessageTooBig extends Error {}
+
+interface Waiting {
+  seq: number;
+  resolve: (answer: Buffer) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** One open socket and the batch waiting for its answer. */
+class IngestSocket {
+  readonly socket: WebSocket;
+  sent = 0;
+  waiting: Waiting | undefined;
+  failure: Error | undefined;
+
+  constructor(socket: WebSocket, where: string) {
+    this.socket = socket;
+    socket.on('message', (data: RawData) => this.#onAnswer(toBuffer(data), where));
+    socket.on('close', (code: number, reason: Buffer) => {
+      const text = reason.toString('utf8');
+      this.fail(
+        code === MESSAGE_TOO_BIG
+          ? new MessageTooBig(`enrichment service ${where} closed the connection: message too big (${code})`)
+          : new RemoteServiceError(`enrichment service ${where} closed the connection (${code}${text === '' ? '' : ` ${text}`})`, { permanent: false }),
+      );
+    });
+    socket.on('error', (err: Error) => this.fail(new RemoteServiceError(`enrichment service ${where}: ${err.message}`, { permanent: false })));
+  }
+
+  fail(err: Error): void {
+    this.failure ??= err;
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w !== undefined) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
+  }
+
+  #onAnswer(answer: Buffer, where: string): void {
+    const newline = answer.indexOf(0x0a);
+    let header: AckHeader;
+    try {
+      header = JSON.parse(answer.toString('utf8', 0, newline === -1 ? answer.length : newline)) as AckHeader;
+    } catch {
+      this.fail(new RemoteServiceError(`enrichment service ${where} sent an answer without an acknowledgement line (is it kube-log-enricher?)`, { permanent: false }));
+      return;
+    }
+    if (header.ack === null) return; // lines flushed at the service's shutdown: never ours, we send no partial lines
+    const w = this.waiting;
+    if (w === undefined || header.ack !== w.seq) {
+      this.fail(new RemoteServiceError(`enrichment service ${where} acknowledged message ${String(header.ack)}, expected ${String(w?.seq)}`, { permanent: false }));
+      return;
+    }
+    this.waiting = undefined;
+    clearTimeout(w.timer);
+    w.resolve(answer);
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
+
+export function createRemoteWebSocketStage(options: RemoteStageOptions): BatchEnricher & { close(): void } {
+  const base = new URL(options.service);
+  const url = new URL('v1/ingest?ack=true', base.href.endsWith('/') ? base : new URL(`${base.href}/`));
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const where = redactUrl(url);
+  const quoted = quoteFields(options.fields ?? DEFAULT_FIELDS);
+  const headers: Record<string, string> = {};
+  if (options.token !== undefined && options.token !== '') headers.authorization = `Bearer ${options.token}`;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  let current: IngestSocket | undefined;
+  let closed = false;
+
+  function open(): Promise<IngestSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs });
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(new RemoteServiceError(`enrichment service ${where} unreachable: ${err.code ?? 'error'} ${err.message}`, { permanent: false }));
+      };
+      socket.once('error', onError);
+      socket.once('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 0;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (body.length < 500) body += chunk;
+        });
+        res.on('end', () => {
+          const permanent = !isRetryableStatus(status);
+          const hint = status === 401 || status === 403 ? ' (check serviceToken / serviceTokenFile)' : '';
+          reject(
+            new RemoteServiceError(`enrichment service ${where} answered HTTP ${status}${hint}: ${bodySnippet(body)}`, {
+              permanent,
+              status,
+              retryAfterSeconds: permanent ? DEFAULT_BACKOFF.maxMs / 1000 : undefined,
+            }),
+          );
+          socket.terminate(); // after the reject: the 'error' it causes must not win
+        });
+      });
+      socket.once('open', () => {
+        socket.off('error', onError);
+        resolve(new IngestSocket(socket, where));
+      });
+    });
+  }
+
+  async function connection(): Promise<IngestSocket> {
+    if (closed) throw new RemoteServiceError(`the connection to ${where} is closed`, { permanent: false });
+    if (current === undefined || current.failure !== undefined) current = await open();
+    return current;
+  }
+
+  async function exchange(body: string): Promise<Buffer> {
+    const c = await connection();
+    const seq = ++c.sent;
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => c.fail(new RemoteServiceError(`enrichment service ${where} did not answer within ${timeoutMs} ms`, { permanent: false })), timeoutMs);
+      c.waiting = { seq, resolve, reject, timer };
+      c.socket.send(body, { binary: false }, (err) => {
+        if (err !== undefined && err !== null) c.fail(new RemoteServiceError(`enrichment service ${where}: ${err.message}`, { permanent: false }));
+      });
+    });
+  }
+
+  async function send(files: readonly string[], messages: readonly DecodedMessage[]): Promise<NdjsonChunk> {
+    let body = '';
+    for (let i = 0; i < files.length; i++) body += serialiseRawEvent(files[i]!, messages[i]!, quoted) + '\n';
+    let answer: Buffer;
+    try {
+      answer = await exchange(body);
+    } catch (err) {
+      if (!(err instanceof MessageTooBig)) throw err;
+      if (files.length <= 1) throw new RemoteServiceError(`${err.message}: one event is larger than the service's server.maxBodyBytes`, { permanent: true });
+      // Over the service's message limit: the halves go one after the other, on a new connection.
+      options.logger?.debug({ service: where, events: files.length }, "a batch over the service's message limit (server.maxBodyBytes): sending it in halves");
+      const half = files.length >> 1;
+      const first = await send(files.slice(0, half), messages.slice(0, half));
+      const second = await send(files.slice(half), messages.slice(half));
+      return { bytes: Buffer.concat([first.bytes, second.bytes]), events: first.events + second.events };
+    }
+    const newline = answer.indexOf(0x0a);
+    const header = JSON.parse(answer.toString('utf8', 0, newline)) as AckHeader;
+    if (header.error !== undefined) {
+      throw new RemoteServiceError(`enrichment service ${where} could not read the batch: ${header.error} ${JSON.stringify(header.details ?? [])}`, { permanent: true });
+    }
+    if (header.errors !== undefined && header.errors.length > 0) options.logger?.warn({ service: where, errors: header.errors.length, details: header.errors.slice(0, 10) }, 'the service reported invalid events');
+    return { bytes: answer.subarray(newline + 1), events: header.events };
+  }
+
+  return {
+    name: 'service',
+    processBatch(batch: SourceBatch) {
+      return send(batch.files, batch.messages);
+    },
+    close() {
+      closed = true;
+      current?.socket.close(1000, 'source stopping');
+      current?.fail(new RemoteServiceError(`the connection to ${where} is closed`, { permanent: false }));
+    },
+  };
+}
