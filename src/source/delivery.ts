@@ -20,9 +20,9 @@ export interface SourceBatch {
 
 /**
  * The stage between reading and the sink: enrich a batch, give back its serialised events (fewer
- * if some were excluded). The chunk's bytes may be a view of a buffer the stage reuses: they stay
- * valid until its next processBatch() call, which the pipeline makes only once the sink is done
- * with them.
+ * if some were excluded). The chunk's bytes may be a view of a buffer the stage reuses, but not
+ * in the very next call: the pipeline processes the next batch while the sink writes this one,
+ * so they must stay valid until the processBatch() call after the next.
  */
 export interface BatchEnricher {
   /** For logs and the sink_errors_total label. */
@@ -178,26 +178,36 @@ export class DeliveryPipeline<K, M> {
     }
   }
 
+  /**
+   * Batches in order: each is processed, then written. The sink's write of one batch (file and
+   * socket writes happen off the main thread) overlaps the processing of the next, which is
+   * where the main thread would otherwise wait; writes still go one at a time, in order, and a
+   * batch counts as delivered (its progress handed back) only once its own write succeeded.
+   */
   private async deliverAll(): Promise<void> {
+    /** The write under way: of the batch at the head of the queue (until it completes and shifts it). */
+    let writing: { batch: Batch<K, M>; done: Promise<boolean> } | undefined;
     try {
-      while (this.queue.length > 0 && !this.abort.signal.aborted) {
-        const batch = this.queue[0]!;
-        if (batch.files.length > 0) {
-          const enriched = await this.retrying(this.enrich.name, () => this.enrich.processBatch(batch));
-          if (enriched === undefined) return;
-          const chunk = enriched.value;
-          if (chunk.events > 0) {
-            const written = await this.retrying('sink', () => this.sink.write(chunk));
-            if (written === undefined) return;
-            this.counters.linesWritten += chunk.events;
-          }
+      while (!this.abort.signal.aborted) {
+        // A write may complete at once (nothing to write), so ask the queue, not the promise, what is next.
+        const next = this.queue[0] === writing?.batch ? this.queue[1] : this.queue[0];
+        if (next === undefined) {
+          // Nothing more to process: finish the write under way, then look again.
+          if (writing === undefined || !(await writing.done)) return;
+          writing = undefined;
+          continue;
         }
-        this.queue.shift();
-        this.buffered -= batch.bytes;
-        this.counters.batchesDelivered++;
-        this.counters.eventsDelivered += batch.files.length;
-        if (batch.progress.size > 0) this.onDelivered(batch.progress);
-        if (this.hasRoom()) this.releaseRoomWaiters();
+        let chunk: NdjsonChunk | undefined;
+        if (next.files.length > 0) {
+          const enriched = await this.retrying(this.enrich.name, () => this.enrich.processBatch(next));
+          if (enriched === undefined) return;
+          chunk = enriched.value;
+        }
+        if (writing !== undefined) {
+          if (!(await writing.done)) return;
+          writing = undefined;
+        }
+        writing = { batch: next, done: this.write(next, chunk) };
       }
     } finally {
       this.delivering = false;
@@ -207,6 +217,22 @@ export class DeliveryPipeline<K, M> {
         for (const w of waiters) w();
       }
     }
+  }
+
+  /** Writes the batch at the head of the queue and marks it delivered; false when the pipeline was closed meanwhile. */
+  private async write(batch: Batch<K, M>, chunk: NdjsonChunk | undefined): Promise<boolean> {
+    if (chunk !== undefined && chunk.events > 0) {
+      const written = await this.retrying('sink', () => this.sink.write(chunk));
+      if (written === undefined) return false;
+      this.counters.linesWritten += chunk.events;
+    }
+    this.queue.shift();
+    this.buffered -= batch.bytes;
+    this.counters.batchesDelivered++;
+    this.counters.eventsDelivered += batch.files.length;
+    if (batch.progress.size > 0) this.onDelivered(batch.progress);
+    if (this.hasRoom()) this.releaseRoomWaiters();
+    return true;
   }
 
   /** Runs `step` until it succeeds; undefined when the pipeline was closed meanwhile. */

@@ -68,7 +68,7 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
     pollInterval: options.pollInterval ?? 250,
     readChunkBytes: options.readChunkBytes ?? 128 * 1024,
     concurrentReads: options.concurrentReads ?? 2,
-    maxQueuedBatches: options.maxQueuedBatches ?? 2,
+    maxQueuedBatches: options.maxQueuedBatches ?? 3,
     retryBackoff: options.retryBackoff ?? { initialMs: 200, maxMs: 30_000, factor: 2, jitter: 0.2 },
   };
   const positive: (keyof ResolvedOptions)[] = [
