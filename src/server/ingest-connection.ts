@@ -90,7 +90,7 @@ export class IngestConnection {
       const overdue = this.#session.flushExpired();
       const result = this.#deps.enricher.enrichBatch(parsed.events, this.#session);
       if (overdue.records.length > 0) result.records.unshift(...overdue.records);
-      this.#answer(seq, result, parsed.lines);
+      this.#answer(seq, { ...result, excluded: result.excluded + overdue.excluded, merged: result.merged + overdue.merged }, parsed.lines);
       return;
     }
     this.#emit(this.#deps.enricher.enrichBatch(parsed.events, this.#session), parsed.lines);

@@ -218,13 +218,15 @@ t.test('?ack=true: exactly one answer per message, in order, led by its acknowle
   t.ok(client.messages.every((m) => m.endsWith('\n')), 'every answer ends with a newline');
 
   // No timer in this mode: an overdue partial line goes out with the next answer.
-  client.socket.send(JSON.stringify(rawEvent(db, 'never finished', { partial: true })));
+  client.socket.send(JSON.stringify([rawEvent(db, 'never ', { partial: true }), rawEvent(db, 'finished', { partial: true })]));
   await client.until(() => client.messages.length === 7, 'the seventh answer');
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.equal(client.messages.length, 7, 'nothing unasked for');
   client.socket.send(JSON.stringify(rawEvent(cart, 'next')));
   await client.until(() => client.messages.length === 8, 'the eighth answer');
   t.same(answers()[7]!.events.map((e) => e.message), ['never finished', 'next']);
+  t.match(answers()[6]!.head, { ack: 7, events: 0, merged: 0 }, 'the open line is not counted yet');
+  t.match(answers()[7]!.head, { ack: 8, events: 2, merged: 1 }, 'counted in the answer it went out with');
   await client.close();
 });
 
