@@ -44,7 +44,7 @@ export type LabelSelectorResult =
   | { ok: false; code: LabelSelectorErrorCode; error: string };
 
 export interface LabelSelectorOptions {
-  /** Accept `key>n` and `key<n` as labels.Parse does (the simulated API server); default false. */
+  /** Accept `key>n` and `key<n` as labels.Parse does (the simulated API server, /v1/stream); default false. */
   allowComparisons?: boolean | undefined;
 }
 

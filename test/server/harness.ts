@@ -43,7 +43,7 @@ export function smallCluster(): { namespaces: ReturnType<typeof namespaceFor>[];
     pods: [
       podFor({ name: 'cart-7d9f8-x2x4q', namespace: 'shop', labels: { app: 'cart', tier: 'web' }, containers: ['cart'], seed: 1 }),
       podFor({ name: 'front-5c6d7-abcde', namespace: 'shop', labels: { app: 'front', tier: 'web', canary: 'true' }, containers: ['front', 'sidecar'], seed: 2 }),
-      podFor({ name: 'db-0', namespace: 'data', labels: { app: 'db', tier: 'db' }, containers: ['postgres'], seed: 3 }),
+      podFor({ name: 'db-0', namespace: 'data', labels: { app: 'db', tier: 'db', 'apps.kubernetes.io/pod-index': '0' }, containers: ['postgres'], seed: 3 }),
     ],
   };
 }

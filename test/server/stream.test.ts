@@ -30,8 +30,11 @@ t.test('stream', async (t) => {
       sidecar: await WsClient.open(streamUrl('?container=sidecar')),
       webNoCanary: await WsClient.open(streamUrl(`?labelSelector=${encodeURIComponent('tier=web,!canary')}`)),
       dbOrFront: await WsClient.open(streamUrl(`?labelSelector=${encodeURIComponent('app in (db, front)')}&namespace=shop`)),
+      // Integer comparisons, as kubectl and the API server take them (`apps.kubernetes.io/pod-index` is a StatefulSet pod's ordinal).
+      firstOrdinal: await WsClient.open(streamUrl(`?labelSelector=${encodeURIComponent('apps.kubernetes.io/pod-index<1')}`)),
+      laterOrdinal: await WsClient.open(streamUrl(`?labelSelector=${encodeURIComponent('apps.kubernetes.io/pod-index>0')}`)),
     };
-    await waitFor(() => stack.bus.subscriberCount === 6, 'six subscriptions');
+    await waitFor(() => stack.bus.subscriberCount === 8, 'eight subscriptions');
     const ghost: PodRef = { ...cart, name: 'ghost-1', uid: '00000000-0000-0000-0000-00000000beef' };
     const batch = [
       rawEvent(cart, 'cart'),
@@ -47,6 +50,8 @@ t.test('stream', async (t) => {
       sidecar: ['front sidecar'],
       webNoCanary: ['cart'],
       dbOrFront: ['front', 'front sidecar'],
+      firstOrdinal: ['db'],
+      laterOrdinal: [],
     };
     t.equal((await post(`${stack.url}/v1/enrich`, ndjson(batch), NDJSON_HEADERS)).status, 200);
     for (const [name, client] of Object.entries(subscribers)) {
@@ -89,6 +94,7 @@ t.test('stream', async (t) => {
     for (const [query, field] of [
       [`?labelSelector=${encodeURIComponent('app in (cart')}`, 'labelSelector'],
       [`?labelSelector=${encodeURIComponent('app=a b')}`, 'labelSelector'],
+      [`?labelSelector=${encodeURIComponent('apps.kubernetes.io/pod-index>first')}`, 'labelSelector'],
       ['?pod=a&pod=b', 'pod'],
       ['?namespace=', 'namespace'],
     ] as const) {

@@ -32,14 +32,15 @@ const StreamQuerySchema = z.object({
     .string()
     .max(4096)
     .transform((text, ctx) => {
-      const parsed = parseLabelSelector(text);
+      const parsed = parseLabelSelector(text, { allowComparisons: true });
       if (parsed.ok) return parsed.selector;
       ctx.addIssue({ code: 'custom', message: parsed.error });
       return z.NEVER;
     })
     .optional()
     .describe(
-      'A Kubernetes label selector on the pod labels, as kubectl takes it: `app=cart,tier!=db`, `env in (prod,staging)`, `!canary`. ' +
+      'A Kubernetes label selector on the pod labels, as kubectl takes it: `app=cart,tier!=db`, `env in (prod,staging)`, `!canary`, ' +
+        '`apps.kubernetes.io/pod-index>0` (`>` and `<` compare integers; a label that is not one never matches). ' +
         'Events of pods the service does not know never match a non-empty selector.',
     ),
 });
