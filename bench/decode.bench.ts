@@ -10,24 +10,15 @@ import { decodeLine, decodeLineKeepingJson, isDecodeFailure, PartialMerger } fro
 import { decodeDocker, decodeDockerWithJsonParse } from '../src/formats/docker.ts';
 import { createPathResolver, podIdentityFromPath } from '../src/paths/index.ts';
 import { containerId, containerLogPath, criLine, dockerLine, podLogPath, podUid, rfc3339 } from '../test/builders/lines.ts';
+import { SeededRandom } from '../src/sim/index.ts';
 import { fmt, summarise } from './stats.ts';
 
 const PODS = 100;
 const LINES = 200_000;
 const ROUNDS = 9;
 
-/** Deterministic PRNG (mulberry32) so every run measures the same input. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = rng(42);
+const seeded = new SeededRandom(42); // every run measures the same input
+const random = () => seeded.next();
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const WORDS = ['GET', 'POST', '/api/v1/orders', 'status=200', 'latency_ms=12', 'user=4711', 'cache', 'miss', 'retrying', 'upstream', 'connect', 'timeout', 'ok', 'level=info', 'msg=request_done', 'trace_id=4bf92f3577b34da6'];
 const SPICE = ['"quoted"', 'tab\there', 'café', 'naïve', '→', 'back\\slash', '😀'];

@@ -16,7 +16,7 @@
 import os from 'node:os';
 import { ByteWriter, createEnricher, enricherOptions, type SchemaName } from '../src/enrich/index.ts';
 import { decodeLine, decodeLineKeepingJson, isDecodeFailure } from '../src/formats/index.ts';
-import { generateCluster } from '../src/sim/index.ts';
+import { generateCluster, SeededRandom } from '../src/sim/index.ts';
 import { ndjsonOfRecords } from '../src/sink/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 import { criLine, dockerLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
@@ -28,18 +28,6 @@ const ROUNDS = 15;
 const WARMUP_ROUNDS = 3;
 const PARTIAL_SHARE = 0.1;
 const DOCKER_SHARE = 0.3;
-
-/** Deterministic PRNG (mulberry32), so every run enriches the same lines. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['GET', 'POST', '/api/v1/orders', 'status=200', 'latency_ms=12', 'user="alice"', 'trace_id=4bf92f3577b34da6', 'level=info', 'msg="request served"', 'db.query', 'SELECT * FROM carts WHERE id = $1', 'cache hit', 'retrying', 'path=C:\\tmp', 'ok'];
 
@@ -62,7 +50,8 @@ interface Workload {
 
 /** The same messages and splits whatever `dockerShare` is (the PRNG is drawn alike). */
 function buildWorkload(files: readonly string[], dockerShare: number): Workload {
-  const rand = prng(42);
+  const seeded = new SeededRandom(42); // every run enriches the same lines
+  const rand = () => seeded.next();
   const events: Record<string, unknown>[] = [];
   const lines: string[] = [];
   const messages: string[] = [];

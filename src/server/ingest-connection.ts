@@ -11,7 +11,7 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import type { ByteWriterPool } from '../enrich/byte-writer.ts';
-import type { BatchResult, Enricher, MergeSession } from '../enrich/types.ts';
+import type { BatchResult, EnrichedRecord, Enricher, MergeSession } from '../enrich/types.ts';
 import { ndjsonAnswer, parseEventsMessage } from './batch-codec.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
@@ -120,31 +120,26 @@ export class IngestConnection {
   #answer(seq: number | null, result: BatchResult, lines: Int32Array | undefined): void {
     const records = result.records;
     const header = { ack: seq, events: records.length, excluded: result.excluded, merged: result.merged, errors: errorDetails(result, lines) };
+    this.#sendRecords(records, `${JSON.stringify(header)}\n`);
+  }
+
+  #emit(result: BatchResult, lines: Int32Array | undefined): void {
+    if (result.records.length > 0) this.#sendRecords(result.records, undefined);
+    if (result.errors.length > 0) {
+      const details = errorDetails(result, lines);
+      this.#send(JSON.stringify({ error: `${details.length} invalid event(s) in the message`, details }));
+    }
+  }
+
+  /** Records as NDJSON (after `head`) in a pooled buffer, handed back once ws has sent it; then to /v1/stream. */
+  #sendRecords(records: readonly EnrichedRecord[], head: string | undefined): void {
     const writer = this.#deps.writers.take();
-    const bytes = ndjsonAnswer(records, writer, `${JSON.stringify(header)}\n`);
-    this.#socket.send(bytes, TEXT_FRAME, (err?: Error) => {
+    this.#socket.send(ndjsonAnswer(records, writer, head), TEXT_FRAME, (err?: Error) => {
       if (err === undefined || err === null) this.#deps.writers.give(writer);
       this.#afterSend(err);
     });
     this.#pauseIfBehind();
     if (records.length > 0) this.#deps.bus.publish(records);
-  }
-
-  #emit(result: BatchResult, lines: Int32Array | undefined): void {
-    const records = result.records;
-    if (records.length > 0) {
-      const writer = this.#deps.writers.take();
-      this.#socket.send(ndjsonAnswer(records, writer), TEXT_FRAME, (err?: Error) => {
-        if (err === undefined || err === null) this.#deps.writers.give(writer);
-        this.#afterSend(err);
-      });
-      this.#pauseIfBehind();
-      this.#deps.bus.publish(records);
-    }
-    if (result.errors.length > 0) {
-      const details = errorDetails(result, lines);
-      this.#send(JSON.stringify({ error: `${details.length} invalid event(s) in the message`, details }));
-    }
   }
 
   /** Text frames always (an answer's Buffer is UTF-8 text, already encoded). */

@@ -96,6 +96,17 @@ export interface RemoteStageOptions {
   logger?: SourceLogger;
 }
 
+/** The service answered with an error status (to a POST, or to the WebSocket upgrade): permanent unless retrying can help. */
+export function serviceRefused(where: string, status: number, body: string, retryAfter: number | undefined): RemoteServiceError {
+  const permanent = !isRetryableStatus(status);
+  const hint = status === 401 || status === 403 ? ' (check serviceToken / serviceTokenFile)' : '';
+  return new RemoteServiceError(`enrichment service ${where} answered HTTP ${status}${hint}: ${bodySnippet(body)}`, {
+    permanent,
+    status,
+    retryAfterSeconds: retryAfter ?? (permanent ? DEFAULT_BACKOFF.maxMs / 1000 : undefined),
+  });
+}
+
 /** An answer from the service, or none. `permanent` when retrying the same batch cannot help (bad token, bad request). */
 export class RemoteServiceError extends Error {
   readonly code = 'service_unavailable';
@@ -149,14 +160,7 @@ export function createRemoteStage(options: RemoteStageOptions): BatchEnricher & 
       const second = await post(files.slice(half), messages.slice(half));
       return first.concat(second);
     }
-    const retryAfter = retryAfterSeconds(res.headers);
-    const permanent = !isRetryableStatus(res.status);
-    const hint = res.status === 401 || res.status === 403 ? ' (check serviceToken / serviceTokenFile)' : '';
-    throw new RemoteServiceError(`enrichment service ${where} answered HTTP ${res.status}${hint}: ${bodySnippet(res.body)}`, {
-      permanent,
-      status: res.status,
-      retryAfterSeconds: retryAfter ?? (permanent ? DEFAULT_BACKOFF.maxMs / 1000 : undefined),
-    });
+    throw serviceRefused(where, res.status, res.body, retryAfterSeconds(res.headers));
   }
 
   return {

@@ -9,12 +9,11 @@
  */
 import { WebSocket, type RawData } from 'ws';
 import type { DecodedMessage } from '../enrich/types.ts';
-import { DEFAULT_BACKOFF } from '../sink/backoff.ts';
-import { bodySnippet, isRetryableStatus } from '../sink/http-request.ts';
+import { retryAfterSeconds } from '../sink/http-request.ts';
 import { redactUrl } from '../sink/spec.ts';
 import type { NdjsonChunk } from '../sink/types.ts';
 import type { BatchEnricher, SourceBatch } from './delivery.ts';
-import { quoteFields, RemoteServiceError, serialiseRawEvent, DEFAULT_FIELDS, type RemoteStageOptions } from './stages.ts';
+import { quoteFields, RemoteServiceError, serialiseRawEvent, serviceRefused, DEFAULT_FIELDS, type RemoteStageOptions } from './stages.ts';
 
 /** WebSocket close code of a message over the service's maxPayload (server.maxBodyBytes). */
 const MESSAGE_TOO_BIG = 1009;
@@ -122,15 +121,7 @@ export function createRemoteWebSocketStage(options: RemoteStageOptions): BatchEn
           if (body.length < 500) body += chunk;
         });
         res.on('end', () => {
-          const permanent = !isRetryableStatus(status);
-          const hint = status === 401 || status === 403 ? ' (check serviceToken / serviceTokenFile)' : '';
-          reject(
-            new RemoteServiceError(`enrichment service ${where} answered HTTP ${status}${hint}: ${bodySnippet(body)}`, {
-              permanent,
-              status,
-              retryAfterSeconds: permanent ? DEFAULT_BACKOFF.maxMs / 1000 : undefined,
-            }),
-          );
+          reject(serviceRefused(where, status, body, retryAfterSeconds(res.headers)));
           socket.terminate(); // after the reject: the 'error' it causes must not win
         });
       });
