@@ -6,8 +6,8 @@
  * pod, namespace and node entries (three Map lookups) and only when one of their versions moved
  * is the metadata part re-rendered (layout.ts). An output line is then string concatenation of
  * that pre-rendered text with the JSON of the per-line values; JSON.stringify runs only for the
- * message and pass-through fields, and not even for the message of a whole Docker line, whose
- * JSON text is validated and kept (decodeLineKeepingJson).
+ * message and pass-through fields, and not even for the message of a Docker line, whose JSON
+ * text is validated and kept (decodeLineKeepingJson), nor when its fragments are merged.
  */
 import { decodeLineKeepingJson, isDecodeFailure, isRfc3339, PartialMerger } from '../formats/index.ts';
 import type { DecodedLine, JsonMessageLine, MergedLine, Stream } from '../formats/index.ts';
@@ -182,11 +182,6 @@ class Session implements MergeSession {
 
 function isJsonMessageLine(line: DecodedLine | JsonMessageLine): line is JsonMessageLine {
   return (line as JsonMessageLine).messageJson !== undefined;
-}
-
-/** The merger needs the text: a line kept as JSON is decoded after all (only when it may end a pending line). */
-function withMessage(line: JsonMessageLine): DecodedLine {
-  return { format: line.format, timestamp: line.timestamp, stream: line.stream, partial: false, message: JSON.parse(line.messageJson) as string };
 }
 
 function typeName(value: unknown): string {
@@ -424,7 +419,7 @@ class LogEnricher implements Enricher {
     // Fragments of a known file go through the session's merger, and so do whole lines of a file
     // and stream with a line pending (they may end it); the rest skips it.
     if (decoded !== undefined && fs.file !== undefined && (decoded.partial || session.merger.isPending(fs.file, decoded.stream))) {
-      const line = session.merger.push(fs.file, isJsonMessageLine(decoded) ? withMessage(decoded) : decoded, rec);
+      const line = session.merger.push(fs.file, decoded, rec);
       if (line !== undefined) this.#emitMerged(line, records, tally);
       return;
     }
@@ -444,7 +439,7 @@ class LogEnricher implements Enricher {
       tally.excluded++;
       return;
     }
-    records.push(this.#render(fs, meta, line.timestamp, line.stream, JSON.stringify(line.message), line.context));
+    records.push(this.#render(fs, meta, line.timestamp, line.stream, line.messageJson ?? JSON.stringify(line.message), line.context));
     tally.out++;
     if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
   }
@@ -478,9 +473,13 @@ class LogEnricher implements Enricher {
   /** The event's other fields as `,"key":value` text; output fields of the same name win. */
   #passThrough(rec: Record<string, unknown>): string {
     const skip = this.#notPassedThrough;
+    // The fields every event has (file and line) are told apart by identity first: the parsed
+    // keys are the same interned strings as the configured names, cheaper than hashing.
+    const file = this.#inFile;
+    const line = this.#inLine;
     let out = '';
     for (const key in rec) {
-      if (skip.has(key)) continue;
+      if (key === file || key === line || skip.has(key)) continue;
       const value = rec[key];
       if (value === undefined) continue;
       let json: string | undefined;

@@ -21,10 +21,10 @@ export function decodeLine(line: string): DecodeResult {
 }
 
 /**
- * decodeLine for callers that write the message out as JSON again (the enricher): a whole Docker
- * json-file line in Docker's own shape comes back as a JsonMessageLine, its `log` text validated
- * and kept rather than decoded and re-encoded. Everything else, partial lines included, exactly
- * as decodeLine.
+ * decodeLine for callers that write the message out as JSON again (the enricher): a Docker
+ * json-file line in Docker's own shape, whole or partial, comes back as a JsonMessageLine, its
+ * `log` text validated and kept rather than decoded and re-encoded. Everything else exactly as
+ * decodeLine.
  */
 export function decodeLineKeepingJson(line: string): DecodeResult | JsonMessageLine {
   return line.charCodeAt(0) === 123 /* { */ ? decodeDockerKeepingJson(line) : decodeLine(line);

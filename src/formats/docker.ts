@@ -125,23 +125,28 @@ function startsEscape(s: string, start: number, i: number): boolean {
   return run % 2 === 0;
 }
 
-/** Length of the newline escape (`\n`) ending the JSON string text `s[start, end)`, or 0. */
+/** Length of the newline escape (`\n` or `\u000a`) ending the JSON string text `s[start, end)`, or 0. */
 function newlineEscapeBefore(s: string, start: number, end: number): number {
-  return end - start >= 2 && s.charCodeAt(end - 1) === 110 /* n */ && s.charCodeAt(end - 2) === BACKSLASH && startsEscape(s, start, end - 2) ? 2 : 0;
+  if (end - start >= 2 && s.charCodeAt(end - 1) === 110 /* n */ && s.charCodeAt(end - 2) === BACKSLASH && startsEscape(s, start, end - 2)) return 2;
+  return unicodeEscapeBefore(s, start, end, 97 /* a */) ? 6 : 0;
+}
+
+/** Whether the JSON string text `s[start, end)` ends with `\u000` and `hex` (lower case, or its upper case). */
+function unicodeEscapeBefore(s: string, start: number, end: number, hex: number): boolean {
+  const u = end - 6;
+  return u >= start && s.charCodeAt(u) === BACKSLASH && s.startsWith('u000', u + 1) && (s.charCodeAt(end - 1) | 32) === hex && startsEscape(s, start, u);
 }
 
 /** Length of the carriage return escape (`\r` or `\u000d`) ending the JSON string text `s[start, end)`, or 0. */
 function carriageReturnEscapeBefore(s: string, start: number, end: number): number {
   if (end - start >= 2 && s.charCodeAt(end - 1) === 114 /* r */ && s.charCodeAt(end - 2) === BACKSLASH && startsEscape(s, start, end - 2)) return 2;
-  const u = end - 6;
-  if (u >= start && s.charCodeAt(u) === BACKSLASH && s.startsWith('u000', u + 1) && (s.charCodeAt(end - 1) | 32) === 100 /* d */ && startsEscape(s, start, u)) return 6;
-  return 0;
+  return unicodeEscapeBefore(s, start, end, 100 /* d */) ? 6 : 0;
 }
 
 /**
- * A line in Docker's own shape (see decodeDockerFast): a whole line keeps its `log` text as JSON,
- * validated by one regexp scan; a partial one (merging needs its text) is decoded, by JSON.parse
- * of that text alone. Undefined for anything else: the caller falls back to decodeDocker.
+ * A line in Docker's own shape (see decodeDockerFast) keeps its `log` text as JSON, validated by
+ * one regexp scan: whole (the final newline escape cut off) or partial (merged as JSON text, see
+ * JsonFragment). Undefined for anything else: the caller falls back to decodeDocker.
  */
 function decodeDockerShapeKeepingJson(line: string, end: number): DecodedLine | JsonMessageLine | undefined {
   // The fixed frame first, from both ends: `{"log":"` ... `","stream":"stdout","time":"<time>"}`.
@@ -158,20 +163,18 @@ function decodeDockerShapeKeepingJson(line: string, end: number): DecodedLine | 
 
   const bodyStart = LOG_PREFIX.length;
   const timestamp = line.slice(timeStart, timeEnd);
-  // Docker ends a whole line with "\n"; without it the line is partial and merging needs its text.
-  const newline = newlineEscapeBefore(line, bodyStart, logEnd);
-  if (newline === 0) return decodedShape(line, bodyStart, logEnd, timestamp, stream);
-
   // The text between, validated: one JSON string, closed right at the frame.
   JSON_STRING_TEXT.lastIndex = bodyStart;
   if (!JSON_STRING_TEXT.test(line) || JSON_STRING_TEXT.lastIndex !== logEnd + 1) return undefined;
+  // Docker ends a whole line with "\n"; without it the line is partial, its text kept whole.
+  const newline = newlineEscapeBefore(line, bodyStart, logEnd);
   // The message ends before its newline, or CRLF: one terminator, as decodeDocker cuts it.
-  const cut = logEnd - newline - carriageReturnEscapeBefore(line, bodyStart, logEnd - newline);
-  // The opening quote and the text. A lone surrogate is valid JSON text but would not survive
+  const cut = newline === 0 ? logEnd : logEnd - newline - carriageReturnEscapeBefore(line, bodyStart, logEnd - newline);
+  // The text in its quotes. A lone surrogate is valid JSON text but would not survive
   // UTF-8 output (JSON.stringify writes it as an escape): such a line is decoded instead.
-  const literal = line.slice(bodyStart - 1, cut);
+  const literal = newline === 0 ? line.slice(bodyStart - 1, logEnd + 1) : line.slice(bodyStart - 1, cut) + '"';
   if (!isWellFormed(literal)) return decodedShape(line, bodyStart, logEnd, timestamp, stream);
-  return { format: 'docker', timestamp, stream, partial: false, messageJson: literal + '"' };
+  return { format: 'docker', timestamp, stream, partial: newline === 0, messageJson: literal };
 }
 
 /**
@@ -189,9 +192,9 @@ function decodedShape(line: string, bodyStart: number, logEnd: number, timestamp
 }
 
 /**
- * decodeDocker for callers that write the message out as JSON again: a whole line in Docker's
- * own shape comes back as a JsonMessageLine, its `log` text validated and kept instead of decoded
- * and re-encoded. Anything else exactly as decodeDocker (a property test checks both agree).
+ * decodeDocker for callers that write the message out as JSON again: a line in Docker's own shape,
+ * whole or partial, comes back as a JsonMessageLine, its `log` text validated and kept instead of
+ * decoded and re-encoded. Anything else exactly as decodeDocker (a property test checks both agree).
  */
 export function decodeDockerKeepingJson(line: string): DecodeResult | JsonMessageLine {
   const end = contentEnd(line);

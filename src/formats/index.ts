@@ -11,4 +11,4 @@ export {
   PartialMerger,
   utf8PrefixLength,
 } from './merge.ts';
-export type { Fragment, MergeStats, MergedLine, PartialMergerOptions } from './merge.ts';
+export type { Fragment, JsonFragment, MergeStats, MergedLine, PartialMergerOptions } from './merge.ts';

@@ -25,6 +25,19 @@ export interface Fragment {
   message: string;
 }
 
+/**
+ * A fragment whose text is still JSON: `messageJson` is a JSON string literal (quotes included)
+ * that is valid and well-formed, as decodeLineKeepingJson keeps a Docker `log`. Fragments of one
+ * line that all come this way are joined as JSON text, so a caller that writes the line out as
+ * JSON again never decodes and re-encodes it (a `JsonMessageLine` is one).
+ */
+export interface JsonFragment {
+  timestamp: string;
+  stream: Stream;
+  partial: boolean;
+  messageJson: string;
+}
+
 /** One logical line, as the container wrote it. */
 export interface MergedLine<C = undefined> {
   /** The key the fragments were pushed under (the log file). */
@@ -33,7 +46,12 @@ export interface MergedLine<C = undefined> {
   timestamp: string;
   stream: Stream;
   /** The fragments' messages joined; at most `maxMergedLineBytes` UTF-8 bytes when it had to be cut. */
-  message: string;
+  readonly message: string;
+  /**
+   * The same text as a JSON string literal, when every fragment came as a JsonFragment and the
+   * line was not cut (then `message` is decoded from it only if read); otherwise undefined.
+   */
+  readonly messageJson: string | undefined;
   /** Physical lines folded into this one (1: the line was not split). */
   fragments: number;
   /** The line exceeded `maxMergedLineBytes`: `message` is its first bytes, the rest was dropped. */
@@ -71,7 +89,14 @@ interface Pending<C> {
   key: string;
   stream: Stream;
   timestamp: string;
+  /** The text so far, while `json` is undefined. */
   message: string;
+  /**
+   * The text so far as JSON string text (no quotes), while every fragment came as JSON; `bytes`
+   * then counts its UTF-8 bytes, escapes included, which is never less than the text's own.
+   */
+  json: string | undefined;
+  /** UTF-8 bytes of the text (of the JSON text while `json` is set). */
   bytes: number;
   fragments: number;
   lastAt: number;
@@ -89,6 +114,58 @@ interface StreamSlots<C> {
 
 function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
+}
+
+function isJsonFragment(f: Fragment | JsonFragment): f is JsonFragment {
+  return (f as JsonFragment).messageJson !== undefined;
+}
+
+/** The JSON string text between a literal's quotes. */
+function jsonText(literal: string): string {
+  return literal.slice(1, literal.length - 1);
+}
+
+function textOf(f: Fragment | JsonFragment): string {
+  return isJsonFragment(f) ? (JSON.parse(f.messageJson) as string) : f.message;
+}
+
+/** An emitted line; a line joined as JSON is decoded only when its `message` is read. */
+class Merged<C> implements MergedLine<C> {
+  readonly key: string;
+  readonly timestamp: string;
+  readonly stream: Stream;
+  readonly messageJson: string | undefined;
+  readonly fragments: number;
+  readonly truncated: boolean;
+  readonly incomplete: boolean;
+  readonly context: C | undefined;
+  #message: string | undefined;
+
+  constructor(
+    key: string,
+    timestamp: string,
+    stream: Stream,
+    message: string | undefined,
+    messageJson: string | undefined,
+    fragments: number,
+    truncated: boolean,
+    incomplete: boolean,
+    context: C | undefined,
+  ) {
+    this.key = key;
+    this.timestamp = timestamp;
+    this.stream = stream;
+    this.#message = message;
+    this.messageJson = messageJson;
+    this.fragments = fragments;
+    this.truncated = truncated;
+    this.incomplete = incomplete;
+    this.context = context;
+  }
+
+  get message(): string {
+    return (this.#message ??= JSON.parse(this.messageJson!) as string);
+  }
 }
 
 /** Length (in UTF-16 units) of the longest prefix of `s` that fits `maxBytes` of UTF-8, never splitting a character. */
@@ -161,7 +238,7 @@ export class PartialMerger<C = undefined> {
    * back), the truncated line when this fragment crossed the bound, or undefined while the line
    * is still open. `context` is kept from the first fragment.
    */
-  push(key: string, fragment: Fragment, context?: C): MergedLine<C> | undefined {
+  push(key: string, fragment: Fragment | JsonFragment, context?: C): MergedLine<C> | undefined {
     // The common case: nothing pending anywhere, a whole line.
     if (this.#pendingCount === 0 && !fragment.partial) return whole(key, fragment, context);
     const slots = this.#slots.get(key);
@@ -215,13 +292,26 @@ export class PartialMerger<C = undefined> {
     return oldest === Infinity ? undefined : oldest + this.flushTimeoutMs;
   }
 
-  #start(key: string, slots: StreamSlots<C> | undefined, fragment: Fragment, context: C | undefined): MergedLine<C> | undefined {
-    const bytes = utf8Bytes(fragment.message);
+  #start(key: string, slots: StreamSlots<C> | undefined, fragment: Fragment | JsonFragment, context: C | undefined): MergedLine<C> | undefined {
+    let message = '';
+    let json: string | undefined;
+    let bytes = 0;
+    if (isJsonFragment(fragment)) {
+      json = jsonText(fragment.messageJson);
+      bytes = utf8Bytes(json);
+    }
+    if (json === undefined || bytes > this.maxMergedLineBytes) {
+      // Text, or JSON text past the bound (only the text itself can say whether and where to cut).
+      json = undefined;
+      message = textOf(fragment);
+      bytes = utf8Bytes(message);
+    }
     const pending: Pending<C> = {
       key,
       stream: fragment.stream,
       timestamp: fragment.timestamp,
-      message: fragment.message,
+      message,
+      json,
       bytes,
       fragments: 1,
       lastAt: this.#now(),
@@ -231,7 +321,7 @@ export class PartialMerger<C = undefined> {
     };
     let cut: MergedLine<C> | undefined;
     if (bytes > this.maxMergedLineBytes) {
-      cut = this.#truncate(pending, '', 0, fragment.message, bytes);
+      cut = this.#truncate(pending, '', 0, message, bytes);
     } else {
       this.#pendingBytes += bytes;
     }
@@ -244,28 +334,55 @@ export class PartialMerger<C = undefined> {
     return cut;
   }
 
-  #append(pending: Pending<C>, slots: StreamSlots<C>, fragment: Fragment): MergedLine<C> | undefined {
+  #append(pending: Pending<C>, slots: StreamSlots<C>, fragment: Fragment | JsonFragment): MergedLine<C> | undefined {
     pending.lastAt = this.#now();
-    const bytes = utf8Bytes(fragment.message);
     if (pending.discarding) {
-      this.stats.bytesDropped += bytes;
+      this.stats.bytesDropped += utf8Bytes(textOf(fragment));
       this.stats.fragmentsDropped++;
       if (!fragment.partial) this.#remove(pending, slots);
       return undefined;
     }
     pending.fragments++;
+    if (pending.json !== undefined) {
+      if (isJsonFragment(fragment)) {
+        const json = jsonText(fragment.messageJson);
+        const bytes = utf8Bytes(json);
+        // Within the bound even escaped: the text is too, no cut. Otherwise decide on the text.
+        if (pending.bytes + bytes <= this.maxMergedLineBytes) {
+          pending.json += json;
+          pending.bytes += bytes;
+          this.#pendingBytes += bytes;
+          if (fragment.partial) return undefined;
+          this.#remove(pending, slots);
+          return this.#emit(pending, undefined, `"${pending.json}"`, false, false);
+        }
+      }
+      this.#decodePending(pending);
+    }
+    const text = textOf(fragment);
+    const bytes = utf8Bytes(text);
     if (pending.bytes + bytes > this.maxMergedLineBytes) {
       this.#pendingBytes -= pending.bytes;
-      const cut = this.#truncate(pending, pending.message, pending.bytes, fragment.message, bytes);
+      const cut = this.#truncate(pending, pending.message, pending.bytes, text, bytes);
       if (!fragment.partial) this.#remove(pending, slots);
       return cut;
     }
-    pending.message += fragment.message;
+    pending.message += text;
     pending.bytes += bytes;
     this.#pendingBytes += bytes;
     if (fragment.partial) return undefined;
     this.#remove(pending, slots);
-    return this.#emit(pending, pending.message, false, false);
+    return this.#emit(pending, pending.message, undefined, false, false);
+  }
+
+  /** A line joined as JSON so far goes on as text: decoded, its bytes counted exactly. */
+  #decodePending(pending: Pending<C>): void {
+    const text = JSON.parse(`"${pending.json!}"`) as string;
+    const bytes = utf8Bytes(text);
+    this.#pendingBytes += bytes - pending.bytes;
+    pending.message = text;
+    pending.bytes = bytes;
+    pending.json = undefined;
   }
 
   /** Emits `head` plus as much of `tail` as fits, and switches the pending line to dropping. */
@@ -274,27 +391,19 @@ export class PartialMerger<C = undefined> {
     const kept = tail.slice(0, utf8PrefixLength(tail, room));
     this.stats.linesTruncated++;
     this.stats.bytesDropped += tailBytes - utf8Bytes(kept);
-    const out = this.#emit(pending, head + kept, true, false);
+    const out = this.#emit(pending, head + kept, undefined, true, false);
     pending.discarding = true;
     pending.message = '';
+    pending.json = undefined;
     pending.bytes = 0;
     pending.context = undefined;
     return out;
   }
 
-  #emit(pending: Pending<C>, message: string, truncated: boolean, incomplete: boolean): MergedLine<C> {
+  #emit(pending: Pending<C>, message: string | undefined, messageJson: string | undefined, truncated: boolean, incomplete: boolean): MergedLine<C> {
     this.stats.fragmentsMerged += pending.fragments - 1;
     if (incomplete) this.stats.linesIncomplete++;
-    return {
-      key: pending.key,
-      timestamp: pending.timestamp,
-      stream: pending.stream,
-      message,
-      fragments: pending.fragments,
-      truncated,
-      incomplete,
-      context: pending.context,
-    };
+    return new Merged(pending.key, pending.timestamp, pending.stream, message, messageJson, pending.fragments, truncated, incomplete, pending.context);
   }
 
   #remove(pending: Pending<C>, slots: StreamSlots<C>): void {
@@ -310,21 +419,14 @@ export class PartialMerger<C = undefined> {
     for (const p of pending) {
       this.#remove(p, this.#slots.get(p.key)!);
       // A line being dropped after its cut was already emitted; nothing more to say.
-      if (!p.discarding) out.push(this.#emit(p, p.message, false, true));
+      if (p.discarding) continue;
+      out.push(p.json === undefined ? this.#emit(p, p.message, undefined, false, true) : this.#emit(p, undefined, `"${p.json}"`, false, true));
     }
     return out;
   }
 }
 
-function whole<C>(key: string, fragment: Fragment, context: C | undefined): MergedLine<C> {
-  return {
-    key,
-    timestamp: fragment.timestamp,
-    stream: fragment.stream,
-    message: fragment.message,
-    fragments: 1,
-    truncated: false,
-    incomplete: false,
-    context,
-  };
+function whole<C>(key: string, fragment: Fragment | JsonFragment, context: C | undefined): MergedLine<C> {
+  const json = isJsonFragment(fragment);
+  return new Merged(key, fragment.timestamp, fragment.stream, json ? undefined : fragment.message, json ? fragment.messageJson : undefined, 1, false, false, context);
 }

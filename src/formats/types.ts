@@ -15,9 +15,9 @@ export interface DecodedLine {
 }
 
 /**
- * A whole line whose message was left as the JSON text the runtime wrote (Docker json-file's `log`,
- * its final newline escape cut off), for callers that write the message out as JSON again: see
- * decodeLineKeepingJson. `messageJson` is a JSON string literal (quotes included) and
+ * A line whose message was left as the JSON text the runtime wrote (Docker json-file's `log`, its
+ * final newline escape cut off when it is whole), for callers that write the message out as JSON
+ * again: see decodeLineKeepingJson. A partial one is a JsonFragment for merging. `messageJson` is a JSON string literal (quotes included) and
  * `JSON.parse(messageJson)` is the `message` decodeLine gives; the bytes may differ from
  * JSON.stringify's (Docker writes `<` as `\u003c`, for example), the value does not.
  */
@@ -25,7 +25,7 @@ export interface JsonMessageLine {
   format: 'docker';
   timestamp: string;
   stream: Stream;
-  partial: false;
+  partial: boolean;
   messageJson: string;
 }
 

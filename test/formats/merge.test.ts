@@ -2,7 +2,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Buffer } from 'node:buffer';
 import { PartialMerger, decodeLine, isDecodeFailure, utf8PrefixLength } from '../../src/formats/index.ts';
-import type { DecodedLine, Fragment, MergedLine, Stream } from '../../src/formats/index.ts';
+import type { DecodedLine, Fragment, JsonFragment, MergedLine, Stream } from '../../src/formats/index.ts';
+import { jsonText } from '../builders/json-text.ts';
 import { criFragments, criLine, dockerFragments, rfc3339 } from '../builders/lines.ts';
 
 const FILE = '/var/log/pods/shop_cart_0b6c1d2e-1111-2222-3333-444455556666/cart/0.log';
@@ -287,4 +288,90 @@ t.test('property: no text is lost or invented; every byte is emitted or counted 
       { numRuns: 1500 },
     ),
   );
+});
+
+t.test('Docker fragments kept as JSON are joined as JSON: the same line, never decoded and re-encoded', async (t) => {
+  const merger = new PartialMerger();
+  const json = (messageJson: string, partial: boolean): JsonFragment => ({ timestamp: 't1', stream: 'stdout', partial, messageJson });
+  t.equal(merger.push(FILE, json('"GET \\"/a"', true)), undefined);
+  t.equal(merger.push(FILE, json('"\\u003cb\\u003e"', true)), undefined);
+  const line = merger.push(FILE, json('"\\" 200"', false))!;
+  t.equal(line.messageJson, '"GET \\"/a\\u003cb\\u003e\\" 200"', 'the escapes as written');
+  t.equal(line.message, 'GET "/a<b>" 200');
+  t.equal(line.fragments, 3);
+
+  // A text fragment among them: the line goes on as text.
+  merger.push(FILE, json('"caf\\u00e9 "', true));
+  const mixed = merger.push(FILE, frag('au lait', false))!;
+  t.equal(mixed.messageJson, undefined);
+  t.equal(mixed.message, 'café au lait');
+});
+
+t.test('JSON fragments near the bound: escapes count as the text they stand for', async (t) => {
+  // 6 bytes of text written as 12 bytes of JSON: fits a 10-byte bound, decided on the text.
+  const merger = new PartialMerger({ maxMergedLineBytes: 10 });
+  const json = (messageJson: string, partial: boolean): JsonFragment => ({ timestamp: 't', stream: 'stdout', partial, messageJson });
+  merger.push(FILE, json('"\\"\\"\\""', true));
+  const line = merger.push(FILE, json('"\\"\\"\\""', false))!;
+  t.equal(line.message, '""""""');
+  t.notOk(line.truncated);
+  t.equal(merger.stats.linesTruncated, 0);
+  // And cut on a character boundary of the text when the text does not fit.
+  merger.push(FILE, json('"\\u00e9\\u00e9\\u00e9\\u00e9"', true));
+  const cut = merger.push(FILE, json('"\\u00e9\\u00e9"', false))!;
+  t.equal(cut.message, 'ééééé');
+  t.ok(cut.truncated);
+  t.equal(cut.messageJson, undefined);
+  t.equal(merger.stats.bytesDropped, 2);
+});
+
+t.test('property: fragments pushed as JSON give exactly the lines and counts they give as text', async (t) => {
+  const SPECIALS = ['"', '\\', '\n', '\r', '\t', '\u0000', '\u001f', '<', '&', '\u2028', 'é', '😀', 'n', 'u'];
+  const text = fc.array(fc.oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'grapheme', maxLength: 5 })), { maxLength: 6 }).map((parts) => parts.join(''));
+  const fragment = fc.record({
+    key: fc.constantFrom('a', 'b'),
+    stream: fc.constantFrom<Stream>('stdout', 'stderr'),
+    partial: fc.boolean(),
+    message: text,
+    asJson: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
+    styles: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }),
+  });
+  let joinedAsJson = 0;
+  const same = (a: MergedLine<number>, b: MergedLine<number>) =>
+    a.key === b.key && a.stream === b.stream && a.timestamp === b.timestamp && a.message === b.message && a.fragments === b.fragments &&
+    a.truncated === b.truncated && a.incomplete === b.incomplete && a.context === b.context;
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 40 }), fc.integer({ min: 1, max: 60 }), (frags, bound) => {
+        const asText = new PartialMerger<number>({ maxMergedLineBytes: bound });
+        const asJson = new PartialMerger<number>({ maxMergedLineBytes: bound });
+        const outText: MergedLine<number>[] = [];
+        const outJson: MergedLine<number>[] = [];
+        frags.forEach((f, i) => {
+          const timestamp = `t${i}`;
+          const a = asText.push(f.key, { timestamp, stream: f.stream, partial: f.partial, message: f.message }, i);
+          const b = asJson.push(
+            f.key,
+            f.asJson ? { timestamp, stream: f.stream, partial: f.partial, messageJson: `"${jsonText(f.message, f.styles)}"` } : { timestamp, stream: f.stream, partial: f.partial, message: f.message },
+            i,
+          );
+          if (a !== undefined) outText.push(a);
+          if (b !== undefined) outJson.push(b);
+        });
+        if (asText.pendingCount !== asJson.pendingCount) return false;
+        outText.push(...asText.flushAll());
+        outJson.push(...asJson.flushAll());
+        for (const m of outJson) if (m.messageJson !== undefined && m.fragments > 1) joinedAsJson++;
+        return (
+          outText.length === outJson.length &&
+          outText.every((m, i) => same(m, outJson[i]!)) &&
+          JSON.stringify(asText.stats) === JSON.stringify(asJson.stats) &&
+          asJson.pendingBytes === 0 &&
+          asJson.pendingCount === 0
+        );
+      }),
+      { numRuns: 2000 },
+    ),
+  );
+  t.ok(joinedAsJson > 200, `${joinedAsJson} lines were joined as JSON`);
 });
