@@ -1,7 +1,8 @@
 /**
- * Whole Docker json-file lines are enriched without decoding their message: the `log` text goes
- * into the output as written (decodeLineKeepingJson). The output must be the same event, value
- * for value, as for the decoded message, in every schema, and must stay well-formed UTF-8 JSON.
+ * Docker json-file lines are enriched without decoding their message: the `log` text goes into
+ * the output as written (decodeLineKeepingJson), and the fragments of a split line are joined as
+ * JSON text. The output must be the same event, value for value, as for the decoded message, in
+ * every schema, and must stay well-formed UTF-8 JSON.
  */
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
@@ -77,7 +78,36 @@ t.test('a pending partial line elsewhere does not hold back a whole Docker line'
       ['stderr', 'stderr, ends <here>'],
       ['stdout', 'other file, ends too'],
     ],
-    'the whole line at once; the one ending a pending line of its file and stream merged with it, decoded',
+    'the whole line at once; the one ending a pending line of its file and stream merged with it',
   );
   t.equal(result.merged, 2);
+});
+
+t.test('property: a Docker line split into fragments gives the event its whole decoded message gives, in every schema', async (t) => {
+  const { c, file } = setup(t);
+  const specials = fc.constantFrom('"', '\\', '\n', '\r', '\t', '\u0000', '<', '&', '\u2028', '\ud83d', '\ude00', '😀', 'é', '\\n');
+  const message = fc.array(fc.oneof(specials, fc.string({ unit: 'binary', maxLength: 6 })), { minLength: 1, maxLength: 16 }).map((p) => p.join(''));
+  for (const schema of SCHEMA_NAMES) {
+    t.doesNotThrow(
+      () =>
+        fc.assert(
+          fc.property(message, fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), fc.constantFrom<'stdout' | 'stderr'>('stdout', 'stderr'), (text, cuts, stream) => {
+            // Cut anywhere, a surrogate pair too (that fragment is then decoded, not kept as JSON),
+            // but not right after a newline: Docker splits only lines without one, a fragment
+            // ending with it is a whole line.
+            const points = [...new Set(cuts.map((n) => n % (text.length + 1)))].filter((p) => text[p - 1] !== '\n').sort((a, b) => a - b);
+            const pieces = [...points, text.length].map((end, i, all) => text.slice(i === 0 ? 0 : all[i - 1], end));
+            const h = harness(c, { schema }); // a session of its own: nothing pending from another run
+            const lines = pieces.map((piece, i) => ({ file, line: goDockerLine(piece, stream, i < pieces.length - 1) }));
+            const merged = h.run(lines);
+            const expected = text.endsWith('\r') && !pieces.at(-1)!.endsWith('\r') ? text : text.endsWith('\r') ? text.slice(0, -1) : text;
+            const whole = h.run([{ file, message: expected, timestamp: TIME, stream }]);
+            if (merged.errors.length > 0 || merged.records.length !== 1 || whole.records.length !== 1) return false;
+            return merged.merged === pieces.length - 1 && JSON.stringify(wellFormed(merged.records[0]!.json)) === JSON.stringify(wellFormed(whole.records[0]!.json));
+          }),
+          { numRuns: 300 },
+        ),
+      schema,
+    );
+  }
 });
