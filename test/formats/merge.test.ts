@@ -18,6 +18,11 @@ function frag(message: string, partial: boolean, stream: Stream = 'stdout', time
   return { timestamp, stream, partial, message };
 }
 
+/** A fragment kept as JSON, as decodeLineKeepingJson gives a Docker line. */
+function jsonFrag(messageJson: string, partial: boolean, stream: Stream = 'stdout', timestamp = 't'): JsonFragment {
+  return { timestamp, stream, partial, messageJson };
+}
+
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
   let now = start;
@@ -292,16 +297,15 @@ t.test('property: no text is lost or invented; every byte is emitted or counted 
 
 t.test('Docker fragments kept as JSON are joined as JSON: the same line, never decoded and re-encoded', async (t) => {
   const merger = new PartialMerger();
-  const json = (messageJson: string, partial: boolean): JsonFragment => ({ timestamp: 't1', stream: 'stdout', partial, messageJson });
-  t.equal(merger.push(FILE, json('"GET \\"/a"', true)), undefined);
-  t.equal(merger.push(FILE, json('"\\u003cb\\u003e"', true)), undefined);
-  const line = merger.push(FILE, json('"\\" 200"', false))!;
+  t.equal(merger.push(FILE, jsonFrag('"GET \\"/a"', true)), undefined);
+  t.equal(merger.push(FILE, jsonFrag('"\\u003cb\\u003e"', true)), undefined);
+  const line = merger.push(FILE, jsonFrag('"\\" 200"', false))!;
   t.equal(line.messageJson, '"GET \\"/a\\u003cb\\u003e\\" 200"', 'the escapes as written');
   t.equal(line.message, 'GET "/a<b>" 200');
   t.equal(line.fragments, 3);
 
   // A text fragment among them: the line goes on as text.
-  merger.push(FILE, json('"caf\\u00e9 "', true));
+  merger.push(FILE, jsonFrag('"caf\\u00e9 "', true));
   const mixed = merger.push(FILE, frag('au lait', false))!;
   t.equal(mixed.messageJson, undefined);
   t.equal(mixed.message, 'café au lait');
@@ -310,15 +314,14 @@ t.test('Docker fragments kept as JSON are joined as JSON: the same line, never d
 t.test('JSON fragments near the bound: escapes count as the text they stand for', async (t) => {
   // 6 bytes of text written as 12 bytes of JSON: fits a 10-byte bound, decided on the text.
   const merger = new PartialMerger({ maxMergedLineBytes: 10 });
-  const json = (messageJson: string, partial: boolean): JsonFragment => ({ timestamp: 't', stream: 'stdout', partial, messageJson });
-  merger.push(FILE, json('"\\"\\"\\""', true));
-  const line = merger.push(FILE, json('"\\"\\"\\""', false))!;
+  merger.push(FILE, jsonFrag('"\\"\\"\\""', true));
+  const line = merger.push(FILE, jsonFrag('"\\"\\"\\""', false))!;
   t.equal(line.message, '""""""');
   t.notOk(line.truncated);
   t.equal(merger.stats.linesTruncated, 0);
   // And cut on a character boundary of the text when the text does not fit.
-  merger.push(FILE, json('"\\u00e9\\u00e9\\u00e9\\u00e9"', true));
-  const cut = merger.push(FILE, json('"\\u00e9\\u00e9"', false))!;
+  merger.push(FILE, jsonFrag('"\\u00e9\\u00e9\\u00e9\\u00e9"', true));
+  const cut = merger.push(FILE, jsonFrag('"\\u00e9\\u00e9"', false))!;
   t.equal(cut.message, 'ééééé');
   t.ok(cut.truncated);
   t.equal(cut.messageJson, undefined);
