@@ -1,5 +1,4 @@
 /** One open log file (one inode) being read, and what has been delivered of it. */
-import type { FileHandle } from 'node:fs/promises';
 import type { Fingerprint } from './fingerprint.ts';
 
 /** A position that is safe to restart from, with the fingerprint the file had then. */
@@ -15,7 +14,8 @@ export interface Cursor {
   readonly path: string;
   /** Order within its path: a file rotated away has a lower generation than its successor. */
   readonly generation: number;
-  readonly handle: FileHandle;
+  /** The open descriptor (closed once the file was read to its end after a rotation or deletion). */
+  readonly fd: number;
   readonly dev: string;
   readonly ino: string;
   fingerprint: Fingerprint;
@@ -35,14 +35,14 @@ export interface Cursor {
 }
 
 export function newCursor(init: {
-  key: string; path: string; generation: number; handle: FileHandle; dev: string; ino: string; fingerprint: Fingerprint; start: number;
+  key: string; path: string; generation: number; fd: number; dev: string; ino: string; fingerprint: Fingerprint; start: number;
 }): Cursor {
   const mark: CheckpointMark = { offset: init.start, fingerprint: init.fingerprint };
   return {
     key: init.key,
     path: init.path,
     generation: init.generation,
-    handle: init.handle,
+    fd: init.fd,
     dev: init.dev,
     ino: init.ino,
     fingerprint: init.fingerprint,

@@ -105,6 +105,11 @@ export class DeliveryPipeline<K, M> {
     if (this.batchTimer === undefined) this.startTimer();
   }
 
+  /** Sends what is gathered now (the read loop calls it at the end of each round). */
+  flush(): void {
+    if (this.current.files.length > 0 || this.current.progress.size > 0) this.seal();
+  }
+
   get bufferedBytes(): number {
     return this.buffered;
   }

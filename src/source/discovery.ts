@@ -1,11 +1,13 @@
 /**
  * Finds the container log files under podsDir (<podsDir>/<ns>_<pod>_<uid>/<container>/<n>.log).
- * fs.watch on the directories notices new pods and containers quickly; because watch events are
- * lossy on some file systems (overlay, NFS) a periodic rescan is the source of truth.
+ * fs.watch on the directories notices new pods and containers quickly, and tells the read loop
+ * which file changed; because watch events are lossy on some file systems (overlay, NFS) a
+ * periodic rescan is the source of truth. The read loop closes the watch of a busy container
+ * directory (`pause`) and reads its files every round instead, then `resume`s it.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import picomatch from 'picomatch';
 import type { SourceLogger } from './logger.ts';
 
@@ -21,8 +23,11 @@ export interface DiscoveryOptions {
 export interface DiscoveryEvents {
   /** Every live log path found by a scan (absolute), in a stable order. */
   onScan(paths: readonly string[]): void;
-  /** A file in a watched container directory changed: its follower can look now rather than at its next poll. */
-  onFileChanged(path: string): void;
+  /**
+   * A file in a watched container directory changed: its follower can look now rather than at
+   * its next poll. `renamed` for create, delete and rename events (a rotation, perhaps).
+   */
+  onFileChanged(path: string, renamed: boolean): void;
 }
 
 /** Debounce for watch events: a pod start creates several entries in a burst. */
@@ -49,6 +54,8 @@ export class PodLogDiscovery {
   private readonly logger: SourceLogger;
   private readonly accepts: (relative: string) => boolean;
   private readonly watchers = new Map<string, FSWatcher>();
+  /** Container directories whose watch the read loop closed while they are busy. */
+  private readonly paused = new Set<string>();
   private rescanTimer: NodeJS.Timeout | undefined;
   private debounceTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<readonly string[]> | undefined;
@@ -92,6 +99,51 @@ export class PodLogDiscovery {
     clearTimeout(this.debounceTimer);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
+    this.paused.clear();
+  }
+
+  /** Closes the watch of a busy container directory; false if it had none (then it is polled anyway). */
+  pause(dir: string): boolean {
+    const w = this.watchers.get(dir);
+    if (w === undefined) return false;
+    w.close();
+    this.watchers.delete(dir);
+    this.paused.add(dir);
+    return true;
+  }
+
+  /**
+   * Watches a paused directory again, and reports its live files as a scan: a new file may have
+   * appeared while it was not watched. False if it cannot be watched.
+   */
+  resume(dir: string): boolean {
+    if (!this.paused.delete(dir) || this.stopped) return false;
+    this.ensureWatcher(dir, new Set(), dir);
+    void this.scanContainer(dir);
+    return this.watchers.has(dir);
+  }
+
+  /** Whether a log path (absolute, under podsDir) is one this discovery would report: include/exclude, not the own pod. */
+  acceptsPath(path: string): boolean {
+    const under = relative(this.options.podsDir, path);
+    const podDir = under.split('/')[0] ?? '';
+    return !under.startsWith('..') && !isOwnPodDir(podDir, this.options.selfPodUid, this.options.selfPodName) && this.accepts(under);
+  }
+
+  /** Watched, or paused by the read loop: false means its files must be polled. */
+  isWatched(dir: string): boolean {
+    return this.watchers.has(dir) || this.paused.has(dir);
+  }
+
+  private async scanContainer(containerDir: string): Promise<void> {
+    const files = await listFiles(containerDir);
+    if (files === undefined || this.stopped) return;
+    const found: string[] = [];
+    const under = relative(this.options.podsDir, containerDir);
+    for (const file of files) {
+      if (file.endsWith('.log') && this.accepts(`${under}/${file}`)) found.push(join(containerDir, file));
+    }
+    if (found.length > 0) this.events.onScan(found.sort());
   }
 
   private schedulePeriodicRescan(): void {
@@ -159,21 +211,24 @@ export class PodLogDiscovery {
         this.watchers.delete(dir);
       }
     }
+    for (const dir of this.paused) if (!seenDirs.has(dir)) this.paused.delete(dir);
     found.sort();
     return found;
   }
 
   private ensureWatcher(dir: string, seen: Set<string>, containerDir: string | undefined): void {
     seen.add(dir);
-    if (this.stopped || this.watchers.has(dir)) return;
+    if (this.stopped || this.watchers.has(dir) || this.paused.has(dir)) return;
     try {
+      // The per-event path of a busy node: a string concatenation and a map lookup in onFileChanged.
+      const prefix = containerDir === undefined ? undefined : `${containerDir}/`;
       const w = watch(dir, { persistent: false }, (event, name) => {
-        if (containerDir !== undefined && event === 'change' && name !== null) {
-          this.events.onFileChanged(join(containerDir, name));
+        if (prefix !== undefined && event === 'change' && name !== null) {
+          this.events.onFileChanged(prefix + name, false);
           return;
         }
         this.requestRescan();
-        if (containerDir !== undefined && name !== null) this.events.onFileChanged(join(containerDir, name));
+        if (prefix !== undefined && name !== null) this.events.onFileChanged(prefix + name, true);
       });
       w.on('error', () => {
         // The directory went away (or the watch broke): the next scan decides what is there.

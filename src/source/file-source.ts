@@ -1,12 +1,12 @@
 /**
- * The bundled file source: discovery → one follower per live log path → delivery pipeline
- * (batches → enrich stage → sink) → checkpoints of acknowledged data only.
+ * The bundled file source: discovery → one follower per live log path, driven by one read loop →
+ * delivery pipeline (batches → enrich stage → sink) → checkpoints of acknowledged data only,
+ * journaled at each acknowledgement.
  */
-import { open, readdir, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
-import { BufferPool } from './buffer-pool.ts';
 import { CheckpointStore, type CheckpointEntry } from './checkpoints.ts';
 import { newCursor, type CheckpointMark, type Cursor } from './cursor.ts';
 import { DeliveryPipeline, type BatchEnricher, type DeliveryStats } from './delivery.ts';
@@ -15,6 +15,8 @@ import { fingerprintOf, inodeKey, matchesFingerprint, type Fingerprint } from '.
 import { FileFollower, type FollowContext } from './follower.ts';
 import type { SourceLogger } from './logger.ts';
 import { resolveOptions, type FileSourceOptions, type ResolvedOptions } from './options.ts';
+import { ReadLoop } from './read-loop.ts';
+import { listSegments, planRestart, successorsOf, type Segment, type SegmentPlan } from './segments.ts';
 
 export interface FileSourceDeps {
   enrich: BatchEnricher;
@@ -27,9 +29,12 @@ export interface FileSourceDeps {
 export interface FileSourceStats extends DeliveryStats {
   filesTailed: number;
   pathsFollowed: number;
+  /** Checkpoint snapshots written (journal appends are not counted). */
   checkpointWrites: number;
   /** Reading is paused because delivery is behind (maxBufferedBytes or queued batches reached). */
   backpressure: boolean;
+  /** Busy container directories, read every round with their watch closed. */
+  busyDirectories: number;
   /** How the checkpoint file was found at start-up. */
   checkpointStatus: 'missing' | 'loaded' | 'corrupt';
 }
@@ -48,6 +53,7 @@ export interface FileSource {
 }
 
 const LAST_LINE_SEARCH_BYTES = 64 * 1024;
+const ENDED_MEMORY_MS = 60 * 60 * 1000;
 
 export async function startFileSource(options: FileSourceOptions, deps: FileSourceDeps): Promise<FileSource> {
   const source = new FileSourceRunner(resolveOptions(options), deps);
@@ -58,26 +64,28 @@ export async function startFileSource(options: FileSourceOptions, deps: FileSour
 class FileSourceRunner implements FileSource, FollowContext {
   readonly options: ResolvedOptions;
   readonly pipeline: DeliveryPipeline<Cursor, CheckpointMark>;
-  readonly buffers: BufferPool;
+  readonly readBuffer: Buffer;
   readonly metrics: Metrics;
   readonly logger: SourceLogger;
   readonly now: () => number;
   private readonly checkpointStore: CheckpointStore;
   private readonly discovery: PodLogDiscovery;
+  private readonly loop: ReadLoop;
   private readonly followers = new Map<string, FileFollower>();
-  /** Paths being opened (discovery may report them again meanwhile). */
-  private readonly opening = new Set<string>();
   /** Every file with a position worth saving: open ones, and closed ones not yet fully acknowledged. */
   private readonly cursors = new Set<Cursor>();
   private readonly openInodes = new Map<string, Cursor>();
-  /** Loaded checkpoints not yet matched to a file, by dev:ino. */
+  /** Loaded checkpoints, by dev:ino, until the first scan matched them to files. */
   private readonly saved = new Map<string, CheckpointEntry>();
+  /** Paths named by a loaded checkpoint: containers seen by an earlier run. */
+  private readonly seenPaths = new Set<string>();
+  /** Paths whose follower ended (gone for rotateWait), with the last file read: if the path comes back, only newer files are read. */
+  private readonly ended = new Map<string, { key: string; mtimeNs: bigint; at: number }>();
   private checkpointStatus: FileSourceStats['checkpointStatus'] = 'missing';
-  private checkpointTimer: NodeJS.Timeout | undefined;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private checkpointsDirty = false;
-  private writingCheckpoints: Promise<void> | undefined;
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private writingSnapshot: Promise<void> | undefined;
   private checkpointWrites = 0;
+  private journalFailing = false;
   private stopping = false;
 
   constructor(options: ResolvedOptions, deps: FileSourceDeps) {
@@ -85,7 +93,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
-    this.buffers = new BufferPool(options.concurrentReads, options.readChunkBytes + options.maxLineBytes);
+    this.readBuffer = Buffer.allocUnsafe(options.readChunkBytes + options.maxLineBytes);
     this.checkpointStore = new CheckpointStore(options.dataDir);
     this.pipeline = new DeliveryPipeline<Cursor, CheckpointMark>(options, {
       enrich: deps.enrich,
@@ -95,9 +103,23 @@ class FileSourceRunner implements FileSource, FollowContext {
       onDelivered: (progress) => this.delivered(progress),
     });
     this.discovery = new PodLogDiscovery(options, {
-      onScan: (paths) => this.reconcile(paths, false),
-      onFileChanged: (path) => this.followers.get(path)?.nudge(),
+      onScan: (paths) => this.followNew(paths),
+      onFileChanged: (path, renamed) => this.loop.notify(path, renamed),
     }, deps.logger);
+    this.loop = new ReadLoop(
+      { roundInterval: options.batchMaxWait, pollInterval: options.pollInterval, maxBytesPerTurn: Math.max(options.readChunkBytes, 1024 * 1024) },
+      {
+        pipeline: this.pipeline,
+        watches: this.discovery,
+        logger: deps.logger,
+        now: this.now,
+        onDone: (follower) => {
+          if (this.followers.get(follower.path) !== follower) return;
+          this.followers.delete(follower.path);
+          if (follower.lastFile !== undefined) this.ended.set(follower.path, { ...follower.lastFile, at: this.now() });
+        },
+      },
+    );
   }
 
   async start(): Promise<void> {
@@ -109,32 +131,45 @@ class FileSourceRunner implements FileSource, FollowContext {
         `checkpoint file is corrupt; starting every file per readFrom=${this.options.readFrom}`,
       );
     }
-    for (const e of loaded.entries) this.saved.set(inodeKey(e.dev, e.ino), e);
+    if (loaded.journalError !== undefined) {
+      this.logger.warn({ error: loaded.journalError }, 'checkpoint journal has a damaged record; using the positions before it (lines after them are read again)');
+    }
+    for (const e of loaded.entries) {
+      this.saved.set(inodeKey(e.dev, e.ino), e);
+      this.seenPaths.add(e.path);
+    }
     const paths = await this.discovery.start();
-    await this.reconcile(paths, true);
+    for (const path of paths) this.follow(path, true);
+    // Known paths without a live file (rotated, and not recreated yet) may still have rotated files to finish.
+    for (const path of this.seenPaths) if (this.discovery.acceptsPath(path)) this.follow(path, true);
+    // Positions that matched no file: the file is gone (or no longer included).
+    this.saved.clear();
+    this.seenPaths.clear();
+    await this.writeSnapshot();
     this.logger.info({ podsDir: this.options.podsDir, files: this.followers.size, checkpoints: loaded.status }, 'file source started');
-    this.checkpointTimer = setInterval(() => void this.writeCheckpoints(), this.options.checkpointInterval);
-    const flushEvery = Math.max(10, Math.min(1000, this.options.partialFlushTimeout / 2));
-    this.flushTimer = setInterval(() => this.flushStalePartials(), flushEvery);
+    this.snapshotTimer = setInterval(() => {
+      if (this.checkpointStore.pendingRecords > 0) void this.writeSnapshot();
+      this.forgetEnded();
+    }, this.options.checkpointInterval);
+    this.loop.start();
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.discovery.stop();
-    clearInterval(this.checkpointTimer);
-    clearInterval(this.flushTimer);
+    this.loop.stop();
+    clearInterval(this.snapshotTimer);
     for (const f of this.followers.values()) f.stop();
     this.pipeline.stopReaders();
-    await Promise.all([...this.followers.values()].map((f) => f.done));
     // Pending partial lines are not flushed: their start is not checkpointed, so a restart rebuilds them whole.
     const delivered = await this.pipeline.drain(options.timeoutMs ?? 10_000);
     if (!delivered) this.logger.warn({ bufferedBytes: this.pipeline.bufferedBytes }, 'stopping with undelivered lines; they will be read again after a restart');
     this.pipeline.close();
-    await this.writingCheckpoints;
-    this.checkpointsDirty = true;
-    await this.writeCheckpoints();
-    for (const f of this.followers.values()) await f.close();
+    await this.writingSnapshot;
+    await this.writeSnapshot();
+    this.checkpointStore.close();
+    for (const f of this.followers.values()) f.close();
     this.followers.clear();
     this.metrics.filesTailed.set(0);
   }
@@ -146,20 +181,33 @@ class FileSourceRunner implements FileSource, FollowContext {
       pathsFollowed: this.followers.size,
       checkpointWrites: this.checkpointWrites,
       backpressure: !this.pipeline.hasRoom(),
+      busyDirectories: this.loop.busyDirectories,
       checkpointStatus: this.checkpointStatus,
     };
   }
 
   async rescan(): Promise<void> {
     await this.discovery.rescan();
-    await this.reconciling;
   }
 
   // FollowContext
-  async openSuccessor(path: string, generation: number): Promise<Cursor | undefined> {
-    const opened = await this.openFile(path);
-    if (opened === undefined) return undefined;
-    return this.track(path, generation, opened, 0);
+  openSuccessors(path: string, current: Cursor): Cursor[] {
+    const segments = listSegments(path);
+    let mtimeNs: bigint;
+    try {
+      mtimeNs = fstatSync(current.fd, { bigint: true }).mtimeNs;
+    } catch {
+      mtimeNs = 0n;
+    }
+    const out: Cursor[] = [];
+    for (const segment of successorsOf(segments, { key: current.key, mtimeNs }, this.openInodes)) {
+      const opened = this.openFile(segment.file);
+      if (opened === undefined) continue;
+      if (!segment.live) this.logger.info({ path, rotatedFile: segment.file }, 'reading a file rotated before it was noticed');
+      out.push(this.track(path, current.generation + 1 + out.length, opened, 0));
+    }
+    for (const c of out.slice(0, -1)) c.rotatedAt = this.now();
+    return out;
   }
 
   cursorClosed(cursor: Cursor): void {
@@ -168,159 +216,174 @@ class FileSourceRunner implements FileSource, FollowContext {
     if (cursor.acked.offset === cursor.finalOffset) this.retire(cursor);
   }
 
-  private reconciling: Promise<void> = Promise.resolve();
-
-  private reconcile(paths: readonly string[], initial: boolean): Promise<void> {
-    const run = this.reconciling.then(() => this.followNew(paths, initial));
-    this.reconciling = run.catch((err: unknown) => this.logger.warn({ err }, 'starting to follow new log files failed'));
-    return this.reconciling;
+  /** Ended paths are remembered for an hour: a container directory that long without its live file is gone. */
+  private forgetEnded(): void {
+    const before = this.now() - ENDED_MEMORY_MS;
+    for (const [path, e] of this.ended) if (e.at < before) this.ended.delete(path);
   }
 
-  private async followNew(paths: readonly string[], initial: boolean): Promise<void> {
+  private followNew(paths: readonly string[]): void {
     for (const path of paths) {
       if (this.stopping) return;
-      if (this.followers.has(path) || this.opening.has(path)) continue;
-      this.opening.add(path);
-      try {
-        await this.follow(path, initial);
-      } finally {
-        this.opening.delete(path);
-      }
+      this.follow(path, false);
     }
-  }
-
-  private async follow(path: string, initial: boolean): Promise<void> {
-    const opened = await this.openFile(path);
-    if (opened === undefined) return;
-    const { handle, dev, ino, size } = opened;
-    const key = inodeKey(dev, ino);
-    const checkpoint = this.saved.get(key);
-    let start = 0;
-    if (checkpoint !== undefined && (await matchesFingerprint(handle, dev, ino, checkpoint))) {
-      this.saved.delete(key);
-      if (checkpoint.offset <= size) start = checkpoint.offset;
-      else this.logger.info({ path, offset: checkpoint.offset, size }, 'file is shorter than its checkpoint (truncated); reading it from the start');
-    } else if (initial && this.options.readFrom === 'end') {
-      start = await lastLineStart(handle, size);
-    }
-    const predecessors = await this.rotatedPredecessors(path, key);
-    const cursors = predecessors.map((p, i) => this.track(path, i, p.opened, p.offset));
-    for (const c of cursors) c.rotatedAt = this.now();
-    cursors.push(this.track(path, cursors.length, opened, start));
-    this.followers.set(path, new FileFollower(path, cursors, this));
-    const follower = this.followers.get(path)!;
-    void follower.done.then(() => {
-      if (this.followers.get(path) === follower && !this.stopping) this.followers.delete(path);
-    });
   }
 
   /**
-   * After a restart: files that were rotated away (<n>.log.<timestamp>) while their end was not yet
-   * delivered. Their checkpoint names the live path; they are read first, oldest first.
+   * Starts following a live path with the files it has: at start-up per its checkpoints
+   * (segments.ts planRestart); found later, a new container: from the start, rotated files first,
+   * or, for a path whose follower ended before, the files newer than the last one read.
    */
-  private async rotatedPredecessors(path: string, liveKey: string): Promise<{ opened: OpenedFile; offset: number }[]> {
-    const candidates = [...this.saved.values()].filter((e) => e.path === path && inodeKey(e.dev, e.ino) !== liveKey);
-    if (candidates.length === 0) return [];
-    const prefix = `${basename(path)}.`;
-    let names: string[];
+  private follow(path: string, initial: boolean): void {
+    if (this.followers.has(path)) return;
+    const segments = listSegments(path).filter((s) => !this.openInodes.has(s.key));
+    // At start-up a known path may have only rotated files left; otherwise discovery saw its live file.
+    if (!(initial && this.seenPaths.has(path)) && !segments.some((s) => s.live)) return;
+    const opened = new Map<string, OpenedFile>();
+    let plan: SegmentPlan[];
     try {
-      names = (await readdir(dirname(path))).filter((n) => n.startsWith(prefix) && !n.endsWith('.gz')).sort();
-    } catch {
-      return [];
+      if (initial) plan = this.planFromCheckpoints(path, segments, opened);
+      else {
+        const last = this.ended.get(path);
+        this.ended.delete(path);
+        const fresh = last === undefined ? segments : successorsOf(segments, last, this.openInodes);
+        plan = fresh.map((segment) => ({ segment, from: 'start' as const }));
+      }
+      const cursors: Cursor[] = [];
+      for (const step of plan) {
+        const file = opened.get(step.segment.key) ?? this.openFile(step.segment.file);
+        opened.delete(step.segment.key);
+        if (file === undefined) continue;
+        let start = 0;
+        if (step.from === 'checkpoint') {
+          if (step.offset <= file.size) start = step.offset;
+          else this.logger.info({ path, offset: step.offset, size: file.size }, 'file is shorter than its checkpoint (truncated); reading it from the start');
+          if (!step.segment.live) this.logger.info({ path, rotatedFile: step.segment.file }, 'finishing a rotated file left unread at the last run');
+        } else if (step.from === 'end') {
+          start = lastLineStart(file.fd, file.size);
+        } else if (!step.segment.live) {
+          this.logger.info({ path, rotatedFile: step.segment.file }, initial ? 'reading a file rotated while the source was down' : 'reading a rotated file not read before');
+        }
+        cursors.push(this.track(path, cursors.length, file, start));
+      }
+      if (cursors.length === 0) return;
+      for (const c of cursors.slice(0, -1)) c.rotatedAt = this.now();
+      const follower = new FileFollower(path, cursors, this);
+      this.followers.set(path, follower);
+      this.loop.add(path, dirname(path), follower);
+    } finally {
+      for (const f of opened.values()) closeSync(f.fd);
     }
-    const found: { opened: OpenedFile; offset: number }[] = [];
-    for (const name of names) {
-      const opened = await this.openFile(join(dirname(path), name));
-      if (opened === undefined) continue;
-      const key = inodeKey(opened.dev, opened.ino);
-      const entry = this.saved.get(key);
-      if (entry !== undefined && entry.path === path && entry.offset < opened.size && (await matchesFingerprint(opened.handle, opened.dev, opened.ino, entry))) {
-        this.saved.delete(key);
-        found.push({ opened, offset: entry.offset });
-        this.logger.info({ path, rotatedFile: name }, 'finishing a rotated file left unread at the last run');
+  }
+
+  /** Matches loaded checkpoints to the path's files (fingerprints checked), then plans what to read. */
+  private planFromCheckpoints(path: string, segments: readonly Segment[], opened: Map<string, OpenedFile>): SegmentPlan[] {
+    const checkpointed = new Map<string, number>();
+    for (const segment of segments) {
+      const entry = this.saved.get(segment.key);
+      if (entry === undefined || entry.path !== path) continue;
+      const file = this.openFile(segment.file);
+      if (file === undefined) continue;
+      if (matchesFingerprint(file.fd, file.dev, file.ino, entry)) {
+        this.saved.delete(segment.key);
+        checkpointed.set(segment.key, entry.offset);
+        opened.set(segment.key, file);
       } else {
-        await opened.handle.close();
+        closeSync(file.fd);
       }
     }
-    return found;
+    return planRestart(segments, checkpointed, this.seenPaths.has(path), this.options.readFrom);
   }
 
   /** Opens a regular file that is not already followed; undefined when it vanished or is followed under another path. */
-  private async openFile(path: string): Promise<OpenedFile | undefined> {
-    let handle: FileHandle;
+  private openFile(path: string): OpenedFile | undefined {
+    let fd: number;
     try {
-      handle = await open(path, 'r');
+      fd = openSync(path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn({ err, path }, 'cannot open log file');
       return undefined;
     }
-    const st = await handle.stat({ bigint: true });
+    const st = fstatSync(fd, { bigint: true });
     const dev = String(st.dev);
     const ino = String(st.ino);
     if (!st.isFile() || this.openInodes.has(inodeKey(dev, ino))) {
-      await handle.close();
+      closeSync(fd);
       return undefined;
     }
-    return { handle, dev, ino, size: Number(st.size), fingerprint: await fingerprintOf(handle, dev, ino) };
+    return { fd, dev, ino, size: Number(st.size), fingerprint: fingerprintOf(fd, dev, ino) };
   }
 
   private track(path: string, generation: number, opened: OpenedFile, start: number): Cursor {
     const key = inodeKey(opened.dev, opened.ino);
-    const cursor = newCursor({ key, path, generation, handle: opened.handle, dev: opened.dev, ino: opened.ino, fingerprint: opened.fingerprint, start });
+    const cursor = newCursor({ key, path, generation, fd: opened.fd, dev: opened.dev, ino: opened.ino, fingerprint: opened.fingerprint, start });
     this.cursors.add(cursor);
     this.openInodes.set(key, cursor);
     this.metrics.filesTailed.set(this.openInodes.size);
-    this.checkpointsDirty = true;
+    // Journaled at once: a file rotated away before its first acknowledgement is still known after a crash.
+    this.journal([entryOf(cursor)], []);
     return cursor;
   }
 
   private delivered(progress: ReadonlyMap<Cursor, CheckpointMark>): void {
+    const set: CheckpointEntry[] = [];
+    const del: string[] = [];
     for (const [cursor, mark] of progress) {
       cursor.acked = mark;
-      if (cursor.closed && mark.offset === cursor.finalOffset) this.retire(cursor);
+      if (cursor.closed && mark.offset === cursor.finalOffset) {
+        if (this.cursors.delete(cursor)) del.push(cursor.key);
+      } else {
+        set.push(entryOf(cursor));
+      }
     }
-    this.checkpointsDirty = true;
+    this.journal(set, del);
   }
 
   private retire(cursor: Cursor): void {
-    this.cursors.delete(cursor);
-    this.checkpointsDirty = true;
+    if (this.cursors.delete(cursor)) this.journal([], [cursor.key]);
   }
 
-  private flushStalePartials(): void {
-    const now = this.now();
-    for (const f of this.followers.values()) f.flushStale(now);
-  }
-
-  private writeCheckpoints(): Promise<void> {
-    if (this.writingCheckpoints !== undefined || !this.checkpointsDirty) return this.writingCheckpoints ?? Promise.resolve();
-    this.checkpointsDirty = false;
-    const entries: CheckpointEntry[] = [];
-    for (const c of this.cursors) {
-      const fp = c.acked.fingerprint;
-      entries.push({ path: c.path, dev: fp.dev, ino: fp.ino, headLength: fp.headLength, headHash: fp.headHash, offset: c.acked.offset });
+  /** Appends to the checkpoint journal; a failure is logged once and leaves the next snapshot to catch up. */
+  private journal(set: CheckpointEntry[], del: string[]): void {
+    try {
+      this.checkpointStore.append(set, del);
+      if (this.journalFailing) this.logger.info({ file: this.checkpointStore.path }, 'checkpoint journal writable again');
+      this.journalFailing = false;
+    } catch (err) {
+      if (!this.journalFailing) this.logger.error({ err, dataDir: this.options.dataDir }, 'appending to the checkpoint journal failed; positions are saved with the next snapshot');
+      this.journalFailing = true;
     }
-    // Checkpoints loaded but not matched yet (a file not seen again so far) are kept until the source stops.
-    if (!this.stopping) for (const e of this.saved.values()) entries.push(e);
+  }
+
+  private writeSnapshot(): Promise<void> {
+    if (this.writingSnapshot !== undefined) return this.writingSnapshot;
+    const entries: CheckpointEntry[] = [];
+    for (const c of this.cursors) entries.push(entryOf(c));
+    // Loaded but not matched yet (during start-up only): kept.
+    for (const e of this.saved.values()) entries.push(e);
     const write = this.checkpointStore.save(entries, new Date(this.now()).toISOString()).then(
       () => {
         this.checkpointWrites++;
         this.metrics.checkpointWrites.inc();
       },
       (err: unknown) => {
-        this.checkpointsDirty = true;
         this.logger.error({ err, file: this.checkpointStore.path }, 'writing checkpoints failed; will retry');
       },
     );
-    this.writingCheckpoints = write.finally(() => {
-      this.writingCheckpoints = undefined;
+    this.writingSnapshot = write.finally(() => {
+      this.writingSnapshot = undefined;
     });
-    return this.writingCheckpoints;
+    return this.writingSnapshot;
   }
 }
 
+function entryOf(c: Cursor): CheckpointEntry {
+  const fp = c.acked.fingerprint;
+  return { path: c.path, dev: fp.dev, ino: fp.ino, headLength: fp.headLength, headHash: fp.headHash, offset: c.acked.offset };
+}
+
 interface OpenedFile {
-  handle: FileHandle;
+  fd: number;
   dev: string;
   ino: string;
   size: number;
@@ -328,11 +391,11 @@ interface OpenedFile {
 }
 
 /** For readFrom=end: the start of the last (possibly incomplete) line, so it is read whole. */
-async function lastLineStart(handle: FileHandle, size: number): Promise<number> {
+function lastLineStart(fd: number, size: number): number {
   if (size === 0) return 0;
   const length = Math.min(size, LAST_LINE_SEARCH_BYTES);
   const buf = Buffer.alloc(length);
-  const { bytesRead } = await handle.read(buf, 0, length, size - length);
+  const bytesRead = readSync(fd, buf, 0, length, size - length);
   const lastNewline = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
   if (lastNewline === -1) return length === size ? 0 : size;
   return size - length + lastNewline + 1;

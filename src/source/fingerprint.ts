@@ -2,9 +2,10 @@
  * Which file a checkpoint belongs to, surviving renames: device + inode, plus a hash of the first
  * bytes so that an inode the file system reused for a new file is not taken for the old one.
  * A file shorter than HEAD_BYTES is fingerprinted by what it has; the fingerprint grows with it.
+ * Reads are synchronous: a few hundred bytes of a log file, in the page cache.
  */
 import { createHash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 
 export const HEAD_BYTES = 256;
 
@@ -21,26 +22,26 @@ export function hashHead(bytes: Buffer): string {
 }
 
 /** Reads up to `length` leading bytes (fewer if the file is shorter). */
-export async function readHead(handle: FileHandle, length: number): Promise<Buffer> {
+export function readHead(fd: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
-    const { bytesRead } = await handle.read(buf, got, length - got, got);
+    const bytesRead = readSync(fd, buf, got, length - got, got);
     if (bytesRead === 0) break;
     got += bytesRead;
   }
   return buf.subarray(0, got);
 }
 
-export async function fingerprintOf(handle: FileHandle, dev: string, ino: string): Promise<Fingerprint> {
-  const head = await readHead(handle, HEAD_BYTES);
+export function fingerprintOf(fd: number, dev: string, ino: string): Fingerprint {
+  const head = readHead(fd, HEAD_BYTES);
   return { dev, ino, headLength: head.length, headHash: hashHead(head) };
 }
 
 /** True when the open file is the one the fingerprint was taken of (same inode, same first bytes). */
-export async function matchesFingerprint(handle: FileHandle, dev: string, ino: string, fp: Fingerprint): Promise<boolean> {
+export function matchesFingerprint(fd: number, dev: string, ino: string, fp: Fingerprint): boolean {
   if (fp.dev !== dev || fp.ino !== ino) return false;
-  const head = await readHead(handle, fp.headLength);
+  const head = readHead(fd, fp.headLength);
   return head.length === fp.headLength && hashHead(head) === fp.headHash;
 }
 

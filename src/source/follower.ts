@@ -4,17 +4,23 @@
  * per stream, applies maxLineBytes, and hands lines and safe restart positions to the delivery
  * pipeline.
  *
+ * A follower does nothing by itself: the read loop (read-loop.ts) calls `drain()` when the file
+ * changed (a watch event), on every round while it is busy, or on a slow safety poll. A drain
+ * reads to the end of the file in large synchronous reads (log files are in the page cache; one
+ * read costs a few microseconds, a thread-pool round trip costs ten times that) and looks at the
+ * file's metadata only when something suggests a rotation or truncation: a drain that found no
+ * data, a rename event, a safety poll. A busy file costs one read per round, not a stat per line.
+ *
  * Rotation by rename (what the kubelet does): the old file is still open here; it is read to its
- * end before the new file, and left once the new file has data (the runtime writes to one file at
- * a time) or rotateWait passed. Copy-truncate: the size drops below the read offset, so reading
- * starts again at 0. Deletion: what the open descriptor still holds is read, then after rotateWait
- * the file is closed.
+ * end before its successors (segments.ts), and left once the next file has data (the runtime
+ * writes to one file at a time) or rotateWait passed. Copy-truncate: the size drops below the
+ * read offset, so reading starts again at 0. Deletion: what the open descriptor still holds is
+ * read, then after rotateWait the file is closed.
  */
-import { stat } from 'node:fs/promises';
+import { closeSync, fstatSync, readSync, statSync } from 'node:fs';
 import type { DecodedMessage } from '../enrich/types.ts';
 import { PartialMerger, decodeLine, type MergedLine, type Stream } from '../formats/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { BufferPool } from './buffer-pool.ts';
 import type { CheckpointMark, Cursor } from './cursor.ts';
 import type { DeliveryPipeline } from './delivery.ts';
 import { HEAD_BYTES, fingerprintOf } from './fingerprint.ts';
@@ -26,12 +32,13 @@ const NEWLINE = 0x0a;
 export interface FollowContext {
   readonly options: ResolvedOptions;
   readonly pipeline: DeliveryPipeline<Cursor, CheckpointMark>;
-  readonly buffers: BufferPool;
+  /** The one read buffer (reads are synchronous, so one is enough): readChunkBytes + maxLineBytes. */
+  readonly readBuffer: Buffer;
   readonly metrics: Metrics;
   readonly logger: SourceLogger;
   readonly now: () => number;
-  /** Opens what is now at `path` as the next generation; undefined if nothing (new) is there. */
-  openSuccessor(path: string, generation: number): Promise<Cursor | undefined>;
+  /** `current` was rotated away from `path`: opens the files written after it, oldest first (possibly none yet). */
+  openSuccessors(path: string, current: Cursor): Cursor[];
   /** A cursor was read to its end and closed. */
   cursorClosed(cursor: Cursor): void;
 }
@@ -44,7 +51,14 @@ interface PendingStart {
   rawBytes: number;
 }
 
-type StepResult = 'data' | 'idle' | 'done';
+/**
+ * - `idle`: read to the end, nothing more to do until the file changes;
+ * - `waiting`: at the end of a rotated or deleted file whose successor has no data yet: look
+ *   again soon (rotateWait decides when to give up on it);
+ * - `blocked`: stopped because delivery is behind (backpressure); drain again when there is room;
+ * - `done`: the path is gone and its last file was read and closed.
+ */
+export type DrainResult = 'idle' | 'waiting' | 'blocked' | 'done';
 
 export class FileFollower {
   readonly path: string;
@@ -57,193 +71,182 @@ export class FileFollower {
   private carry: Buffer | undefined;
   /** Discarding the rest of a line longer than maxLineBytes. */
   private skipping = false;
-  /** Partial lines, merged per stream (the key is always this path). */
-  private readonly merger: PartialMerger;
+  /** Partial lines, merged per stream (the key is always this path); made on the first partial line. */
+  private merger: PartialMerger | undefined;
   private startOut: PendingStart | undefined;
   private startErr: PendingStart | undefined;
   private goneSince: number | undefined;
+  /** Look at the file's metadata at the end of the next drain (rename event, safety poll). */
+  private checkRequested = true;
   private stopped = false;
-  private wake: (() => void) | undefined;
-  private nudged = false;
   /** Per-chunk tallies, added to the metrics once per chunk rather than per line. */
   private linesInChunk = 0;
   private decodeErrors = 0;
-  readonly done: Promise<void>;
+  /** Bytes read so far (the read loop tells busy files from quiet ones by it). */
+  bytesDrained = 0;
+  /** The last file read to its end and closed: where a path that comes back continues. */
+  lastFile: { key: string; mtimeNs: bigint } | undefined;
 
   constructor(path: string, cursors: Cursor[], ctx: FollowContext) {
     this.path = path;
     this.cursors = cursors;
     this.ctx = ctx;
-    this.merger = new PartialMerger({
-      maxMergedLineBytes: ctx.options.maxMergedLineBytes,
-      flushTimeoutMs: ctx.options.partialFlushTimeout,
-      now: ctx.now,
-    });
-    this.done = this.run();
   }
 
-  /** Something changed on disk: look now instead of at the next poll. */
-  nudge(): void {
-    this.nudged = true;
-    this.wake?.();
+  /** At the end of the next drain, check for rotation, truncation and deletion even if data came. */
+  requestCheck(): void {
+    this.checkRequested = true;
   }
 
-  /** Stops after the step in progress; `done` resolves when it has. Handles are closed by close(). */
+  /** Partial lines wait for their final fragment. */
+  get hasPending(): boolean {
+    return this.merger !== undefined && this.merger.pendingCount > 0;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Stops for good; what is open is closed by close(). */
   stop(): void {
     this.stopped = true;
-    this.wake?.();
   }
 
   /** Closes what is still open (after stop). */
-  async close(): Promise<void> {
-    for (const c of this.cursors) await c.handle.close().catch(() => undefined);
+  close(): void {
+    for (const c of this.cursors) closeQuietly(c.fd);
+    this.cursors.length = 0;
+  }
+
+  /**
+   * Reads what is there, up to the end of the file, or until delivery has no room. `maxBytes`
+   * bounds one call so that one busy file cannot hold the event loop (the read loop comes back).
+   */
+  drain(maxBytes: number): DrainResult {
+    if (this.stopped) return 'done';
+    const { pipeline, options } = this.ctx;
+    let readAny = false;
+    let budget = maxBytes;
+    for (;;) {
+      if (!pipeline.hasRoom() || budget <= 0) {
+        if (readAny) this.noteProgress();
+        return 'blocked';
+      }
+      const c = this.cursors[0]!;
+      const room = Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0));
+      const n = this.readChunk(c, room);
+      if (n > 0) {
+        readAny = true;
+        budget -= n;
+        // A full read: there may be more. A short one reached the end as it is now.
+        if (n === room) continue;
+        this.noteProgress();
+        if (!this.checkRequested && this.cursors.length === 1) return 'idle';
+      }
+      const next = this.atEnd(readAny);
+      if (next === 'again') continue;
+      if (readAny) this.noteProgress();
+      return next;
+    }
   }
 
   /** Emits partial lines whose last fragment is overdue (partialFlushTimeout). */
   flushStale(now: number): void {
-    if (this.merger.pendingCount === 0) return;
-    const lines = this.merger.flushExpired(now);
+    if (!this.hasPending) return;
+    const lines = this.merger!.flushExpired(now);
     for (const line of lines) this.emitMerged(line, this.takeStart(line.stream));
-    if (this.merger.pendingCount === 0) {
+    if (this.merger!.pendingCount === 0) {
       this.startOut = undefined;
       this.startErr = undefined;
     }
     if (lines.length > 0) this.noteProgress();
   }
 
-  get openFiles(): number {
-    return this.cursors.length;
-  }
-
-  private async run(): Promise<void> {
-    const { pipeline, options, logger } = this.ctx;
-    while (!this.stopped) {
-      if (!pipeline.hasRoom()) {
-        // Backpressure: resumes when delivery made room (or the source stops: it wakes all readers).
-        await pipeline.room();
-        continue;
-      }
-      let result: StepResult;
-      try {
-        result = await this.step();
-      } catch (err) {
-        if (this.stopped) break;
-        logger.warn({ err, path: this.path }, 'reading a log file failed; retrying');
-        result = 'idle';
-      }
-      if (result === 'done') {
-        this.stopped = true;
-        break;
-      }
-      if (result === 'idle') await this.idle(options.pollInterval);
-    }
-  }
-
-  private idle(ms: number): Promise<void> {
-    if (this.nudged || this.stopped) {
-      this.nudged = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(wake, ms);
-      function wake(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        this.nudged = false;
-        wake();
-      };
-    });
-  }
-
-  private async step(): Promise<StepResult> {
+  /**
+   * At the end of cursors[0]: is there a successor to move on to, was the file truncated, rotated
+   * or deleted? 'again' means read on (from the same or the next file).
+   */
+  private atEnd(readAny: boolean): DrainResult | 'again' {
     const { now, options, metrics } = this.ctx;
     const c = this.cursors[0]!;
-    if ((await this.readChunk(c)) > 0) {
-      this.noteProgress();
-      return 'data';
-    }
 
     // At the end of a file that was rotated away: move on once its successor has data.
     const next = this.cursors[1];
     if (next !== undefined) {
-      const nextSize = (await next.handle.stat()).size;
-      if (nextSize > 0 || now() - (c.rotatedAt ?? 0) >= options.rotateWait) {
+      if (fstatSync(next.fd).size > 0 || now() - (c.rotatedAt ?? 0) >= options.rotateWait) {
         // Read once more after seeing the successor's data: whatever the runtime wrote here came first.
-        while ((await this.readChunk(c)) > 0);
+        while (this.readChunk(c, Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0))) > 0);
         this.finishCursor(c);
         this.cursors.shift();
         this.noteProgress();
-        return 'data';
+        return 'again';
       }
-      return 'idle';
+      return 'waiting';
     }
 
-    const size = (await c.handle.stat()).size;
-    if (size < c.readOffset) {
+    // Data came and nothing hinted at a change of file: the common case costs no stat.
+    if (readAny && !this.checkRequested) return 'idle';
+    this.checkRequested = false;
+
+    if (fstatSync(c.fd).size < c.readOffset) {
       this.restartTruncated(c);
       metrics.rotations.inc({ kind: 'truncate' });
-      c.fingerprint = await fingerprintOf(c.handle, c.dev, c.ino);
+      c.fingerprint = fingerprintOf(c.fd, c.dev, c.ino);
       this.noteProgress();
-      return 'data';
+      return 'again';
     }
 
     let current: { dev: bigint; ino: bigint } | undefined;
     try {
-      current = await stat(this.path, { bigint: true });
+      current = statSync(this.path, { bigint: true });
     } catch {
       current = undefined;
     }
     if (current === undefined) {
       this.goneSince ??= now();
-      if (now() - this.goneSince < options.rotateWait) return 'idle';
-      while ((await this.readChunk(c)) > 0);
+      // Keep looking: the path may come back (a rotation in progress), or this is the end.
+      this.checkRequested = true;
+      if (now() - this.goneSince < options.rotateWait) return 'waiting';
+      while (this.readChunk(c, Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0))) > 0);
       this.finishCursor(c);
       this.cursors.shift();
       this.flushAllPending();
       this.noteProgress();
+      this.stopped = true;
       return 'done';
     }
     this.goneSince = undefined;
     if (String(current.dev) !== c.dev || String(current.ino) !== c.ino) {
-      const successor = await this.ctx.openSuccessor(this.path, c.generation + 1);
-      if (successor === undefined) return 'idle';
+      const successors = this.ctx.openSuccessors(this.path, c);
+      if (successors.length === 0) {
+        this.checkRequested = true;
+        return 'waiting';
+      }
       c.rotatedAt = now();
-      this.cursors.push(successor);
-      metrics.rotations.inc({ kind: 'rename' });
-      this.ctx.logger.debug({ path: this.path }, 'log file rotated; finishing the old file first');
-      return 'data';
+      for (const s of successors) this.cursors.push(s);
+      metrics.rotations.inc({ kind: 'rename' }, successors.length);
+      this.ctx.logger.debug({ path: this.path, successors: successors.length }, 'log file rotated; finishing the old file first');
+      return 'again';
     }
     return 'idle';
   }
 
   /** Reads one chunk of `c` after the carried incomplete line and handles its complete lines. Returns bytes read. */
-  private async readChunk(c: Cursor): Promise<number> {
-    const { buffers, options } = this.ctx;
-    const buf = await buffers.acquire();
-    let bytesRead: number;
-    try {
-      const carryLength = this.carry?.length ?? 0;
-      if (this.carry !== undefined) this.carry.copy(buf, 0);
-      const room = Math.min(options.readChunkBytes, buf.length - carryLength);
-      ({ bytesRead } = await c.handle.read(buf, carryLength, room, c.readOffset));
-      if (bytesRead > 0) {
-        const base = c.readOffset - carryLength;
-        c.readOffset += bytesRead;
-        this.carry = undefined;
-        this.handleChunk(buf.subarray(0, carryLength + bytesRead), base, c);
-      }
-    } finally {
-      buffers.release(buf);
-    }
-    if (bytesRead > 0) {
-      this.ctx.metrics.bytesRead.inc(bytesRead);
-      // The fingerprint grows with a young file until it covers HEAD_BYTES.
-      if (c.fingerprint.headLength < HEAD_BYTES && c.readOffset > c.fingerprint.headLength) {
-        c.fingerprint = await fingerprintOf(c.handle, c.dev, c.ino);
-      }
+  private readChunk(c: Cursor, room: number): number {
+    const buf = this.ctx.readBuffer;
+    const carryLength = this.carry?.length ?? 0;
+    if (this.carry !== undefined) this.carry.copy(buf, 0);
+    const bytesRead = readSync(c.fd, buf, carryLength, room, c.readOffset);
+    if (bytesRead === 0) return 0;
+    const base = c.readOffset - carryLength;
+    c.readOffset += bytesRead;
+    this.bytesDrained += bytesRead;
+    this.carry = undefined;
+    this.handleChunk(buf.subarray(0, carryLength + bytesRead), base, c);
+    this.ctx.metrics.bytesRead.inc(bytesRead);
+    // The fingerprint grows with a young file until it covers HEAD_BYTES.
+    if (c.fingerprint.headLength < HEAD_BYTES && c.readOffset > c.fingerprint.headLength) {
+      c.fingerprint = fingerprintOf(c.fd, c.dev, c.ino);
     }
     return bytesRead;
   }
@@ -313,7 +316,7 @@ export class FileFollower {
       this.ctx.pipeline.push(this.path, raw, rawBytes);
       return;
     }
-    if (!decoded.partial && this.merger.pendingCount === 0) {
+    if (!decoded.partial && !this.hasPending) {
       this.ctx.pipeline.push(this.path, decoded, rawBytes);
       return;
     }
@@ -324,6 +327,11 @@ export class FileFollower {
       else this.startErr = first;
     }
     if (first !== undefined) first.rawBytes += rawBytes;
+    this.merger ??= new PartialMerger({
+      maxMergedLineBytes: this.ctx.options.maxMergedLineBytes,
+      flushTimeoutMs: this.ctx.options.partialFlushTimeout,
+      now: this.ctx.now,
+    });
     const line = this.merger.push(this.path, decoded);
     // The line's last fragment: a restart no longer needs to go back for it (even if it was cut earlier).
     if (!decoded.partial) this.takeStart(decoded.stream);
@@ -351,7 +359,7 @@ export class FileFollower {
   }
 
   private flushAllPending(): void {
-    for (const line of this.merger.flushAll()) this.emitMerged(line, this.takeStart(line.stream));
+    if (this.merger !== undefined) for (const line of this.merger.flushAll()) this.emitMerged(line, this.takeStart(line.stream));
     this.startOut = undefined;
     this.startErr = undefined;
   }
@@ -380,7 +388,12 @@ export class FileFollower {
     c.closed = true;
     c.finalOffset = c.readOffset;
     this.finished.push(c);
-    void c.handle.close().catch(() => undefined);
+    try {
+      this.lastFile = { key: c.key, mtimeNs: fstatSync(c.fd, { bigint: true }).mtimeNs };
+    } catch {
+      this.lastFile = { key: c.key, mtimeNs: 0n };
+    }
+    closeQuietly(c.fd);
     this.ctx.cursorClosed(c);
   }
 
@@ -396,12 +409,14 @@ export class FileFollower {
     return safe;
   }
 
-  /** Tells the pipeline how far each file is safely handed on; called after each chunk, not per line. */
+  /** Tells the pipeline how far each file is safely handed on; called after each drain, not per line. */
   private noteProgress(): void {
     const { pipeline } = this.ctx;
-    for (const c of this.finished) this.noteCursor(c, pipeline);
-    // Closed files whose pending lines were emitted are done here; their final mark is in the pipeline.
-    if (this.finished.length > 0) this.finished = this.finished.filter((c) => c.noted.offset !== c.finalOffset);
+    if (this.finished.length > 0) {
+      for (const c of this.finished) this.noteCursor(c, pipeline);
+      // Closed files whose pending lines were emitted are done here; their final mark is in the pipeline.
+      this.finished = this.finished.filter((c) => c.noted.offset !== c.finalOffset);
+    }
     for (const c of this.cursors) this.noteCursor(c, pipeline);
   }
 
@@ -411,6 +426,14 @@ export class FileFollower {
     const mark: CheckpointMark = { offset, fingerprint: c.fingerprint };
     c.noted = mark;
     pipeline.noteProgress(c, mark);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing to release.
   }
 }
 

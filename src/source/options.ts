@@ -6,7 +6,7 @@ export interface FileSourceOptions {
   exclude: readonly string[];
   /** Where files found at start-up without a checkpoint begin. Files that appear later are always read from the start. */
   readFrom: 'beginning' | 'end';
-  /** Holds checkpoints.json. */
+  /** Holds checkpoints.json and its journal. */
   dataDir: string;
   maxLineBytes: number;
   maxLineAction: 'truncate' | 'drop';
@@ -15,8 +15,10 @@ export interface FileSourceOptions {
   /** How long a rotated or deleted file is still read after it was fully read. */
   rotateWait: number;
   rescanInterval: number;
+  /** How often the checkpoint snapshot is rewritten from the journal (each acknowledgement is journaled at once). */
   checkpointInterval: number;
   batchMaxEvents: number;
+  /** Least time between two read rounds; each round's lines go out as one batch. */
   batchMaxWait: number;
   /** Reading pauses while this many bytes of lines wait for delivery. */
   maxBufferedBytes: number;
@@ -24,12 +26,12 @@ export interface FileSourceOptions {
   selfPodUid?: string | undefined;
   selfPodName?: string | undefined;
   /**
-   * Tuning, rarely changed: idle re-check interval per file (250 ms), bytes per read (128 KiB),
-   * reads in flight (2). Measured in bench/agent.bench.ts: larger values buy nothing but memory.
+   * Tuning, rarely changed: the safety-poll tick, and the poll interval of files that cannot be
+   * watched or wait on a rotation (250 ms); bytes per read (128 KiB). Measured in
+   * bench/agent.bench.ts: larger reads buy nothing but memory.
    */
   pollInterval?: number;
   readChunkBytes?: number;
-  concurrentReads?: number;
   /** Full batches waiting for delivery before reading pauses (2; besides maxBufferedBytes). */
   maxQueuedBatches?: number;
   /** Delays between delivery retries (sink or service down). */
@@ -50,7 +52,7 @@ export const DEFAULT_FILE_SOURCE_OPTIONS: FileSourceOptions = {
   rescanInterval: 10_000,
   checkpointInterval: 2_000,
   batchMaxEvents: 1000,
-  batchMaxWait: 200,
+  batchMaxWait: 50,
   maxBufferedBytes: 16 * 1024 * 1024,
 };
 
@@ -67,13 +69,12 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
     selfPodName: options.selfPodName,
     pollInterval: options.pollInterval ?? 250,
     readChunkBytes: options.readChunkBytes ?? 128 * 1024,
-    concurrentReads: options.concurrentReads ?? 2,
     maxQueuedBatches: options.maxQueuedBatches ?? 3,
     retryBackoff: options.retryBackoff ?? { initialMs: 200, maxMs: 30_000, factor: 2, jitter: 0.2 },
   };
   const positive: (keyof ResolvedOptions)[] = [
     'maxLineBytes', 'maxMergedLineBytes', 'rescanInterval', 'checkpointInterval', 'batchMaxEvents',
-    'maxBufferedBytes', 'pollInterval', 'readChunkBytes', 'concurrentReads', 'maxQueuedBatches',
+    'maxBufferedBytes', 'pollInterval', 'readChunkBytes', 'maxQueuedBatches',
   ];
   for (const key of positive) {
     const v = resolved[key];

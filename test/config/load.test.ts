@@ -31,7 +31,7 @@ t.test('defaults', async (t) => {
   t.same(config.enrichment.include, { podLabels: true, podAnnotations: true, namespaceLabels: true, namespaceAnnotations: false, nodeLabels: true, nodeAnnotations: false });
   t.same(config.source.include, ['**/*.log']);
   t.equal(config.source.maxLineBytes, 256 * 1024);
-  t.equal(config.source.batchMaxWait, 200);
+  t.equal(config.source.batchMaxWait, 50);
   t.equal(config.source.sink, 'stdout');
   t.equal(config.logging.level, 'info');
   t.equal(config.server.authToken, undefined);

@@ -1,15 +1,15 @@
 /**
  * Runs the file source with a file sink until SIGTERM (graceful) or SIGKILL (the crash test's
- * point). argv: podsDir dataDir outFile. Prints "ready" once reading started.
+ * point). argv: podsDir dataDir outFile [optionsJson]. Prints "ready" once reading started.
  */
 import { createMetrics } from '../../src/metrics/index.ts';
 import { createFileSink } from '../../src/sink/index.ts';
 import { createSerialisingStage, startFileSource } from '../../src/source/index.ts';
 import { sourceOptions } from './fixtures.ts';
 
-const [podsDir, dataDir, out] = process.argv.slice(2);
+const [podsDir, dataDir, out, overrides] = process.argv.slice(2);
 if (podsDir === undefined || dataDir === undefined || out === undefined) {
-  process.stderr.write('usage: crash-child.ts PODS_DIR DATA_DIR OUT_FILE\n');
+  process.stderr.write('usage: crash-child.ts PODS_DIR DATA_DIR OUT_FILE [OPTIONS_JSON]\n');
   process.exit(2);
 }
 const log = (level: string) => (obj: object, msg?: string) => {
@@ -17,7 +17,7 @@ const log = (level: string) => (obj: object, msg?: string) => {
 };
 const sink = createFileSink(out);
 const source = await startFileSource(
-  sourceOptions(podsDir, dataDir, { checkpointInterval: 100, rotateWait: 2_000, batchMaxEvents: 200, batchMaxWait: 20, partialFlushTimeout: 60_000 }),
+  sourceOptions(podsDir, dataDir, { checkpointInterval: 100, rotateWait: 2_000, batchMaxEvents: 200, batchMaxWait: 20, partialFlushTimeout: 60_000, ...(JSON.parse(overrides ?? '{}') as object) }),
   { enrich: createSerialisingStage(), sink, metrics: createMetrics(undefined, { processMetrics: false }), logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') } },
 );
 process.stdout.write('ready\n');

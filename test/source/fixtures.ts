@@ -1,8 +1,13 @@
 /** Builders for pod log trees and small waiting helpers shared by the source tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Test } from 'tap';
 import { createMetrics } from '../../src/metrics/index.ts';
+import { createFileSink } from '../../src/sink/index.ts';
+import { createSerialisingStage, startFileSource } from '../../src/source/index.ts';
 import type { FileSourceOptions } from '../../src/source/index.ts';
 import type { SourceLogger } from '../../src/source/logger.ts';
 
@@ -123,4 +128,43 @@ export async function metricValue(metrics: ReturnType<typeof testMetrics>, name:
     if (Object.entries(labels).every(([k, val]) => v.labels[k] === val)) total += v.value;
   }
   return total;
+}
+
+export interface SourceChild {
+  child: ChildProcess;
+  /** Resolves once the child's source started (its first scan done, its files followed). */
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+  stderr: string[];
+}
+
+/**
+ * The file source with a file sink in a child process (crash-child.ts), to be killed with SIGKILL.
+ * `out` is the sink file; a directory there makes every write fail (a sink that never acknowledges).
+ */
+export function startSourceChild(podsDir: string, dataDir: string, out: string, overrides: Partial<FileSourceOptions> = {}): SourceChild {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'crash-child.ts');
+  const child = spawn(process.execPath, [script, podsDir, dataDir, out, JSON.stringify(overrides)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const ready = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, ready, exited, stderr };
+}
+
+export const lines = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix} ${i}`);
+export const cri = (messages: readonly string[]): string => messages.map((m) => criLine(m)).join('');
+
+/** A pods tree, a data dir and a file sink in a test dir, and a way to start the source on them (the serialising stage). */
+export function sourceEnv(t: Test, overrides: Partial<FileSourceOptions> = {}) {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const dataDir = join(root, 'data');
+  const out = join(root, 'out.ndjson');
+  const logger = recordingLogger();
+  const start = (more: Partial<FileSourceOptions> = {}) =>
+    startFileSource(sourceOptions(podsDir, dataDir, { ...overrides, ...more }), {
+      enrich: createSerialisingStage(), sink: createFileSink(out), metrics: testMetrics(), logger,
+    });
+  return { root, podsDir, dataDir, out, logger, start };
 }

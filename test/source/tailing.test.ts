@@ -43,7 +43,7 @@ t.test('reads existing lines, then lines appended while it runs, in order', asyn
 });
 
 t.test('follows many files at once, keeping each file in order', async (t) => {
-  const env = await run(t, { concurrentReads: 2, readChunkBytes: 4096 });
+  const env = await run(t, { readChunkBytes: 4096 });
   const files: string[] = [];
   for (let p = 0; p < 15; p++) {
     for (const c of ['app', 'sidecar']) files.push(podDir(env.podsDir, 'ns', `pod-${p}`, `uid-${p}`, c).log);
@@ -242,7 +242,7 @@ t.test('the source pauses reading while delivery is slow: buffered bytes stay bo
       return serialiser.processBatch(b);
     },
   };
-  const env = await run(t, { maxBufferedBytes: 32 * 1024, readChunkBytes: 8 * 1024, concurrentReads: 2 }, slow);
+  const env = await run(t, { maxBufferedBytes: 32 * 1024, readChunkBytes: 8 * 1024 }, slow);
   const lines = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'y'.repeat(50)}`);
   for (let p = 0; p < 3; p++) writeFileSync(podDir(env.podsDir, 'ns', `p${p}`, `u${p}`).log, lines.map((m) => criLine(m)).join(''));
   const source = await env.start();
