@@ -5,8 +5,7 @@
  * periodic rescan is the source of truth. The read loop closes the watch of a busy container
  * directory (`pause`) and reads its files every round instead, then `resume`s it.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join, relative } from 'node:path';
 import picomatch from 'picomatch';
 import type { SourceLogger } from './logger.ts';
@@ -32,6 +31,10 @@ export interface DiscoveryEvents {
 
 /** Debounce for watch events: a pod start creates several entries in a burst. */
 const RESCAN_DEBOUNCE_MS = 25;
+/** One periodic scan in this many checks every directory's mtime; the others trust silent watches. */
+const FULL_SCAN_EVERY = 6;
+/** A directory modified this recently may change again within the same mtime tick: not cached as settled. */
+const RACY_MS = 2_000;
 
 /** Pure: is this pod directory (<ns>_<pod>_<uid>) the agent's own pod? */
 export function isOwnPodDir(podDir: string, selfPodUid: string | undefined, selfPodName: string | undefined): boolean {
@@ -56,6 +59,9 @@ export class PodLogDiscovery {
   private readonly watchers = new Map<string, FSWatcher>();
   /** Container directories whose watch the read loop closed while they are busy. */
   private readonly paused = new Set<string>();
+  /** Directory listings of the last scan (see `listed`). */
+  private readonly listings = new Map<string, { mtimeMs: number; names: readonly string[]; trusted: boolean }>();
+  private scans = 0;
   private rescanTimer: NodeJS.Timeout | undefined;
   private debounceTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<readonly string[]> | undefined;
@@ -119,7 +125,7 @@ export class PodLogDiscovery {
   resume(dir: string): boolean {
     if (!this.paused.delete(dir) || this.stopped) return false;
     this.ensureWatcher(dir, new Set(), dir);
-    void this.scanContainer(dir);
+    this.scanContainer(dir);
     return this.watchers.has(dir);
   }
 
@@ -135,15 +141,10 @@ export class PodLogDiscovery {
     return this.watchers.has(dir) || this.paused.has(dir);
   }
 
-  private async scanContainer(containerDir: string): Promise<void> {
-    const files = await listFiles(containerDir);
-    if (files === undefined || this.stopped) return;
-    const found: string[] = [];
-    const under = relative(this.options.podsDir, containerDir);
-    for (const file of files) {
-      if (file.endsWith('.log') && this.accepts(`${under}/${file}`)) found.push(join(containerDir, file));
-    }
-    if (found.length > 0) this.events.onScan(found.sort());
+  private scanContainer(containerDir: string): void {
+    this.distrust(containerDir);
+    const found = this.liveLogs(containerDir, relative(this.options.podsDir, containerDir));
+    if (found !== undefined && found.length > 0 && !this.stopped) this.events.onScan(found.sort());
   }
 
   private schedulePeriodicRescan(): void {
@@ -179,7 +180,9 @@ export class PodLogDiscovery {
     const { podsDir } = this.options;
     const found: string[] = [];
     const seenDirs = new Set<string>();
-    const podDirs = await listDirs(podsDir);
+    // Every FULL_SCAN_EVERY-th periodic scan checks every directory's mtime, in case a watch event was lost.
+    const full = this.scans++ % FULL_SCAN_EVERY === 0;
+    const podDirs = this.listed(podsDir, full, listDirs);
     if (podDirs === undefined) {
       if (!this.missingLogged) this.logger.warn({ podsDir }, 'pods directory does not exist (yet); rescanning for it');
       this.missingLogged = true;
@@ -190,18 +193,15 @@ export class PodLogDiscovery {
     for (const podDir of podDirs) {
       if (isOwnPodDir(podDir, this.options.selfPodUid, this.options.selfPodName)) continue;
       const podPath = join(podsDir, podDir);
-      const containers = await listDirs(podPath);
+      const containers = this.listed(podPath, full, listDirs);
       if (containers === undefined) continue;
       this.ensureWatcher(podPath, seenDirs, undefined);
       for (const container of containers) {
         const containerPath = join(podPath, container);
-        const files = await listFiles(containerPath);
+        const files = this.listed(containerPath, full, (dir) => this.liveLogs(dir, `${podDir}/${container}`));
         if (files === undefined) continue;
         this.ensureWatcher(containerPath, seenDirs, containerPath);
-        for (const file of files) {
-          if (!file.endsWith('.log')) continue;
-          if (this.accepts(`${podDir}/${container}/${file}`)) found.push(join(containerPath, file));
-        }
+        for (const file of files) found.push(file);
       }
     }
     // Directories that vanished: their watchers would only report errors.
@@ -212,8 +212,58 @@ export class PodLogDiscovery {
       }
     }
     for (const dir of this.paused) if (!seenDirs.has(dir)) this.paused.delete(dir);
+    for (const dir of this.listings.keys()) if (!seenDirs.has(dir)) this.listings.delete(dir);
     found.sort();
     return found;
+  }
+
+  /** The accepted live log files of a container directory, as absolute paths. */
+  private liveLogs(dir: string, under: string): string[] | undefined {
+    const files = listFiles(dir);
+    if (files === undefined) return undefined;
+    const out: string[] = [];
+    for (const file of files) if (file.endsWith('.log') && this.accepts(`${under}/${file}`)) out.push(join(dir, file));
+    return out;
+  }
+
+  /**
+   * A directory's listing, read again only when it may have changed: its watch reported an entry
+   * added, removed or renamed, it has no watch, or its mtime moved (checked on full scans and for
+   * unwatched directories; an mtime within the last RACY_MS is not trusted, as a change in the
+   * same clock tick would not move it). A rescan of a quiet tree costs no system call.
+   */
+  private listed(dir: string, full: boolean, read: (dir: string) => readonly string[] | undefined): readonly string[] | undefined {
+    const cached = this.listings.get(dir);
+    if (cached !== undefined && cached.trusted && !full && this.watchers.has(dir)) return cached.names;
+    let mtimeMs: number;
+    try {
+      const st = statSync(dir, { throwIfNoEntry: false });
+      if (st === undefined || !st.isDirectory()) {
+        this.listings.delete(dir);
+        return undefined;
+      }
+      mtimeMs = st.mtimeMs;
+    } catch {
+      this.listings.delete(dir);
+      return undefined;
+    }
+    if (cached !== undefined && cached.mtimeMs === mtimeMs && Date.now() - mtimeMs > RACY_MS) {
+      cached.trusted = true;
+      return cached.names;
+    }
+    const names = read(dir);
+    if (names === undefined) {
+      this.listings.delete(dir);
+      return undefined;
+    }
+    this.listings.set(dir, { mtimeMs, names, trusted: Date.now() - mtimeMs > RACY_MS });
+    return names;
+  }
+
+  /** A watch saw an entry of `dir` added, removed or renamed: its listing must be read again. */
+  private distrust(dir: string): void {
+    const cached = this.listings.get(dir);
+    if (cached !== undefined) cached.trusted = false;
   }
 
   private ensureWatcher(dir: string, seen: Set<string>, containerDir: string | undefined): void {
@@ -227,11 +277,13 @@ export class PodLogDiscovery {
           this.events.onFileChanged(prefix + name, false);
           return;
         }
+        this.distrust(dir);
         this.requestRescan();
         if (prefix !== undefined && name !== null) this.events.onFileChanged(prefix + name, true);
       });
       w.on('error', () => {
         // The directory went away (or the watch broke): the next scan decides what is there.
+        this.distrust(dir);
         w.close();
         if (this.watchers.get(dir) === w) this.watchers.delete(dir);
         this.requestRescan();
@@ -246,18 +298,18 @@ export class PodLogDiscovery {
   }
 }
 
-async function listDirs(dir: string): Promise<string[] | undefined> {
+function listDirs(dir: string): string[] | undefined {
   try {
-    const entries = await readdir(dir, { withFileTypes: true });
+    const entries = readdirSync(dir, { withFileTypes: true });
     return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
   } catch {
     return undefined;
   }
 }
 
-async function listFiles(dir: string): Promise<string[] | undefined> {
+function listFiles(dir: string): string[] | undefined {
   try {
-    const entries = await readdir(dir, { withFileTypes: true });
+    const entries = readdirSync(dir, { withFileTypes: true });
     // Symlinks count too: some runtimes link the kubelet path to their own log location.
     return entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name);
   } catch {

@@ -98,6 +98,22 @@ export class FileFollower {
     this.checkRequested = true;
   }
 
+  /**
+   * The safety poll's cheap look (two system calls, no read): has the file grown or shrunk since
+   * it was read, or does its path name another file now? Then it deserves a drain with a check.
+   */
+  looksChanged(): boolean {
+    const c = this.cursors[0];
+    if (c === undefined || this.cursors.length > 1) return true;
+    try {
+      if (fstatSync(c.fd).size !== c.readOffset) return true;
+      const st = statSync(this.path, { throwIfNoEntry: false });
+      return st === undefined || String(st.ino) !== c.ino || String(st.dev) !== c.dev;
+    } catch {
+      return true;
+    }
+  }
+
   /** Partial lines wait for their final fragment. */
   get hasPending(): boolean {
     return this.merger !== undefined && this.merger.pendingCount > 0;

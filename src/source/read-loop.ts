@@ -11,8 +11,8 @@
  * - A directory whose files change in several rounds in a row is busy: its watch is closed (each
  *   event would cost more than the read it triggers) and its files are read on every round until
  *   they have been quiet for a second; then the watch is opened again and the directory rescanned.
- * - A slow safety poll re-checks every file (rotation, truncation, missed events), backing off for
- *   quiet files from 1 s to 10 s; files of a directory that cannot be watched are polled every
+ * - A slow safety poll re-checks every file (rotation, truncation, missed events) with an fstat
+ *   and a stat, backing off for quiet files from 1 s to 30 s; files of a directory that cannot be watched are polled every
  *   `pollInterval`, as are rotated or deleted files waiting for rotateWait.
  * - Backpressure: a round stops when delivery has no room, and resumes when it has.
  */
@@ -53,7 +53,7 @@ const BUSY_ROUNDS = 4;
 /** Quiet time after which a busy directory is watched again. */
 const QUIET_MS = 1_000;
 const SAFETY_POLL_MIN_MS = 1_000;
-const SAFETY_POLL_MAX_MS = 10_000;
+const SAFETY_POLL_MAX_MS = 30_000;
 
 class Tail {
   readonly follower: FileFollower;
@@ -285,11 +285,12 @@ export class ReadLoop {
         queued = true;
       } else if (now >= tail.nextCheckAt) {
         const watched = this.deps.watches.isWatched(tail.dir.path);
+        tail.checkEvery = watched ? Math.min(SAFETY_POLL_MAX_MS, tail.checkEvery * 2) : this.options.pollInterval;
+        tail.nextCheckAt = now + tail.checkEvery;
+        if (!tail.follower.looksChanged()) continue;
         tail.follower.requestCheck();
         this.enqueue(tail);
         queued = true;
-        tail.checkEvery = watched ? Math.min(SAFETY_POLL_MAX_MS, tail.checkEvery * 2) : this.options.pollInterval;
-        tail.nextCheckAt = now + tail.checkEvery;
       }
     }
     // Lines emitted by a flush wait for the next round's seal, or for the batch timer.
