@@ -84,8 +84,23 @@ export interface JournalRecord {
   del: string[];
 }
 
-export function serialiseJournalRecord(record: JournalRecord): string {
-  return `${JSON.stringify({ seq: record.seq, set: record.set, del: record.del })}\n`;
+/**
+ * A position as journal JSON, in two parts: what identifies the file (it changes only while a
+ * young file's fingerprint grows), worth keeping per file, and the offset.
+ */
+export function entryJsonHead(e: Omit<CheckpointEntry, 'offset'>): string {
+  return `{"path":${JSON.stringify(e.path)},"dev":${JSON.stringify(e.dev)},"ino":${JSON.stringify(e.ino)},"headLength":${e.headLength},"headHash":${JSON.stringify(e.headHash)},"offset":`;
+}
+
+export function entryJson(e: CheckpointEntry, head = entryJsonHead(e)): string {
+  return `${head}${e.offset}}`;
+}
+
+/** One journal line; `set` holds entries as entryJson() text (built once per file, not per acknowledgement). */
+export function serialiseJournalRecord(seq: number, set: readonly string[], del: readonly string[]): string {
+  let line = `{"seq":${seq},"set":[`;
+  for (let i = 0; i < set.length; i++) line += i === 0 ? set[i] : `,${set[i]}`;
+  return `${line}],"del":${JSON.stringify(del)}}\n`;
 }
 
 /** Applies journal text to positions keyed by dev:ino; stops at the first line that is not a whole record. */
@@ -200,12 +215,13 @@ export class CheckpointStore {
 
   /**
    * Appends one record to the journal at once (synchronously: it must be in the page cache before
-   * anything else happens). Opens the journal on first use.
+   * anything else happens): positions set, as entryJson() text, and files forgotten (dev:ino).
+   * Opens the journal on first use.
    */
-  append(set: readonly CheckpointEntry[], del: readonly string[]): void {
+  append(set: readonly string[], del: readonly string[]): void {
     if (set.length === 0 && del.length === 0) return;
     if (this.journalFd === undefined) this.openJournal();
-    const line = serialiseJournalRecord({ seq: this.seq + 1, set: set as CheckpointEntry[], del: del as string[] });
+    const line = serialiseJournalRecord(this.seq + 1, set, del);
     const bytes = Buffer.from(line);
     let written = 0;
     while (written < bytes.length) written += writeSync(this.journalFd!, bytes, written, bytes.length - written);

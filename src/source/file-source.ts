@@ -7,7 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
-import { CheckpointStore, type CheckpointEntry } from './checkpoints.ts';
+import { CheckpointStore, entryJson, entryJsonHead, type CheckpointEntry } from './checkpoints.ts';
 import { newCursor, type CheckpointMark, type Cursor } from './cursor.ts';
 import { DeliveryPipeline, type BatchEnricher, type DeliveryStats } from './delivery.ts';
 import { PodLogDiscovery } from './discovery.ts';
@@ -82,6 +82,8 @@ class FileSourceRunner implements FileSource, FollowContext {
   /** Paths whose follower ended (gone for rotateWait), with the last file read: if the path comes back, only newer files are read. */
   private readonly ended = new Map<string, { key: string; mtimeNs: bigint; at: number }>();
   private checkpointStatus: FileSourceStats['checkpointStatus'] = 'missing';
+  /** Journal text of what identifies a file, per fingerprint (see journalEntry). */
+  private readonly jsonHeads = new WeakMap<Fingerprint, string>();
   private snapshotTimer: NodeJS.Timeout | undefined;
   private writingSnapshot: Promise<void> | undefined;
   private checkpointWrites = 0;
@@ -321,19 +323,19 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.openInodes.set(key, cursor);
     this.metrics.filesTailed.set(this.openInodes.size);
     // Journaled at once: a file rotated away before its first acknowledgement is still known after a crash.
-    this.journal([entryOf(cursor)], []);
+    this.journal([this.journalEntry(cursor)], []);
     return cursor;
   }
 
   private delivered(progress: ReadonlyMap<Cursor, CheckpointMark>): void {
-    const set: CheckpointEntry[] = [];
+    const set: string[] = [];
     const del: string[] = [];
     for (const [cursor, mark] of progress) {
       cursor.acked = mark;
       if (cursor.closed && mark.offset === cursor.finalOffset) {
         if (this.cursors.delete(cursor)) del.push(cursor.key);
       } else {
-        set.push(entryOf(cursor));
+        set.push(this.journalEntry(cursor));
       }
     }
     this.journal(set, del);
@@ -343,8 +345,19 @@ class FileSourceRunner implements FileSource, FollowContext {
     if (this.cursors.delete(cursor)) this.journal([], [cursor.key]);
   }
 
+  /** The cursor's acknowledged position as journal text; what identifies the file is serialised once per fingerprint. */
+  private journalEntry(c: Cursor): string {
+    const fp = c.acked.fingerprint;
+    let head = this.jsonHeads.get(fp);
+    if (head === undefined) {
+      head = entryJsonHead({ path: c.path, ...fp });
+      this.jsonHeads.set(fp, head);
+    }
+    return entryJson(entryOf(c), head);
+  }
+
   /** Appends to the checkpoint journal; a failure is logged once and leaves the next snapshot to catch up. */
-  private journal(set: CheckpointEntry[], del: string[]): void {
+  private journal(set: string[], del: string[]): void {
     try {
       this.checkpointStore.append(set, del);
       if (this.journalFailing) this.logger.info({ file: this.checkpointStore.path }, 'checkpoint journal writable again');

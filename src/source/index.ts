@@ -14,6 +14,6 @@ export {
   type RawEventFields,
 } from './stages.ts';
 export { createRemoteWebSocketStage } from './websocket-stage.ts';
-export { CheckpointStore, parseCheckpoints, serialiseCheckpoints, CHECKPOINT_FILE, CHECKPOINT_VERSION, type CheckpointEntry } from './checkpoints.ts';
+export { CheckpointStore, entryJson, parseCheckpoints, serialiseCheckpoints, CHECKPOINT_FILE, CHECKPOINT_VERSION, type CheckpointEntry } from './checkpoints.ts';
 export { PodLogDiscovery, createPathFilter, isOwnPodDir } from './discovery.ts';
 export type { SourceLogger } from './logger.ts';

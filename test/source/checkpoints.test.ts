@@ -6,6 +6,7 @@ import { createFileSink } from '../../src/sink/index.ts';
 import {
   CheckpointStore,
   createSerialisingStage,
+  entryJson,
   parseCheckpoints,
   serialiseCheckpoints,
   startFileSource,
@@ -35,6 +36,8 @@ t.test('format: round trip, and corrupt files named precisely', async (t) => {
   bad('{"version":1,"files":[{"path":"x","dev":"1","headLength":0,"headHash":"","offset":1}]}', /files\[0\]\.ino/);
   bad('null', /not a JSON object/);
   bad('{"version":1,"seq":-1,"files":[]}', /"seq"/);
+  const odd = entry({ path: '/var/log/pods/ns_p\\"q_u/c/0.log', headHash: '' });
+  t.same(JSON.parse(entryJson(odd)), odd, 'journal text of an entry is its JSON, whatever the path holds');
 });
 
 t.test('store: atomic save, load, and a corrupt file kept aside', async (t) => {
@@ -59,8 +62,8 @@ t.test('journal: every acknowledgement appended at once, applied over the snapsh
   const dir = t.testdir();
   const store = new CheckpointStore(dir);
   t.same(await store.load(), { status: 'missing', entries: [] });
-  store.append([entry({ ino: '1', offset: 10 })], []);
-  store.append([entry({ ino: '2', offset: 5 }), entry({ ino: '1', offset: 20 })], []);
+  store.append([entryJson(entry({ ino: '1', offset: 10 }))], []);
+  store.append([entryJson(entry({ ino: '2', offset: 5 })), entryJson(entry({ ino: '1', offset: 20 }))], []);
   t.equal(store.pendingRecords, 2);
   // A crash now: nothing but the journal tells the positions.
   const reloaded = await new CheckpointStore(dir).load();
@@ -69,12 +72,12 @@ t.test('journal: every acknowledgement appended at once, applied over the snapsh
   await store.save([entry({ ino: '1', offset: 20 }), entry({ ino: '2', offset: 5 })], '2026-11-23T10:00:00.000Z');
   t.equal(store.pendingRecords, 0);
   t.same(readdirSync(dir).filter((n) => n.startsWith('checkpoints.journal.')), [], 'journal files covered by the snapshot are deleted');
-  store.append([entry({ ino: '2', offset: 50 })], ['2049:1']);
+  store.append([entryJson(entry({ ino: '2', offset: 50 }))], ['2049:1']);
   store.close();
   const after = new CheckpointStore(dir);
   t.same(await after.load(), { status: 'loaded', entries: [entry({ ino: '2', offset: 50 })], journalError: undefined }, 'snapshot, then the newer record');
   // The next store continues the sequence: its records are newer than everything loaded.
-  after.append([entry({ ino: '3', offset: 1 })], []);
+  after.append([entryJson(entry({ ino: '3', offset: 1 }))], []);
   after.close();
   t.same((await new CheckpointStore(dir).load()).entries.map((e) => e.ino), ['2', '3']);
 });
@@ -83,7 +86,7 @@ t.test('journal: a crash between starting a new journal and the snapshot, a torn
   const dir = t.testdir();
   const store = new CheckpointStore(dir);
   await store.load();
-  store.append([entry({ ino: '1', offset: 10 })], []);
+  store.append([entryJson(entry({ ino: '1', offset: 10 }))], []);
   // Journal 0 holds seq 1; a snapshot started (journal 1 opened) but never finished: the old snapshot and both journals count.
   writeFileSync(join(dir, 'checkpoints.journal.1'), `${JSON.stringify({ seq: 2, set: [entry({ ino: '1', offset: 30 })], del: [] })}\n`);
   t.same((await new CheckpointStore(dir).load()).entries.map((e) => e.offset), [30]);
