@@ -54,7 +54,7 @@ export interface ReflectorOptions {
   fieldSelector?: string | undefined;
   kubeConfig: KubeConfig;
   store: RetainingStore;
-  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors'>;
+  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors' | 'reflectorActivity'>;
   logger: ReflectorLogger;
   backoff: Backoff;
   /** Jitter source, [0, 1). */
@@ -130,6 +130,7 @@ export class Reflector {
     // timer of every watch request. test/kube's dead-connection test guards it across upgrades.
     (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchTimeoutMs;
     options.metrics.reflectorSynced.set({ kind: this.kind }, 0);
+    options.metrics.reflectorActivity.started(this.kind);
   }
 
   start(): void {
@@ -233,6 +234,7 @@ export class Reflector {
         },
         signal,
       );
+      this.#o.metrics.reflectorActivity.contact(kind);
       for (const item of page.items) if (session.add(item) === 'invalid') invalid++;
       continueToken = page.continueToken;
       rv = page.resourceVersion;
@@ -241,6 +243,7 @@ export class Reflector {
     const result = session.commit();
     this.#rv = rv;
     this.#consistentListDue = false;
+    this.#o.metrics.reflectorActivity.event(kind);
     this.#backoff.reset();
     this.#recovered();
     if (invalid > 0) this.#o.logger.warn({ kind, invalid }, `${kind} list had ${invalid} object(s) without metadata.uid/name: ignored`);
@@ -281,7 +284,8 @@ export class Reflector {
       const onEvent = (type: string, object: unknown): void => {
         // client-node swallows exceptions thrown here: catch and report them ourselves.
         try {
-              const rv = (object as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
+          this.#o.metrics.reflectorActivity.contact(kind);
+          const rv = (object as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
           switch (type) {
             case 'ADDED':
             case 'MODIFIED':
@@ -306,7 +310,8 @@ export class Reflector {
           // The connection works again: the next failure starts over at the shortest delay.
           if (events === 0) this.#backoff.reset();
           events++;
-                if (typeof rv === 'string' && rv !== '') this.#rv = rv;
+          this.#o.metrics.reflectorActivity.event(kind);
+          if (typeof rv === 'string' && rv !== '') this.#rv = rv;
         } catch (err) {
           this.#o.logger.error({ kind, err: String(err) }, `${kind} watch event could not be applied`);
         }
@@ -332,7 +337,8 @@ export class Reflector {
           }
           this.#watchController = controller;
           // Headers 200 and the stream open: the API server is answering again.
-              this.#recovered();
+          this.#o.metrics.reflectorActivity.contact(kind);
+          this.#recovered();
           if (this.#stopped) controller.abort();
         },
         // applySecurityAuthentication throws before any request (e.g. an unreadable token file).

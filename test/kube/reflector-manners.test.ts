@@ -1,6 +1,7 @@
 /**
  * How the reflectors treat the API server (issue #12): lists from the watch cache, a consistent
- * list only after 410, our User-Agent on every request, backoff reset once a watch delivers. The real client against the simulated API server, which records every
+ * list only after 410, our User-Agent on every request, backoff reset once a watch delivers, and
+ * the age metrics. The real client against the simulated API server, which records every
  * request's query and User-Agent.
  */
 import { readFileSync } from 'node:fs';
@@ -151,4 +152,38 @@ t.test('a bookmark is enough to reset the backoff', async (t) => {
   sim.faults.destroyWatches();
   await waitFor(() => sim.requests.filter((r) => r.verb === 'watch' && r.status === 200).length >= 3, 'the re-watch after the second cut', CAP_MS);
   t.same(retryDelays(lines, before), [20], 'started over');
+});
+
+t.test('age metrics: since the last event or bookmark, and since the API server last answered', async (t) => {
+  let now = 1_000_000;
+  const metrics = createMetrics(new Registry(), { processMetrics: false, now: () => now });
+  const sim = await startSim(t);
+  sim.create('pods', pod('a', 'ua'));
+  const ages = async () => ({
+    event: await metricValue(metrics, 'reflector_last_event_age_seconds', { kind: 'pods' }),
+    contact: await metricValue(metrics, 'reflector_last_contact_age_seconds', { kind: 'pods' }),
+  });
+
+  sim.faults.forbid('pods');
+  const h = startHarness(t, sim, { ...onlyPods, metrics });
+  await waitFor(async () => (await metricValue(metrics, 'api_errors_total', { kind: 'pods', code: 'http_403' })) >= 1, 'a refused list', CAP_MS);
+  now += 7_000;
+  t.same(await ages(), { event: 7, contact: 7 }, 'never answered: both count from the start (a 403 is no answer)');
+
+  sim.faults.forbid(undefined);
+  await readyWithin(h.reflectors, CAP_MS);
+  t.same(await ages(), { event: 0, contact: 0 }, 'the list brought the store up to date');
+
+  await sim.waitForWatchCount(1, CAP_MS);
+  now += 30_000;
+  t.same(await ages(), { event: 30, contact: 30 }, 'a quiet watch: both grow');
+  sim.create('pods', pod('b', 'ub'));
+  await waitFor(() => h.store.reader().podByUid('ub'), 'a watch event', CAP_MS);
+  t.same(await ages(), { event: 0, contact: 0 });
+
+  now += 5_000;
+  sim.faults.closeWatches(); // the re-watch is accepted (a contact) but brings no event
+  await waitFor(() => sim.requests.filter((r) => r.verb === 'watch' && r.status === 200).length >= 2 && sim.watchCount === 1, 'the re-opened watch', CAP_MS);
+  await waitFor(async () => (await ages()).contact === 0, 'the contact of the accepted watch', CAP_MS);
+  t.equal((await ages()).event, 5, 'no event since');
 });
