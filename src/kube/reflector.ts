@@ -131,6 +131,7 @@ export class Reflector {
     (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchTimeoutMs;
     options.metrics.reflectorSynced.set({ kind: this.kind }, 0);
     options.metrics.reflectorActivity.started(this.kind);
+    options.store.expectSync(this.kind);
   }
 
   start(): void {

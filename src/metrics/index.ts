@@ -83,6 +83,12 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     eventsOut: new Counter({ name: `${PREFIX}events_out_total`, help: 'Enriched events emitted, by entry point.', labelNames: ['route'] as const, registers }),
     eventsMerged: new Counter({ name: `${PREFIX}events_merged_total`, help: 'Partial-line fragments merged into a following event.', registers }),
     eventsUnmatched: new Counter({ name: `${PREFIX}events_unmatched_total`, help: 'Events returned without pod metadata, by reason.', labelNames: ['reason'] as const, registers }),
+    eventsPendingMetadata: new Counter({
+      name: `${PREFIX}events_pending_metadata_total`,
+      help: 'Events enriched while a kind of their metadata was not known yet (its reflector had not completed its initial list), by that kind; an event missing two kinds counts under each.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     eventsExcluded: new Counter({ name: `${PREFIX}events_excluded_total`, help: 'Events skipped because their pod or container is excluded.', registers }),
     eventErrors: new Counter({ name: `${PREFIX}event_errors_total`, help: 'Events reported back as invalid, by reason.', labelNames: ['reason'] as const, registers }),
     enrichDuration: new Histogram({ name: `${PREFIX}enrich_duration_seconds`, help: 'Time to enrich one batch.', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),
