@@ -2,21 +2,15 @@
  * The kube-log-enricher command line: picks the subcommand, handles --help and --version, loads
  * and validates the configuration (exit 2 with one line per problem), then runs the command.
  */
-import { readFileSync } from 'node:fs';
 import { formatConfigError, loadConfig } from '../config/index.ts';
 import { COMMANDS } from './commands.ts';
 import type { CliIo, Command } from './commands.ts';
 import { PROGRAM, commandHelp, topLevelHelp } from './help.ts';
 import { closest } from '../config/suggest.ts';
+import { PACKAGE_VERSION } from '../version/index.ts';
 
 /** Exit statuses: 0 success, 1 runtime failure, 2 bad usage or configuration. */
 export const EXIT_USAGE = 2;
-
-function packageVersion(): string {
-  // Same relative place from src/cli/main.ts and dist/cli/main.js.
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
 
 function defaultIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
@@ -34,20 +28,20 @@ function wantsHelp(args: readonly string[]): boolean {
 export async function main(argv: readonly string[], io: CliIo = defaultIo(), commands: readonly Command[] = COMMANDS): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
-    io.stderr.write(topLevelHelp(commands, packageVersion()));
+    io.stderr.write(topLevelHelp(commands, PACKAGE_VERSION));
     return EXIT_USAGE;
   }
   if (first === '-h' || first === '--help') {
-    io.stdout.write(topLevelHelp(commands, packageVersion()));
+    io.stdout.write(topLevelHelp(commands, PACKAGE_VERSION));
     return 0;
   }
   if (first === '--version') {
-    io.stdout.write(`${packageVersion()}\n`);
+    io.stdout.write(`${PACKAGE_VERSION}\n`);
     return 0;
   }
   if (first === 'help') {
     const named = commands.find((command) => command.name === rest[0]);
-    io.stdout.write(named === undefined ? topLevelHelp(commands, packageVersion()) : commandHelp(named));
+    io.stdout.write(named === undefined ? topLevelHelp(commands, PACKAGE_VERSION) : commandHelp(named));
     return 0;
   }
   const command = commands.find((candidate) => candidate.name === first);

@@ -38,6 +38,7 @@ import type {
   EventError,
   MergeSession,
   PathResolution,
+  PendingMetadata,
   SessionOptions,
   UnmatchedReason,
 } from './types.ts';
@@ -70,6 +71,20 @@ function recentSlot(path: string): number {
 }
 
 const STREAM_JSON = [undefined, '"stdout"', '"stderr"'] as const;
+
+/** Store versions of a file's objects: ABSENT, or NOT_SYNCED (absent, its reflector not synced yet). */
+const ABSENT = -1;
+const NOT_SYNCED = -2;
+
+/** Bits of MetaState.pending, in the order the marker lists them. */
+const PENDING_POD = 1;
+const PENDING_NAMESPACE = 2;
+const PENDING_NODE = 4;
+const PENDING_NAMES: readonly PendingMetadata[] = ['pod', 'namespace', 'node'];
+/** The marker's value for each mask, made once: templates share them. */
+const PENDING_LISTS: readonly (readonly PendingMetadata[] | undefined)[] = Array.from({ length: 8 }, (_, mask) =>
+  mask === 0 ? undefined : Object.freeze(PENDING_NAMES.filter((_, bit) => (mask & (1 << bit)) !== 0)),
+);
 
 /** One file's identity and the metadata last rendered for it. */
 class FileState {
@@ -104,6 +119,8 @@ class FileState {
 class MetaState implements RecordOrigin {
   readonly ctx: MetaContext;
   readonly excluded: boolean;
+  /** PENDING_* bits: metadata missing because it has not synced yet. */
+  readonly pending: number;
   /** Templates for lines without a stream, from stdout and from stderr; rendered on first use. */
   readonly templates: [Template | undefined, Template | undefined, Template | undefined] = [undefined, undefined, undefined];
   readonly namespace: string | undefined;
@@ -111,9 +128,10 @@ class MetaState implements RecordOrigin {
   readonly containerName: string | undefined;
   readonly pod: PodMeta | undefined;
 
-  constructor(ctx: MetaContext, excluded: boolean) {
+  constructor(ctx: MetaContext, excluded: boolean, pending: number) {
     this.ctx = ctx;
     this.excluded = excluded;
+    this.pending = pending;
     this.pod = ctx.pod;
     this.namespace = ctx.pod?.namespace ?? ctx.identity?.namespace;
     this.podName = ctx.pod?.name ?? ctx.identity?.podName;
@@ -129,12 +147,29 @@ class Tally {
   podNotFound = 0;
   containerNotFound = 0;
   missingFile = 0;
+  pendingPod = 0;
+  pendingNamespace = 0;
+  pendingNode = 0;
 
-  unmatched(reason: UnmatchedReason): void {
+  /** One event out, with what its metadata says about it. */
+  emitted(meta: MetaState): void {
+    this.out++;
+    const reason = meta.ctx.reason;
+    if (reason !== undefined) this.#unmatched(reason);
+    if (meta.pending !== 0) this.#pending(meta.pending);
+  }
+
+  #unmatched(reason: UnmatchedReason): void {
     if (reason === 'pod_not_found') this.podNotFound++;
     else if (reason === 'path_not_recognised') this.pathNotRecognised++;
     else if (reason === 'container_not_found') this.containerNotFound++;
     else this.missingFile++;
+  }
+
+  #pending(mask: number): void {
+    if ((mask & PENDING_POD) !== 0) this.pendingPod++;
+    if ((mask & PENDING_NAMESPACE) !== 0) this.pendingNamespace++;
+    if ((mask & PENDING_NODE) !== 0) this.pendingNode++;
   }
 }
 
@@ -229,6 +264,9 @@ class LogEnricher implements Enricher {
   readonly #inStream: string;
   /** Input fields (consumed) and top-level output keys (the output wins): never copied through. */
   readonly #notPassedThrough: ReadonlySet<string>;
+  /** Whether the output carries namespace / node metadata at all (else its absence is no news). */
+  readonly #showsNamespace: boolean;
+  readonly #showsNode: boolean;
   /**
    * Bumped on every entry point. The store only changes between our synchronous calls, so within
    * one call (a whole batch) a file's pod, namespace and node are looked up once, not per line.
@@ -251,6 +289,8 @@ class LogEnricher implements Enricher {
     this.#inStream = input.stream;
     this.#lineIsMessage = input.line === input.message;
     this.#notPassedThrough = new Set([input.file, input.line, input.message, input.timestamp, input.stream, ...this.#layout.topLevelKeys]);
+    this.#showsNamespace = options.include.namespaceLabels || options.include.namespaceAnnotations;
+    this.#showsNode = options.include.nodeLabels || options.include.nodeAnnotations;
     // Fail at start-up, not on the first partial line.
     new PartialMerger({ maxMergedLineBytes: options.maxMergedLineBytes, flushTimeoutMs: options.partialFlushTimeoutMs });
   }
@@ -308,8 +348,7 @@ class LogEnricher implements Enricher {
       const stream = message.stream === 'stdout' || message.stream === 'stderr' ? message.stream : undefined;
       const text = typeof message.message === 'string' ? message.message : String(message.message);
       records.push(this.#render(fs, meta, timestamp, stream, JSON.stringify(text), undefined));
-      tally.out++;
-      if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
+      tally.emitted(meta);
     }
     this.#publish(this.#messageCounters, count, tally, 0, 0);
     if (count > 0) this.#metrics?.enrichDuration.observe((performance.now() - started) / 1000);
@@ -428,8 +467,7 @@ class LogEnricher implements Enricher {
     else if (isJsonMessageLine(decoded)) messageJson = decoded.messageJson;
     else messageJson = JSON.stringify(decoded.message);
     records.push(this.#render(fs, meta, timestamp, stream, messageJson, rec));
-    tally.out++;
-    if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
+    tally.emitted(meta);
   }
 
   #emitMerged(line: MergedLine<Record<string, unknown>>, records: EnrichedRecord[], tally: Tally): void {
@@ -440,8 +478,7 @@ class LogEnricher implements Enricher {
       return;
     }
     records.push(this.#render(fs, meta, line.timestamp, line.stream, line.messageJson ?? JSON.stringify(line.message), line.context));
-    tally.out++;
-    if (meta.ctx.reason !== undefined) tally.unmatched(meta.ctx.reason);
+    tally.emitted(meta);
   }
 
   #reject(errors: EventError[], index: number, field: string, reason: ErrorReason, error: string): void {
@@ -519,7 +556,10 @@ class LogEnricher implements Enricher {
     return fs;
   }
 
-  /** The file's current metadata: re-rendered only when its pod, namespace or node changed. */
+  /**
+   * The file's current metadata: re-rendered only when its pod, namespace or node changed, which
+   * includes one arriving, or its kind completing its initial list (NOT_SYNCED becomes ABSENT).
+   */
   #metaFor(fs: FileState): MetaState {
     if (fs.epoch === this.#epoch && fs.meta !== undefined) return fs.meta;
     fs.epoch = this.#epoch;
@@ -531,9 +571,11 @@ class LogEnricher implements Enricher {
     const namespace = namespaceName === undefined ? undefined : store.namespace(namespaceName);
     const nodeName = pod?.object.nodeName;
     const node = nodeName === undefined ? undefined : store.node(nodeName);
-    const podVersion = pod === undefined ? -1 : pod.version;
-    const namespaceVersion = namespace === undefined ? -1 : namespace.version;
-    const nodeVersion = node === undefined ? -1 : node.version;
+    // Whether a kind is still syncing is asked only of what is missing (and shown).
+    const podVersion = pod !== undefined ? pod.version : id !== undefined && store.pending('pods') ? NOT_SYNCED : ABSENT;
+    const namespaceVersion =
+      namespace !== undefined ? namespace.version : namespaceName !== undefined && this.#showsNamespace && store.pending('namespaces') ? NOT_SYNCED : ABSENT;
+    const nodeVersion = node !== undefined ? node.version : nodeName !== undefined && this.#showsNode && store.pending('nodes') ? NOT_SYNCED : ABSENT;
     if (fs.meta !== undefined && podVersion === fs.podVersion && namespaceVersion === fs.namespaceVersion && nodeVersion === fs.nodeVersion) {
       return fs.meta;
     }
@@ -545,6 +587,7 @@ class LogEnricher implements Enricher {
     return fs.meta;
   }
 
+  /** Builds from the objects found and fs's versions (set by #metaFor). */
   #buildMeta(fs: FileState, pod: PodMeta | undefined, namespace: NamespaceMeta | undefined, node: NodeMeta | undefined): MetaState {
     const id = fs.identity;
     let reason: UnmatchedReason | undefined = fs.pathReason;
@@ -564,9 +607,15 @@ class LogEnricher implements Enricher {
         }
       }
     }
+    let pending = 0;
+    if (fs.podVersion === NOT_SYNCED) pending |= PENDING_POD;
+    if (fs.namespaceVersion === NOT_SYNCED) pending |= PENDING_NAMESPACE;
+    // Not when the pod was dropped above: then its node is not this event's.
+    if (fs.nodeVersion === NOT_SYNCED && pod !== undefined) pending |= PENDING_NODE;
     const ctx: MetaContext = {
       identity: id,
       reason,
+      pending: PENDING_LISTS[pending],
       pod,
       container,
       namespace,
@@ -574,7 +623,7 @@ class LogEnricher implements Enricher {
       workload: pod === undefined ? undefined : workloadOf(pod),
       include: this.#options.include,
     };
-    return new MetaState(ctx, pod !== undefined && this.#isExcluded(pod, id?.containerName));
+    return new MetaState(ctx, pod !== undefined && this.#isExcluded(pod, id?.containerName), pending);
   }
 
   #isExcluded(pod: PodMeta, containerName: string | undefined): boolean {
@@ -601,6 +650,9 @@ class LogEnricher implements Enricher {
     if (tally.pathNotRecognised > 0) m.eventsUnmatched.inc({ reason: 'path_not_recognised' }, tally.pathNotRecognised);
     if (tally.containerNotFound > 0) m.eventsUnmatched.inc({ reason: 'container_not_found' }, tally.containerNotFound);
     if (tally.missingFile > 0) m.eventsUnmatched.inc({ reason: 'missing_file' }, tally.missingFile);
+    if (tally.pendingPod > 0) m.eventsPendingMetadata.inc({ kind: 'pods' }, tally.pendingPod);
+    if (tally.pendingNamespace > 0) m.eventsPendingMetadata.inc({ kind: 'namespaces' }, tally.pendingNamespace);
+    if (tally.pendingNode > 0) m.eventsPendingMetadata.inc({ kind: 'nodes' }, tally.pendingNode);
   }
 }
 

@@ -6,4 +6,4 @@ export type { EnricherDeps } from './enricher.ts';
 export { DEFAULT_ENRICHER_OPTIONS, enricherOptions, SCHEMA_NAMES } from './options.ts';
 export type { EnricherOptions, EnricherOptionsOverrides, ExcludeOptions, IncludeGroups, InputFieldNames, SchemaName } from './options.ts';
 export { EnrichConfigError } from './layout.ts';
-export { UNMATCHED_MARKER } from './schemas.ts';
+export { PENDING_MARKER, UNMATCHED_MARKER } from './schemas.ts';

@@ -8,7 +8,7 @@
  */
 import type { ContainerMeta, Labels, NamespaceMeta, NodeMeta, PodMeta } from '../store/types.ts';
 import type { PodLogIdentity } from '../paths/types.ts';
-import type { UnmatchedReason } from './types.ts';
+import type { PendingMetadata, UnmatchedReason } from './types.ts';
 import type { IncludeGroups } from './options.ts';
 import type { Workload } from './derive.ts';
 
@@ -37,6 +37,8 @@ const QUOTED_SLOTS: readonly boolean[] = [false, false, false, true, true, true,
 export interface MetaContext {
   identity: PodLogIdentity | undefined;
   reason: UnmatchedReason | undefined;
+  /** What is missing only because it is not synced yet; undefined when nothing is. */
+  pending: readonly PendingMetadata[] | undefined;
   pod: PodMeta | undefined;
   container: ContainerMeta | undefined;
   namespace: NamespaceMeta | undefined;

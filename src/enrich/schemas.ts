@@ -41,6 +41,13 @@ export const UNMATCHED_MARKER: Readonly<Record<SchemaName, string>> = {
   otel: 'attributes."kube_log_enricher.unmatched_reason"',
 };
 
+/** The marker on an event enriched before some of its metadata had synced, per schema. */
+export const PENDING_MARKER: Readonly<Record<SchemaName, string>> = {
+  vector: 'kubernetes.pending_metadata',
+  fluentbit: 'kubernetes.pending_metadata',
+  otel: 'attributes."kube_log_enricher.pending_metadata"',
+};
+
 /** Vector's `kubernetes_logs` source event (pod_metadata_annotator.rs and friends). */
 function vectorFields(): Field[] {
   const k = (name: string): string[] => ['kubernetes', name];
@@ -69,6 +76,7 @@ function vectorFields(): Field[] {
     meta(k('node_labels'), nodeLabels),
     meta(k('node_annotations'), nodeAnnotations),
     meta(k('unmatched_reason'), (c) => c.reason),
+    meta(k('pending_metadata'), (c) => c.pending),
   ];
 }
 
@@ -97,6 +105,7 @@ function fluentBitFields(input: InputFieldNames): Field[] {
     meta(k('node_labels'), nodeLabels),
     meta(k('node_annotations'), nodeAnnotations),
     meta(k('unmatched_reason'), (c) => c.reason),
+    meta(k('pending_metadata'), (c) => c.pending),
     // Fluent Bit's Namespace_Labels / Namespace_Annotations: a separate top-level record key.
     meta(['kubernetes_namespace', 'name'], (c) => (hasNamespaceMeta(c) ? (c.namespace?.name ?? podNamespace(c)) : undefined)),
     meta(['kubernetes_namespace', 'labels'], namespaceLabels),
@@ -140,6 +149,7 @@ function otelFields(): Field[] {
     line(['attributes', 'log.file.path'], SLOT_FILE),
     line(['attributes', 'log.iostream'], SLOT_STREAM),
     meta(['attributes', 'kube_log_enricher.unmatched_reason'], (c) => c.reason),
+    meta(['attributes', 'kube_log_enricher.pending_metadata'], (c) => c.pending),
   ];
 }
 

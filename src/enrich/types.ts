@@ -10,6 +10,12 @@ import type { PodMeta, StoreEntry } from '../store/types.ts';
 /** Why an event came back without pod metadata. Values are metric labels too. */
 export type UnmatchedReason = 'path_not_recognised' | 'pod_not_found' | 'container_not_found' | 'missing_file';
 
+/**
+ * Metadata an event lacks only because its reflector has not completed its initial list yet (the
+ * event's `pending_metadata` marker); not reported for metadata the output does not include.
+ */
+export type PendingMetadata = 'pod' | 'namespace' | 'node';
+
 /** One enriched event, ready to send. */
 export interface EnrichedRecord {
   /**

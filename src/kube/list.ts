@@ -3,8 +3,9 @@
  * authentication, TLS dispatcher and fetch), but without its model deserialiser: the store slims
  * raw JSON anyway, and skipping ObjectSerializer makes a 10,000-pod list several times cheaper.
  */
-import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from './client-node.ts';
+import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext } from './client-node.ts';
 import { KubeApiError, apiErrorFromStatus } from './errors.ts';
+import type { RequestConfig } from './user-agent.ts';
 
 export interface ListPage {
   items: unknown[];
@@ -17,7 +18,7 @@ export interface ListPage {
 const http = new IsomorphicFetchHttpLibrary();
 
 /** A URL of the current cluster: server + path + query (undefined values skipped). */
-export function apiUrl(kc: KubeConfig, path: string, query: Record<string, string | undefined>): string {
+export function apiUrl(kc: RequestConfig, path: string, query: Record<string, string | undefined>): string {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new KubeApiError({ code: 'auth_config', status: undefined, message: 'the kubeconfig has no current cluster' });
   const url = new URL(cluster.server + path);
@@ -25,7 +26,7 @@ export function apiUrl(kc: KubeConfig, path: string, query: Record<string, strin
   return url.toString();
 }
 
-export async function listPage(kc: KubeConfig, path: string, query: Record<string, string | undefined>, signal: AbortSignal): Promise<ListPage> {
+export async function listPage(kc: RequestConfig, path: string, query: Record<string, string | undefined>, signal: AbortSignal): Promise<ListPage> {
   const ctx = new RequestContext(apiUrl(kc, path, query), HttpMethod.GET);
   ctx.setHeaderParam('Accept', 'application/json');
   try {

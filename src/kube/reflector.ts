@@ -4,11 +4,18 @@
  * with backoff. It is a plain loop over this state machine (kube-rs `watcher` style):
  *
  *   [need list] --list ok--> store.replace, synced --> [watching from rv]
- *   [watching]  --event/bookmark--> store.apply, rv = event rv
+ *   [watching]  --event/bookmark--> store.apply, rv = event rv, backoff reset
  *               --server closed / client inactivity timeout--> [watching] (same rv)
- *               --410 Expired (ERROR event or HTTP 410)--> [need list]
+ *               --410 Expired (ERROR event or HTTP 410)--> [need consistent list]
  *               --any other error--> backoff --> [watching] (same rv; a too-old rv earns a 410)
- *   list error --> backoff --> [need list]
+ *   list error --> backoff --> [need list] (a 410 makes it [need consistent list])
+ *
+ * Lists as client-go makes them: `resourceVersion=0` (any state will do, so the API server
+ * answers from its watch cache instead of reading etcd: a restarted API server is not hit by
+ * every node's full scan at once), with `limit` (which older API servers ignore for RV 0, sending
+ * one page); a consistent list (no resourceVersion: read from etcd) only after a 410, when the
+ * cache's answer could be older than what the store already has. Pages after the first carry
+ * only the continue token, as the API server requires.
  *
  * Why not client-node's ListWatch/informer: it keeps every full object in its own cache (5-20 KiB
  * per pod, beside our slim copy), stops for good on most errors, and requests no bookmarks. Its
@@ -29,6 +36,7 @@ import { BackoffSequence, type Backoff } from '../backoff/index.ts';
 import { apiErrorFromStatus, normaliseApiError, type ApiError, type ApiErrorCode } from './errors.ts';
 import { listPage } from './list.ts';
 import type { ReflectorStatus } from './types.ts';
+import { withUserAgent, type RequestConfig } from './user-agent.ts';
 
 /** Structurally pino's logger (pino.Logger fits). */
 export interface ReflectorLogger {
@@ -46,7 +54,7 @@ export interface ReflectorOptions {
   fieldSelector?: string | undefined;
   kubeConfig: KubeConfig;
   store: RetainingStore;
-  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors'>;
+  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors' | 'reflectorActivity'>;
   logger: ReflectorLogger;
   backoff: Backoff;
   /** Jitter source, [0, 1). */
@@ -92,10 +100,13 @@ export class Reflector {
   readonly #o: ReflectorOptions;
   readonly #backoff: BackoffSequence;
   readonly #random: () => number;
+  readonly #requests: RequestConfig;
   readonly #watch: Watch;
   readonly #abort = new AbortController();
 
   #rv = '';
+  /** The next list must be consistent (read from etcd): set by a 410, cleared by a list. */
+  #consistentListDue = false;
   #synced = false;
   #lastError: string | undefined;
   /** The error code we last logged; undefined while healthy. */
@@ -112,11 +123,15 @@ export class Reflector {
     this.#o = options;
     this.#random = options.random ?? Math.random;
     this.#backoff = new BackoffSequence(options.backoff, this.#random);
-    this.#watch = new Watch(options.kubeConfig);
+    this.#requests = withUserAgent(options.kubeConfig);
+    // Watch only calls the two methods a RequestConfig has (test/kube's User-Agent test guards it).
+    this.#watch = new Watch(this.#requests as KubeConfig);
     // A plain instance field in client-node 2.0.1 (private only in its typings): the inactivity
     // timer of every watch request. test/kube's dead-connection test guards it across upgrades.
     (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchTimeoutMs;
     options.metrics.reflectorSynced.set({ kind: this.kind }, 0);
+    options.metrics.reflectorActivity.started(this.kind);
+    options.store.expectSync(this.kind);
   }
 
   start(): void {
@@ -158,8 +173,10 @@ export class Reflector {
       } catch (err) {
         if (this.#stopped) break;
         const e = normaliseApiError(err);
+        // An expired continue token (or a cache that cannot serve the list): only etcd can.
+        if (e.code === 'http_410') this.#consistentListDue = true;
         this.#failed(e, 'list');
-        await this.#sleep(this.#backoff.next());
+        await this.#backOff();
       }
     }
   }
@@ -174,6 +191,7 @@ export class Reflector {
         this.#o.logger.info({ kind, resourceVersion: this.#rv }, `${kind} watch expired (410): relisting`);
         this.#o.metrics.relists.inc({ kind, reason: 'expired' });
         this.#rv = '';
+        this.#consistentListDue = true;
         return;
       case 'timeout':
         // Nothing arrived for watchTimeoutMs: a dead connection or a very quiet resource.
@@ -184,12 +202,12 @@ export class Reflector {
         this.#o.metrics.watchRestarts.inc({ kind, reason: 'closed' });
         // A watch that ends at once with nothing in it must not turn into a tight loop.
         if (end.events > 0 || end.durationMs >= 1000) this.#backoff.reset();
-        else await this.#sleep(this.#backoff.next());
+        else await this.#backOff();
         return;
       case 'error':
         this.#o.metrics.watchRestarts.inc({ kind, reason: end.error.code });
         this.#failed(end.error, 'watch');
-        await this.#sleep(this.#backoff.next());
+        await this.#backOff();
         return;
     }
   }
@@ -201,19 +219,23 @@ export class Reflector {
     let continueToken: string | undefined;
     let rv: string;
     let invalid = 0;
+    const consistent = this.#consistentListDue;
     do {
       const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.listTimeoutMs ?? 60_000)]);
       const page = await listPage(
-        this.#o.kubeConfig,
+        this.#requests,
         this.#o.path,
         {
           labelSelector: this.#o.labelSelector,
           fieldSelector: this.#o.fieldSelector,
           limit: pageSize > 0 ? String(pageSize) : undefined,
+          // The continue token carries the snapshot; the API server refuses a resourceVersion beside it.
+          resourceVersion: continueToken !== undefined || consistent ? undefined : '0',
           continue: continueToken,
         },
         signal,
       );
+      this.#o.metrics.reflectorActivity.contact(kind);
       for (const item of page.items) if (session.add(item) === 'invalid') invalid++;
       continueToken = page.continueToken;
       rv = page.resourceVersion;
@@ -221,10 +243,12 @@ export class Reflector {
     if (this.#stopped) return;
     const result = session.commit();
     this.#rv = rv;
+    this.#consistentListDue = false;
+    this.#o.metrics.reflectorActivity.event(kind);
     this.#backoff.reset();
     this.#recovered();
     if (invalid > 0) this.#o.logger.warn({ kind, invalid }, `${kind} list had ${invalid} object(s) without metadata.uid/name: ignored`);
-    this.#o.logger.debug({ kind, resourceVersion: rv, ...result }, `${kind} listed`);
+    this.#o.logger.debug({ kind, resourceVersion: rv, consistent, ...result }, `${kind} listed`);
     if (!this.#synced) {
       this.#synced = true;
       this.#o.metrics.reflectorSynced.set({ kind }, 1);
@@ -261,6 +285,7 @@ export class Reflector {
       const onEvent = (type: string, object: unknown): void => {
         // client-node swallows exceptions thrown here: catch and report them ourselves.
         try {
+          this.#o.metrics.reflectorActivity.contact(kind);
           const rv = (object as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
           switch (type) {
             case 'ADDED':
@@ -283,7 +308,10 @@ export class Reflector {
             default:
               return;
           }
+          // The connection works again: the next failure starts over at the shortest delay.
+          if (events === 0) this.#backoff.reset();
           events++;
+          this.#o.metrics.reflectorActivity.event(kind);
           if (typeof rv === 'string' && rv !== '') this.#rv = rv;
         } catch (err) {
           this.#o.logger.error({ kind, err: String(err) }, `${kind} watch event could not be applied`);
@@ -310,6 +338,7 @@ export class Reflector {
           }
           this.#watchController = controller;
           // Headers 200 and the stream open: the API server is answering again.
+          this.#o.metrics.reflectorActivity.contact(kind);
           this.#recovered();
           if (this.#stopped) controller.abort();
         },
@@ -339,6 +368,14 @@ export class Reflector {
     if (this.#errorState === undefined) return;
     this.#o.logger.info({ kind: this.kind, after: this.#errorState }, `${this.kind} list/watch working again`);
     this.#errorState = undefined;
+  }
+
+  /** Waits the backoff policy's next delay (one more consecutive failure). */
+  #backOff(): Promise<void> {
+    const attempt = this.#backoff.attempts;
+    const delayMs = this.#backoff.next();
+    this.#o.logger.debug({ kind: this.kind, attempt, delayMs }, `${this.kind}: retrying in ${delayMs} ms`);
+    return this.#sleep(delayMs);
   }
 
   #sleep(ms: number): Promise<void> {

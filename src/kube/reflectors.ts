@@ -24,7 +24,7 @@ export interface ReflectorsOptions {
   watchTimeoutMs: number;
   backoff: Backoff;
   store: RetainingStore;
-  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors'>;
+  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors' | 'reflectorActivity'>;
   logger: ReflectorLogger;
   /** Jitter source for backoff and watch durations; injectable for tests. */
   random?: () => number;

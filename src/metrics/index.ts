@@ -10,6 +10,65 @@ const PREFIX = 'kube_log_enricher_';
 export interface MetricsOptions {
   /** Default Node.js process metrics; off in most tests to keep scrapes small. */
   processMetrics?: boolean;
+  /** Monotonic clock, ms, of the reflector age gauges (default performance.now); injectable for tests. */
+  now?: () => number;
+}
+
+/**
+ * When each reflector last heard from the API server. The reflectors note moments; the age gauges
+ * turn them into seconds at scrape time, so nothing ticks in between.
+ */
+export class ReflectorActivity {
+  readonly now: () => number;
+  readonly #lastEvent = new Map<string, number>();
+  readonly #lastContact = new Map<string, number>();
+
+  constructor(now: () => number) {
+    this.now = now;
+  }
+
+  /** Kind → when its store was last brought up to date (list completed, watch event or bookmark). */
+  get lastEvent(): ReadonlyMap<string, number> {
+    return this.#lastEvent;
+  }
+
+  /** Kind → when the API server last answered it successfully. */
+  get lastContact(): ReadonlyMap<string, number> {
+    return this.#lastContact;
+  }
+
+  /** A reflector starts: both ages count from now until its first answer. */
+  started(kind: string): void {
+    const at = this.now();
+    if (!this.#lastEvent.has(kind)) this.#lastEvent.set(kind, at);
+    if (!this.#lastContact.has(kind)) this.#lastContact.set(kind, at);
+  }
+
+  /** The API server answered: a list page, a watch accepted, a line on a watch. */
+  contact(kind: string): void {
+    this.#lastContact.set(kind, this.now());
+  }
+
+  /** The store is current as of now: a list completed, or a watch event or bookmark arrived. */
+  event(kind: string): void {
+    const at = this.now();
+    this.#lastEvent.set(kind, at);
+    this.#lastContact.set(kind, at);
+  }
+}
+
+/** A gauge whose values are the ages, in seconds, of the moments in `since`, computed when scraped. */
+function ageGauge(name: string, help: string, registers: Registry[], activity: ReflectorActivity, since: ReadonlyMap<string, number>) {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      const now = activity.now();
+      for (const [kind, at] of since) this.set({ kind }, Math.max(0, now - at) / 1000);
+    },
+  });
 }
 
 export function createMetrics(registry: Registry = new Registry(), options: MetricsOptions = {}) {
@@ -18,6 +77,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
   // worth a page.
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const registers = [registry];
+  const reflectorActivity = new ReflectorActivity(options.now ?? (() => performance.now()));
   return {
     registry,
 
@@ -26,6 +86,12 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     eventsOut: new Counter({ name: `${PREFIX}events_out_total`, help: 'Enriched events emitted, by entry point.', labelNames: ['route'] as const, registers }),
     eventsMerged: new Counter({ name: `${PREFIX}events_merged_total`, help: 'Partial-line fragments merged into a following event.', registers }),
     eventsUnmatched: new Counter({ name: `${PREFIX}events_unmatched_total`, help: 'Events returned without pod metadata, by reason.', labelNames: ['reason'] as const, registers }),
+    eventsPendingMetadata: new Counter({
+      name: `${PREFIX}events_pending_metadata_total`,
+      help: 'Events enriched while a kind of their metadata was not known yet (its reflector had not completed its initial list), by that kind; an event missing two kinds counts under each.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     eventsExcluded: new Counter({ name: `${PREFIX}events_excluded_total`, help: 'Events skipped because their pod or container is excluded.', registers }),
     eventErrors: new Counter({ name: `${PREFIX}event_errors_total`, help: 'Events reported back as invalid, by reason.', labelNames: ['reason'] as const, registers }),
     enrichDuration: new Histogram({ name: `${PREFIX}enrich_duration_seconds`, help: 'Time to enrich one batch.', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),
@@ -37,6 +103,21 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     watchRestarts: new Counter({ name: `${PREFIX}watch_restarts_total`, help: 'Watch restarts, by kind and reason.', labelNames: ['kind', 'reason'] as const, registers }),
     relists: new Counter({ name: `${PREFIX}relists_total`, help: 'Full relists, by kind and reason.', labelNames: ['kind', 'reason'] as const, registers }),
     apiErrors: new Counter({ name: `${PREFIX}api_errors_total`, help: 'Errors from the Kubernetes API, by kind and code.', labelNames: ['kind', 'code'] as const, registers }),
+    reflectorActivity,
+    reflectorLastEventAge: ageGauge(
+      `${PREFIX}reflector_last_event_age_seconds`,
+      'Seconds since the reflector last brought its kind up to date (a completed list, a watch event or bookmark); counted from its start until the first. How stale the store may be.',
+      registers,
+      reflectorActivity,
+      reflectorActivity.lastEvent,
+    ),
+    reflectorLastContactAge: ageGauge(
+      `${PREFIX}reflector_last_contact_age_seconds`,
+      'Seconds since the API server last answered the reflector (a list page, a watch accepted, a line on a watch); counted from its start until the first.',
+      registers,
+      reflectorActivity,
+      reflectorActivity.lastContact,
+    ),
 
     // File source
     filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),

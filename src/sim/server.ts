@@ -48,6 +48,12 @@ export interface SimApiServerOptions {
   requestLogLimit?: number;
   /** Source of randomness for default watch timeouts. */
   random?: () => number;
+  /**
+   * How a list with `resourceVersion=0` (answered from the watch cache) treats `limit`:
+   * `ignored` (default) as API servers before the watch-cache snapshots of KEP-4988 do, everything
+   * in one page without a continue token; `honoured`, as newer ones do, pages of a snapshot.
+   */
+  watchCacheLimit?: 'ignored' | 'honoured';
 }
 
 export interface RequestRecord {
@@ -58,6 +64,8 @@ export interface RequestRecord {
   status: number;
   verb: Verb | undefined;
   kind: SimKind | undefined;
+  /** The request's User-Agent header, as audit logs and API priority and fairness see it. */
+  userAgent: string | undefined;
 }
 
 export type FaultVerb = Verb | 'any';
@@ -174,6 +182,8 @@ export class SimApiServer {
   private failureRules: FailureRule[] = [];
   private latencyMs = 0;
   private silenced = false;
+  /** Set while the watch cache is held back (holdWatchCache): the resourceVersion it stays at. */
+  private heldCacheRv: number | undefined;
   private requiredToken: string | undefined;
   private readonly forbidden = new Set<SimKind>();
 
@@ -214,6 +224,14 @@ export class SimApiServer {
       this.silenced = on;
       if (on) for (const stream of this.streams) this.killStream(stream);
     },
+    /**
+     * While on, the watch cache stays at the resourceVersion it had: lists with
+     * `resourceVersion=0` answer that older state (as a lagging cache, or another API server
+     * behind the same load balancer, would). Off: it has caught up again.
+     */
+    holdWatchCache: (on: boolean): void => {
+      this.heldCacheRv = on ? (this.heldCacheRv ?? this.store.resourceVersion) : undefined;
+    },
     /** Delays every answer (and the start of every watch) by `ms`. */
     setLatency: (ms: number): void => {
       this.latencyMs = Math.max(0, ms);
@@ -236,6 +254,7 @@ export class SimApiServer {
       this.failureRules = [];
       this.latencyMs = 0;
       this.silenced = false;
+      this.heldCacheRv = undefined;
       this.forbidden.clear();
     },
   };
@@ -441,6 +460,7 @@ export class SimApiServer {
       status: 0,
       verb,
       kind: route?.type === 'resource' ? route.kind : undefined,
+      userAgent: req.headers['user-agent'],
     };
     this.requests.push(record);
     // Bounded, so a long-running demo does not grow without end.
@@ -608,6 +628,7 @@ export class SimApiServer {
     let snapshotRv = current;
     let state: KindState | undefined;
     let start = '';
+    let fromCache = false;
     if (continueText !== '') {
       if (rvText !== '' && rvText !== '0') return this.badRequest(res, record, 'resourceVersion', 'specifying resource version is not allowed when using continue');
       if (match !== '') return this.badRequest(res, record, 'resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided');
@@ -630,7 +651,14 @@ export class SimApiServer {
       }
       if (match !== '' && rvText === '') return this.badRequest(res, record, 'resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided');
       if (match === 'Exact' && rvText === '0') return this.badRequest(res, record, 'resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
-      if (rvText !== '') {
+      if (rvText === '0') {
+        // Any state will do: the watch cache answers, not etcd, and it may be a little behind.
+        fromCache = true;
+        const held = this.heldCacheRv;
+        // A held cache whose state etcd compacted away has caught up (real caches never lose theirs).
+        state = held === undefined ? undefined : this.store.state(route.kind, held);
+        if (state !== undefined && held !== undefined) snapshotRv = held;
+      } else if (rvText !== '') {
         const rv = parseRv(rvText);
         if (rv === undefined) return this.badRequest(res, record, 'resourceVersion', `resourceVersion: Invalid value: "${rvText}": must be a decimal resource version`);
         if (rv > current) return this.sendStatus(res, record, tooLargeStatus(rv, current));
@@ -649,8 +677,9 @@ export class SimApiServer {
     let nextKey: string | undefined;
     const prefix = route.namespace !== undefined ? `${route.namespace}/` : '';
     const scope = { kind: route.kind, namespace: route.namespace, ...selectors };
+    const pageLimit = fromCache && this.options.watchCacheLimit !== 'honoured' ? 0 : limit;
     for (const [key, object] of state.entries(prefix, start)) {
-      if (limit > 0 && page.length >= limit) {
+      if (pageLimit > 0 && page.length >= pageLimit) {
         // Like etcd paging: more keys in range means a continue token, whether or not they match.
         nextKey = key;
         break;

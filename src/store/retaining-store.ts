@@ -125,6 +125,10 @@ export class RetainingStore {
   #expiryHead = 0;
   #timer: unknown = undefined;
   #version = 0;
+  /** Kinds with a committed replace (a completed list). */
+  readonly #synced = new Set<ResourceKind>();
+  /** Kinds a writer announced (expectSync) that are not in #synced yet. */
+  readonly #pending = new Set<ResourceKind>();
   #closed = false;
   readonly #reader: StoreReader;
 
@@ -199,10 +203,21 @@ export class RetainingStore {
           else this.#markNamedDeleted(kind, key, undefined);
           result.deleted++;
         }
+        this.#synced.add(kind);
+        this.#pending.delete(kind);
         this.#publish(kind);
         return result;
       },
     };
+  }
+
+  /**
+   * A writer (a reflector) announces that it will fill `kind`: until its first replace is
+   * committed, readers are told the kind is not synced, so that an absent object reads as "not
+   * known yet" rather than "does not exist". Kinds nobody announced are never reported.
+   */
+  expectSync(kind: ResourceKind): void {
+    if (!this.#synced.has(kind)) this.#pending.add(kind);
   }
 
   reader(): StoreReader {
@@ -469,6 +484,7 @@ export class RetainingStore {
     const mirrorHashes = this.#mirrorHashes;
     const namespaces = this.#namespaces;
     const nodes = this.#nodes;
+    const pending = this.#pending;
     const now = this.#now;
     // A retained entry past its expiry is gone for readers, even before the sweep runs.
     const visible = <T>(entry: Entry<T> | undefined): Entry<T> | undefined =>
@@ -490,6 +506,7 @@ export class RetainingStore {
       },
       namespace: (name) => visible(namespaces.get(name)),
       node: (name) => visible(nodes.get(name)),
+      pending: (kind) => pending.has(kind),
     };
   }
 }

@@ -75,4 +75,9 @@ export interface StoreReader {
   podByName(namespace: string, name: string): StoreEntry<PodMeta> | undefined;
   namespace(name: string): StoreEntry<NamespaceMeta> | undefined;
   node(name: string): StoreEntry<NodeMeta> | undefined;
+  /**
+   * True while the kind's reflector has not completed its first list: an object of that kind
+   * missing now may only be not known yet. False for a kind nobody watches.
+   */
+  pending(kind: ResourceKind): boolean;
 }

@@ -97,9 +97,9 @@ export interface Harness {
 export function startHarness(
   t: Tap,
   sim: SimApiServer,
-  options: Partial<ReflectorsOptions> & { deletionDelayMs?: number; kubeConfig?: KubeConfig } = {},
+  options: Partial<ReflectorsOptions> & { deletionDelayMs?: number; kubeConfig?: KubeConfig; metrics?: Metrics } = {},
 ): Harness {
-  const metrics = createMetrics(new Registry(), { processMetrics: false });
+  const metrics = options.metrics ?? createMetrics(new Registry(), { processMetrics: false });
   const store = new RetainingStore({ deletionDelayMs: options.deletionDelayMs ?? 60_000, metrics });
   const { logger, lines } = captureLogger();
   const reflectors = startReflectors({

@@ -1,5 +1,5 @@
 /** Reflectors with the real client against the simulated API server: the happy paths. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { generateCluster, loadCluster, namespaceFor, podFor } from '../../src/sim/index.ts';
 import { metricValue, readyWithin, startHarness, startSim, waitFor } from './helpers.ts';
 
@@ -167,16 +167,27 @@ t.test('without a node name: all pods and all nodes; watchNodes/watchNamespaces 
   t.equal(sim.requests.find((r) => r.kind === 'pods')!.query.fieldSelector, undefined);
 });
 
-t.test('a list in pages: every page is stored, the watch starts from the list\'s resourceVersion', async (t) => {
-  const sim = await startSim(t);
+/** Pods synced with 5 per page from a sim whose watch cache treats `limit` so; the pod list requests. */
+async function syncedInPages(t: Test, watchCacheLimit: 'ignored' | 'honoured') {
+  const sim = await startSim(t, { watchCacheLimit });
   const cluster = generateCluster({ seed: 9, nodes: 1, podsPerNode: 23, namespaces: 2 });
   loadCluster(sim, cluster);
   const h = startHarness(t, sim, { listPageSize: 5, watchNodes: false, watchNamespaces: false });
   await readyWithin(h.reflectors);
-  t.equal(h.store.counts()[0]!.live, cluster.pods.length);
-  const lists = sim.requests.filter((r) => r.kind === 'pods' && r.verb === 'list');
+  t.equal(h.store.counts()[0]!.live, cluster.pods.length, 'every pod stored');
+  return { sim, cluster, lists: sim.requests.filter((r) => r.kind === 'pods' && r.verb === 'list') };
+}
+
+t.test('a list in pages (an API server whose watch cache honours limit): every page stored, the watch from the list\'s RV', async (t) => {
+  const { sim, cluster, lists } = await syncedInPages(t, 'honoured');
   t.equal(lists.length, Math.ceil(cluster.pods.length / 5), 'one request per page');
-  t.ok(lists.slice(1).every((r) => typeof r.query.continue === 'string'), 'pages after the first carry the continue token');
+  t.same(lists[0]!.query, { limit: '5', resourceVersion: '0' }, 'the first page from the watch cache');
+  t.ok(lists.slice(1).every((r) => typeof r.query.continue === 'string' && r.query.resourceVersion === undefined && r.query.limit === '5'), 'pages after the first carry the continue token only');
   const watch = await waitFor(() => sim.requests.find((r) => r.kind === 'pods' && r.verb === 'watch'), 'the watch');
   t.equal(watch.query.resourceVersion, sim.resourceVersion);
+});
+
+t.test('an API server whose watch cache ignores limit answers in one page: that is the whole list', async (t) => {
+  const { lists } = await syncedInPages(t, 'ignored');
+  t.same(lists.map((r) => r.query), [{ limit: '5', resourceVersion: '0' }], 'one request');
 });

@@ -159,9 +159,11 @@ t.test('stop refuses connections and breaks watches; restart serves the same sta
 t.test('latency delays answers without changing them; the request log records every request', async (t) => {
   const sim = await newSim(t);
   sim.faults.setLatency(30);
-  const res = await fetch(`${sim.url}/api/v1/namespaces/shop/pods?labelSelector=app%3Da&limit=5`);
+  const res = await fetch(`${sim.url}/api/v1/namespaces/shop/pods?labelSelector=app%3Da&limit=5`, { headers: { 'user-agent': 'test-agent/1.0' } });
   t.equal(res.status, 200);
-  t.same(sim.requests.at(-1), { method: 'GET', path: '/api/v1/namespaces/shop/pods', query: { labelSelector: 'app=a', limit: '5' }, status: 200, verb: 'list', kind: 'pods' });
+  t.same(sim.requests.at(-1), {
+    method: 'GET', path: '/api/v1/namespaces/shop/pods', query: { labelSelector: 'app=a', limit: '5' }, status: 200, verb: 'list', kind: 'pods', userAgent: 'test-agent/1.0',
+  });
   sim.faults.reset();
   await fetch(`${sim.url}/api/v1/namespaces/shop/pods/a`);
   t.match(sim.requests.at(-1), { verb: 'get', kind: 'pods', status: 200 });

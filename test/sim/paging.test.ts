@@ -6,7 +6,7 @@
 import t from 'tap';
 import { request } from 'node:http';
 import { generateCluster, loadCluster, podFor, startSimApiServer } from '../../src/sim/index.ts';
-import type { KubeObject, PodJson, SimApiServer } from '../../src/sim/index.ts';
+import type { KubeObject, PodJson, SimApiServer, SimApiServerOptions } from '../../src/sim/index.ts';
 import { openWatch } from './watch-reader.ts';
 
 interface ListBody {
@@ -51,7 +51,7 @@ async function allPages(sim: SimApiServer, query: string, options: PagingOptions
   return pages;
 }
 
-async function generatedSim(t: { teardown(fn: () => unknown): void }, options: { historyLimit?: number } = {}): Promise<SimApiServer> {
+async function generatedSim(t: { teardown(fn: () => unknown): void }, options: SimApiServerOptions = {}): Promise<SimApiServer> {
   const sim = await startSimApiServer(options);
   t.teardown(() => sim.close());
   loadCluster(sim, generateCluster({ seed: 11, nodes: 3, podsPerNode: 60, namespaces: 5 }));
@@ -157,6 +157,48 @@ t.test('history passing a paged list by (historyLimit) answers 410 with a token 
   const current = rest.flatMap((p) => p.items);
   t.same(inconsistent.flatMap((p) => p.items), current.slice(10), 'the remainder at the current state');
   t.equal(inconsistent[0]?.metadata.resourceVersion, sim.resourceVersion);
+});
+
+t.test('resourceVersion=0 is answered from the watch cache, which ignores limit by default', async (t) => {
+  const sim = await generatedSim(t);
+  const full = await list(sim, '');
+  const cached = await list(sim, 'resourceVersion=0&limit=10');
+  t.same(cached.items, full.items, 'everything in one page');
+  t.equal(cached.metadata.continue, undefined, 'no continue token');
+  t.equal(cached.metadata.remainingItemCount, undefined);
+  t.equal(cached.metadata.resourceVersion, sim.resourceVersion, 'a cache that is up to date');
+  const consistent = await list(sim, 'limit=10');
+  t.equal(consistent.items.length, 10, 'without resourceVersion (etcd) the limit applies');
+  t.ok(consistent.metadata.continue);
+  t.same(sim.requests.slice(-2).map((r) => r.query), [{ resourceVersion: '0', limit: '10' }, { limit: '10' }], 'the request log keeps each query');
+});
+
+t.test('watchCacheLimit honoured: resourceVersion=0 pages through a snapshot, continued without a resourceVersion', async (t) => {
+  const sim = await generatedSim(t, { watchCacheLimit: 'honoured' });
+  const full = await list(sim, '');
+  const first = await list(sim, 'resourceVersion=0&limit=40');
+  t.equal(first.items.length, 40);
+  const rest = await allPages(sim, 'limit=40', { token: first.metadata.continue, between: (page) => sim.create('pods', podFor({ name: `late-${page}`, namespace: 'shop' })) });
+  t.same([...first.items, ...rest.flatMap((p) => p.items)], full.items, 'the pages are the state of the first one');
+  t.ok(rest.every((p) => p.metadata.resourceVersion === first.metadata.resourceVersion), 'at its resourceVersion');
+});
+
+t.test('a held watch cache answers resourceVersion=0 with an older state; etcd and a watch from it catch up', async (t) => {
+  const sim = await generatedSim(t);
+  const before = await list(sim, '');
+  sim.faults.holdWatchCache(true);
+  const added = sim.create('pods', podFor({ name: 'after-hold', namespace: 'shop' }));
+  const stale = await list(sim, 'resourceVersion=0');
+  t.equal(stale.metadata.resourceVersion, before.metadata.resourceVersion, 'the cache\'s resourceVersion, behind etcd');
+  t.same(stale.items, before.items, 'without the pod created since');
+  const consistent = await list(sim, '');
+  t.equal(consistent.metadata.resourceVersion, sim.resourceVersion, 'a consistent list reads etcd');
+  t.ok(consistent.items.some((p) => p.metadata.uid === added.metadata.uid));
+  const watch = await openWatch(`${sim.url}/api/v1/pods?watch=true&resourceVersion=${stale.metadata.resourceVersion}`);
+  t.teardown(() => watch.close());
+  t.match(await watch.next(), { type: 'ADDED', object: { metadata: { name: 'after-hold' } } }, 'a watch from the stale list replays what it missed');
+  sim.faults.holdWatchCache(false);
+  t.equal((await list(sim, 'resourceVersion=0')).metadata.resourceVersion, sim.resourceVersion, 'released: up to date again');
 });
 
 t.test('a client leaving mid-list does not disturb the server', async (t) => {

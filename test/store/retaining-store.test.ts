@@ -260,3 +260,17 @@ t.test('a paged replace: pages upsert as they come, commit marks the vanished; a
   t.throws(() => session.commit(), /already committed/);
   t.throws(() => session.add(rawPod({ name: 'd' })), /already committed/);
 });
+
+t.test('pending: a kind announced by its writer until its first list is committed; never one nobody watches', async (t) => {
+  const { store, reader } = setup();
+  store.expectSync('namespaces');
+  t.equal(reader.pending('namespaces'), true);
+  t.equal(reader.pending('nodes'), false, 'not announced: absent objects are simply absent');
+  const session = store.beginReplace('namespaces');
+  session.add(rawNamed('shop'));
+  t.equal(reader.pending('namespaces'), true, 'a page is not the whole list');
+  session.commit();
+  t.equal(reader.pending('namespaces'), false);
+  store.expectSync('namespaces');
+  t.equal(reader.pending('namespaces'), false, 'synced once stays synced (a later relist is not a first sync)');
+});
