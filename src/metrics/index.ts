@@ -123,7 +123,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),
     bytesRead: new Counter({ name: `${PREFIX}bytes_read_total`, help: 'Bytes read from log files.', registers }),
     linesRead: new Counter({ name: `${PREFIX}lines_read_total`, help: 'Lines read from log files.', registers }),
-    checkpointWrites: new Counter({ name: `${PREFIX}checkpoint_writes_total`, help: 'Checkpoint files written.', registers }),
+    checkpointWrites: new Counter({ name: `${PREFIX}checkpoint_writes_total`, help: 'Checkpoint snapshots written (journal appends not counted).', registers }),
     linesDropped: new Counter({ name: `${PREFIX}lines_dropped_total`, help: 'Lines dropped, by reason.', labelNames: ['reason'] as const, registers }),
     linesTruncated: new Counter({ name: `${PREFIX}lines_truncated_total`, help: 'Lines truncated, by reason.', labelNames: ['reason'] as const, registers }),
     rotations: new Counter({ name: `${PREFIX}file_rotations_total`, help: 'File rotations followed, by kind (rename, truncate).', labelNames: ['kind'] as const, registers }),
