@@ -324,7 +324,7 @@ export function openFifo(path: string): number {
 
 // --- the helper processes ----------------------------------------------------------------------
 
-/** What bench/sink-reader.ts prints: progress lines, then one final summary. */
+/** What bench/sink-reader.ts prints: progress lines (every 100 ms while it changes), then one final summary. */
 export interface ReaderReport {
   final: boolean;
   lines: number;
@@ -338,6 +338,8 @@ export interface ReaderReport {
   delay?: { count: number; p50: number; p99: number; max: number };
   /** The first ids not seen below `expected`, when the final report is given `expected`. */
   missingSample?: number[];
+  /** The reader's own CPU (final report). */
+  cpuSeconds?: number;
 }
 
 export interface ReaderOptions {
@@ -353,7 +355,7 @@ export interface ReaderOptions {
 }
 
 export interface Reader {
-  /** The latest progress (updated about every 250 ms while data flows). */
+  /** The latest progress (at most 100 ms old). */
   progress(): ReaderReport;
   /** The final report, once the pipe closed (the agent exited). */
   readonly final: Promise<ReaderReport>;

@@ -1,20 +1,22 @@
 /**
  * The consumer of the agent's stdout in the end-to-end benchmarks, in its own process (its CPU
  * is not the agent's): reads a FIFO until end-of-file (the agent exited), finds the marker
- * `kbid=<id> t=<µs>` that bench/marked-lines.ts put in each message, and tells which
- * ids came, which came twice, and how long after its write (t, on the machine-wide monotonic
- * clock) each line was read. No event loop: non-blocking read()s in a loop that sleeps 0.5 ms
- * when the pipe is empty, so a line's delay is when its bytes reached this process (to 0.5 ms).
- * A regular file works too (read to its end once).
+ * `kbid=<id> t=<µs>` that bench/marked-lines.ts put in each message, and tells which ids came,
+ * which came twice, and how long after its write (t, on the machine-wide monotonic clock) each
+ * line was read. The FIFO is read as a pipe is by a log collector, through epoll (a net.Socket
+ * on its fd): bytes are handled as soon as they arrive, and the pipe is drained as fast as this
+ * process gets CPU. A regular file (a file sink's output) is read to its end once.
  *
  * argv[2]: JSON ReaderOptions (bench/harness.ts). Prints JSON lines on stdout: {"opened":true},
- * progress every 250 ms while data flows and whenever the pipe runs empty, then the final report
- * at end-of-file.
- * With `slow`, reads at most `slow.bytes` per `slow.everyMs` (a consumer slower than the agent).
+ * progress every 100 ms while it changes, then the final report at end-of-file (with its own
+ * CPU seconds). With `slow`, reads at most about `slow.bytes` per `slow.everyMs` (a consumer
+ * slower than the agent: the pipe fills and the agent's writes wait).
  */
-import { constants, openSync, readSync, writeSync } from 'node:fs';
+import { constants, createReadStream, fstatSync, openSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { monoMicros } from './clock.ts';
 import type { ReaderOptions, ReaderReport } from './harness.ts';
-import { monoMicros, sleepSync } from './clock.ts';
 import { percentiles } from './stats.ts';
 
 const options = JSON.parse(process.argv[2]!) as ReaderOptions;
@@ -71,61 +73,52 @@ function handleLines(data: Buffer, now: number): void {
 }
 
 const fd = openSync(options.fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+const input: Readable = fstatSync(fd).isFIFO() ? new Socket({ fd, readable: true, writable: false }) : createReadStream('', { fd, highWaterMark: 1 << 20 });
 writeSync(1, '{"opened":true}\n');
 
-const buf = Buffer.allocUnsafe(8 << 20);
-let filled = 0;
-let lastProgress = 0;
 let printed = -1;
-const progress = (now: number): void => {
-  lastProgress = now;
+const progress = setInterval(() => {
+  if (printed === report.bytes) return;
   printed = report.bytes;
   writeSync(1, `${JSON.stringify(report)}\n`);
-};
+}, 100);
+
+let carry: Buffer | undefined;
 let tickStart = monoMicros();
 let tickBytes = 0;
-for (;;) {
-  let room = buf.length - filled;
-  if (room === 0) throw new Error(`a line longer than ${buf.length} bytes`);
-  if (options.slow !== undefined) room = Math.min(room, options.slow.bytes - tickBytes);
-  let n: number;
-  try {
-    n = readSync(fd, buf, filled, room, null);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-    if (printed !== report.bytes) progress(monoMicros());
-    sleepSync(0.5);
-    continue;
-  }
-  if (n === 0) break;
+input.on('data', (chunk: Buffer) => {
   const now = monoMicros();
-  report.bytes += n;
-  filled += n;
-  const end = buf.lastIndexOf(NEWLINE, filled - 1) + 1;
-  if (end > 0) {
-    handleLines(buf.subarray(0, end), now);
-    buf.copy(buf, 0, end, filled);
-    filled -= end;
-  }
-  if (options.slow !== undefined) {
-    tickBytes += n;
-    if (tickBytes >= options.slow.bytes) {
-      const wait = options.slow.everyMs - (monoMicros() - tickStart) / 1000;
-      if (wait > 0) sleepSync(wait);
-      tickStart = monoMicros();
-      tickBytes = 0;
-    }
-  }
-  if (now - lastProgress > 250_000) progress(now);
-}
+  report.bytes += chunk.length;
+  const data = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
+  const end = data.lastIndexOf(NEWLINE) + 1;
+  if (end > 0) handleLines(data.subarray(0, end), now);
+  carry = end === data.length ? undefined : Buffer.from(data.subarray(end));
+  if (options.slow === undefined) return;
+  tickBytes += chunk.length;
+  if (tickBytes < options.slow.bytes) return;
+  const wait = options.slow.everyMs - (monoMicros() - tickStart) / 1000;
+  const resume = (): void => {
+    tickStart = monoMicros();
+    tickBytes = 0;
+    input.resume();
+  };
+  if (wait <= 0) return resume();
+  input.pause();
+  setTimeout(resume, wait);
+});
 
-report.final = true;
-if (delayCount > 0) {
-  const [p50, p99, max] = percentiles(delays.subarray(0, delayCount), [50, 99, 100]);
-  report.delay = { count: delayCount, p50: p50!, p99: p99!, max: max! };
-}
-if (options.expected !== undefined) {
-  report.missingSample = [];
-  for (let id = 0; id < options.expected && report.missingSample.length < 10; id++) if (seen[id] === 0) report.missingSample.push(id);
-}
-writeSync(1, `${JSON.stringify(report)}\n`);
+input.on('end', () => {
+  clearInterval(progress);
+  report.final = true;
+  const cpu = process.cpuUsage();
+  report.cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  if (delayCount > 0) {
+    const [p50, p99, max] = percentiles(delays.subarray(0, delayCount), [50, 99, 100]);
+    report.delay = { count: delayCount, p50: p50!, p99: p99!, max: max! };
+  }
+  if (options.expected !== undefined) {
+    report.missingSample = [];
+    for (let id = 0; id < options.expected && report.missingSample.length < 10; id++) if (seen[id] === 0) report.missingSample.push(id);
+  }
+  writeSync(1, `${JSON.stringify(report)}\n`);
+});

@@ -11,8 +11,9 @@
  * time (bursts of at most 1 ms worth), for WARMUP + DURATION seconds. Each message carries its id
  * and the moment of its write on the machine's monotonic clock; the reader notes when it reads
  * it. Measured from outside, over the DURATION seconds after the warm-up:
- *   - agent CPU (utime + stime of all its threads, /proc/<pid>/stat) as % of one core, and CPU
- *     seconds per million lines;
+ *   - agent CPU (utime + stime of all its threads, /proc/<pid>/stat) as % of one core, the lines
+ *     that came out per second, and CPU seconds per million of them (when the agent keeps up,
+ *     lines out = lines written);
  *   - delay write -> read from the pipe, p50 and p99, of the lines written in that window;
  *   - lines behind: written but not out yet when the writer finished;
  *   - lines lost: written (all of them, warm-up included) but not seen, once every line came out
@@ -22,7 +23,8 @@
  *   - peak RSS (VmHWM, start-up included).
  * The writer and the reader run in their own processes (their CPU is not the agent's) but share
  * the 2 cores with it. "burst" is the most lines the writer had due at once (~rate/1000 on
- * schedule; more: it could not keep the pace, the machine was busy), with the writer's own CPU.
+ * schedule; more: it could not keep the pace, the machine was busy), with the writer's and the
+ * reader's own CPU (% of a core over warm-up and window, start-up included).
  * Goals (#18): 10,000 lines/s over 20 pods under 10% of a core, 1,000 lines/s under 2%, p99 under
  * 100 ms at every rate, nothing lost. The idle cost (nothing written, 20 and 2,000 files) is
  * bench/idle.bench.ts.
@@ -52,7 +54,10 @@ const FLAGS = nodeFlags();
 
 interface Sample {
   cpuPercent: number;
+  /** Per million lines that came out in the window. */
   cpuPerMillion: number;
+  /** Lines out per second in the window. */
+  outRate: number;
   p50: number;
   p99: number;
   maxDelay: number;
@@ -64,6 +69,7 @@ interface Sample {
   peakRss: number;
   burst: number;
   writerCpuPercent: number;
+  readerCpuPercent: number;
   exit: string;
 }
 
@@ -81,8 +87,10 @@ async function runCase(pods: number, rate: number, run: string): Promise<Sample>
       const writing = runWriter({ files: rig.files, linesPerSecond: rate, startMicros: start, seconds: WARMUP + SECONDS, messageBytes: MESSAGE_BYTES });
       await sleep((window[0] - monoMicros()) / 1000);
       const from = cpuMark(agent.pid);
+      const outFrom = reader.progress().lines;
       await sleep((window[1] - monoMicros()) / 1000);
       const to = cpuMark(agent.pid);
+      const outTo = reader.progress().lines;
       const writer = await writing;
       const behind = writer.written - reader.progress().distinct;
       // Until every line came out, or nothing more came for DRAIN seconds, or DRAIN_MAX passed.
@@ -98,10 +106,10 @@ async function runCase(pods: number, rate: number, run: string): Promise<Sample>
       }
       const { peakRss, exit } = await stopAgent(agent);
       const report: ReaderReport = await reader.final;
-      const windowLines = (rate * (to.atMs - from.atMs)) / 1000;
       return {
         cpuPercent: cpuPercent(from, to),
-        cpuPerMillion: (to.cpu - from.cpu) / (windowLines / 1e6),
+        cpuPerMillion: (to.cpu - from.cpu) / ((outTo - outFrom) / 1e6),
+        outRate: (outTo - outFrom) / ((to.atMs - from.atMs) / 1000),
         p50: report.delay?.p50 ?? NaN,
         p99: report.delay?.p99 ?? NaN,
         maxDelay: report.delay?.max ?? NaN,
@@ -112,6 +120,7 @@ async function runCase(pods: number, rate: number, run: string): Promise<Sample>
         peakRss,
         burst: writer.maxBurst,
         writerCpuPercent: (writer.cpuSeconds / (WARMUP + SECONDS)) * 100,
+        readerCpuPercent: ((report.cpuSeconds ?? NaN) / (WARMUP + SECONDS)) * 100,
         exit,
       };
     } finally {
@@ -124,8 +133,8 @@ async function runCase(pods: number, rate: number, run: string): Promise<Sample>
 
 function line(s: Sample): string {
   return (
-    `CPU ${fmt(s.cpuPercent, 1)}% of a core, ${fmt(s.cpuPerMillion, 1)} CPU-s/1M lines, delay p50 ${fmt(s.p50, 1)} ms p99 ${fmt(s.p99, 1)} ms (max ${fmt(s.maxDelay)}), ` +
-    `behind ${fmt(s.behind)} when writing ended, lost ${fmt(s.lost)} of ${fmt(s.written)}, dup ${fmt(s.duplicates)}, peak RSS ${fmt(s.peakRss / 2 ** 20)} MiB, writer: burst ${fmt(s.burst)}, CPU ${fmt(s.writerCpuPercent)}%, ${s.exit}`
+    `CPU ${fmt(s.cpuPercent, 1)}% of a core, ${fmt(s.outRate)} lines/s out, ${fmt(s.cpuPerMillion, 1)} CPU-s/1M lines, delay p50 ${fmt(s.p50, 1)} ms p99 ${fmt(s.p99, 1)} ms (max ${fmt(s.maxDelay)}), ` +
+    `behind ${fmt(s.behind)} when writing ended, lost ${fmt(s.lost)} of ${fmt(s.written)}, dup ${fmt(s.duplicates)}, peak RSS ${fmt(s.peakRss / 2 ** 20)} MiB, writer: burst ${fmt(s.burst)}, CPU ${fmt(s.writerCpuPercent)}%, reader CPU ${fmt(s.readerCpuPercent)}%, ${s.exit}`
   );
 }
 
@@ -146,6 +155,7 @@ for (const c of cases) {
   const runs = samples.get(c.key)!;
   const cpu = summarise(runs.map((s) => s.cpuPercent));
   const perM = summarise(runs.map((s) => s.cpuPerMillion));
+  const outRate = summarise(runs.map((s) => s.outRate));
   const p50 = summarise(runs.map((s) => s.p50));
   const p99 = summarise(runs.map((s) => s.p99));
   const rss = summarise(runs.map((s) => s.peakRss / 2 ** 20));
@@ -155,7 +165,8 @@ for (const c of cases) {
   const crashes = runs.filter((s) => s.exit !== 'ok').length;
   console.log(`  ${c.key}:`);
   console.log(`    CPU % of a core    ${fmt(cpu.median, 1)} [${fmt(cpu.min, 1)}..${fmt(cpu.max, 1)}]`);
-  console.log(`    CPU-s / 1M lines   ${fmt(perM.median, 1)} [${fmt(perM.min, 1)}..${fmt(perM.max, 1)}]`);
+  console.log(`    lines/s out        ${fmt(outRate.median)} [${fmt(outRate.min)}..${fmt(outRate.max)}]`);
+  console.log(`    CPU-s / 1M lines   ${fmt(perM.median, 1)} [${fmt(perM.min, 1)}..${fmt(perM.max, 1)}]   (of the lines out)`);
   console.log(`    delay p50 ms       ${fmt(p50.median, 1)} [${fmt(p50.min, 1)}..${fmt(p50.max, 1)}]`);
   console.log(`    delay p99 ms       ${fmt(p99.median, 1)} [${fmt(p99.min, 1)}..${fmt(p99.max, 1)}]`);
   console.log(`    lost / duplicated  ${fmt(lost)} / ${fmt(dups)} of ${fmt(written)} written (all rounds)${crashes > 0 ? `; ${crashes} run(s) did not exit cleanly` : ''}`);
