@@ -130,7 +130,7 @@ async function runOnce(root: string, input: Input, run: string, output: Output):
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const cpu = procCpuSeconds(agent.pid);
-    const sample = { seconds: (doneAt - startedAt) / 1000, cpuSeconds: cpu.total, userSeconds: cpu.user, startupCpuSeconds: await synced, peakRss: procKiB(agent.pid, 'VmHWM') * 1024, readyRss, outputBytes: size };
+    const sample = { seconds: (doneAt - startedAt) / 1000, cpuSeconds: cpu.total, userSeconds: cpu.user, startupCpuSeconds: await synced, peakRss: agent.peakRss(), readyRss, outputBytes: size };
     const { code } = await agent.stop();
     if (code !== 0) throw new Error(`the agent exited with ${code} on SIGTERM:\n${agent.log().slice(-2000)}`);
     if (output === 'file') rmSync(out);

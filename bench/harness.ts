@@ -217,6 +217,8 @@ export interface AgentProcess {
   /** Exit code and signal, once it exited. */
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   running(): boolean;
+  /** Its peak RSS (VmHWM) in bytes, polled every 200 ms: kept after it exits (a crash does not lose it). */
+  peakRss(): number;
   /** SIGTERM (it drains and writes checkpoints), SIGKILL after `timeoutMs`. */
   stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }>;
 }
@@ -241,7 +243,17 @@ export async function startAgent(o: AgentOptions): Promise<AgentProcess> {
   });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let exited = false;
+  let peakRss = 0;
+  const pollRss = (): void => {
+    try {
+      peakRss = Math.max(peakRss, procKiB(child.pid!, 'VmHWM') * 1024);
+    } catch {
+      // exited
+    }
+  };
+  const rssTimer = setInterval(pollRss, 200);
   void exit.then(() => {
+    clearInterval(rssTimer);
     exited = true;
     for (const w of watchers) w();
   });
@@ -251,6 +263,10 @@ export async function startAgent(o: AgentOptions): Promise<AgentProcess> {
     port,
     log: () => log,
     running: () => !exited,
+    peakRss: () => {
+      if (!exited) pollRss();
+      return peakRss;
+    },
     exit,
     waitForLog: (text, timeoutMs = 120_000) =>
       new Promise<number>((resolve, reject) => {
@@ -282,13 +298,13 @@ export async function startAgent(o: AgentOptions): Promise<AgentProcess> {
 }
 
 /**
- * Ends a run: its peak RSS (VmHWM) while it still runs, then SIGTERM. `exit` is 'ok' when it
+ * Ends a run: its peak RSS (VmHWM), then SIGTERM. `exit` is 'ok' when it
  * exited 0; otherwise it says how it ended (CRASHED: it had exited before being told to), and the
  * end of its log is printed.
  */
 export async function stopAgent(agent: AgentProcess): Promise<{ peakRss: number; exit: string }> {
   const crashed = !agent.running();
-  const peakRss = crashed ? 0 : procKiB(agent.pid, 'VmHWM') * 1024;
+  const peakRss = agent.peakRss();
   const stopped = await agent.stop();
   const how = stopped.code ?? stopped.signal;
   const exit = crashed ? `CRASHED (${how})` : stopped.code === 0 ? 'ok' : `exit ${how} on SIGTERM`;

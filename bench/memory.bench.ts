@@ -25,7 +25,7 @@
  */
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachReader, build, eventsOut, heapOutOfMemory, nodeFlags, openFifo, prepareRig, procKiB, sleep, startAgent, startReader, type AgentProcess, type Reader, type ReaderReport, type Rig } from './harness.ts';
+import { attachReader, build, eventsOut, heapOutOfMemory, nodeFlags, openFifo, prepareRig, sleep, startAgent, startReader, type AgentProcess, type Reader, type ReaderReport, type Rig } from './harness.ts';
 import { fmt, summarise } from './stats.ts';
 
 const PODS = Number(process.env.PODS ?? 2000);
@@ -53,27 +53,21 @@ interface Sample {
   report: ReaderReport;
 }
 
-/** Waits until `done()` or the agent exits, or `progress()` stood still for STALL seconds, or TIMEOUT; polls VmHWM meanwhile. */
-async function watch(agent: AgentProcess, done: () => Promise<boolean> | boolean, progress: () => number): Promise<{ ending: string; peakRss: number }> {
+/** Waits until `done()` or the agent exits, or `progress()` stood still for STALL seconds, or TIMEOUT. */
+async function watch(agent: AgentProcess, done: () => Promise<boolean> | boolean, progress: () => number): Promise<string> {
   const startedAt = Date.now();
-  let peakRss = 0;
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
-    if (!agent.running()) return { ending: 'crashed', peakRss };
-    try {
-      peakRss = procKiB(agent.pid, 'VmHWM') * 1024;
-    } catch {
-      // it exited just now: the next turn says so
-    }
-    if (await done()) return { ending: 'done', peakRss };
+    if (!agent.running()) return 'crashed';
+    if (await done()) return 'done';
     const p = progress();
     if (p !== last) {
       last = p;
       lastChange = Date.now();
     }
-    if (Date.now() - lastChange > STALL * 1000) return { ending: 'stalled', peakRss };
-    if (Date.now() - startedAt > TIMEOUT * 1000) return { ending: 'timeout', peakRss };
+    if (Date.now() - lastChange > STALL * 1000) return 'stalled';
+    if (Date.now() - startedAt > TIMEOUT * 1000) return 'timeout';
     await sleep(200);
   }
 }
@@ -99,7 +93,7 @@ async function runOnce(rig: Rig, sink: Sink, run: string): Promise<Sample> {
         return 0;
       }
     };
-    const watched =
+    const ending =
       reader === undefined
         ? await watch(agent, async () => (await eventsOut(agent.port)) >= EXPECTED, size)
         : await watch(agent, () => reader.progress().distinct >= EXPECTED, () => reader.progress().bytes);
@@ -108,12 +102,13 @@ async function runOnce(rig: Rig, sink: Sink, run: string): Promise<Sample> {
       for (let s = -1; s !== size(); await sleep(200)) s = size();
     }
     const seconds = (Date.now() - startedAt) / 1000;
+    const peakRss = agent.peakRss();
     const stopped = await agent.stop();
     const exit = stopped.code === 0 ? 'exit 0' : `exit ${stopped.code ?? stopped.signal}${stopped.killed ? ' (killed: did not stop in 30 s)' : ''}`;
     const report = reader !== undefined ? await reader.final : await readFile(out);
     rmSync(out, { force: true });
-    if (watched.ending !== 'done' || stopped.code !== 0) console.log(`    agent log (end):\n${agent.log().slice(-1500)}`);
-    return { sink, seconds, ending: watched.ending, exit, oom: heapOutOfMemory(agent.log()), peakRss: watched.peakRss, report };
+    if (ending !== 'done' || stopped.code !== 0) console.log(`    agent log (end):\n${agent.log().slice(-1500)}`);
+    return { sink, seconds, ending, exit, oom: heapOutOfMemory(agent.log()), peakRss, report };
   } finally {
     if (agent.running()) await agent.stop(5_000);
     reader?.kill();
