@@ -13,10 +13,15 @@ export function summarise(samples: readonly number[]): Summary {
   return { min: s[0]!, median, max: s[s.length - 1]! };
 }
 
-export function percentile(samples: readonly number[], p: number): number {
+export function percentile(samples: ArrayLike<number>, p: number): number {
+  return percentiles(samples, [p])[0]!;
+}
+
+/** Several percentiles of one set of samples, sorted once (p = 100 is the maximum). */
+export function percentiles(samples: ArrayLike<number>, ps: readonly number[]): number[] {
   if (samples.length === 0) throw new Error('no samples');
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+  const s = Float64Array.from(samples).sort();
+  return ps.map((p) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!);
 }
 
 export function fmt(n: number, digits = 0): string {

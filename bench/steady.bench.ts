@@ -1,0 +1,174 @@
+/**
+ * Tailing at a steady rate (issue #18): what the agent costs, and how late lines come out, while
+ * containers write a few lines at a time, as they do on a real node (not a backlog: see
+ * agent.bench.ts for that).
+ *
+ * Each case: the real `kube-log-enricher agent` command built into dist/ (bench/harness.ts), with
+ * the Helm chart's NODE_OPTIONS, the sim serving PODS pods, its stdout sink into a FIFO (a real
+ * pipe, as containerd gives a container) read by bench/sink-reader.ts; bench/paced-writer.ts, a
+ * process of its own like the runtime, appends CRI lines to the pods' 0.log files (created empty
+ * before the agent starts) round robin, ONE write() per line, at RATE lines/s spread evenly over
+ * time (bursts of at most 1 ms worth), for WARMUP + DURATION seconds. Each message carries its id
+ * and the moment of its write on the machine's monotonic clock; the reader notes when it reads
+ * it. Measured from outside, over the DURATION seconds after the warm-up:
+ *   - agent CPU (utime + stime of all its threads, /proc/<pid>/stat) as % of one core, the lines
+ *     that came out per second, and CPU seconds per million of them (when the agent keeps up,
+ *     lines out = lines written);
+ *   - delay write -> read from the pipe, p50 and p99, of the lines written in that window;
+ *   - lines behind: written but not out yet when the writer finished;
+ *   - lines lost: written (all of them, warm-up included) but not seen, once every line came out
+ *     or the output went quiet for DRAIN seconds or DRAIN_MAX passed, then SIGTERM and what came
+ *     out while the agent stopped (a line not read by then would be read after a restart: here
+ *     it counts as lost); and duplicates;
+ *   - peak RSS (VmHWM, start-up included).
+ * The writer and the reader run in their own processes (their CPU is not the agent's) but share
+ * the 2 cores with it. "burst" is the most lines the writer had due at once (~rate/1000 on
+ * schedule; more: it could not keep the pace, the machine was busy), with the writer's and the
+ * reader's own CPU (% of a core over warm-up and window, start-up included).
+ * Goals (#18): 10,000 lines/s over 20 pods under 10% of a core, 1,000 lines/s under 2%, p99 under
+ * 100 ms at every rate, nothing lost. The idle cost (nothing written, 20 and 2,000 files) is
+ * bench/idle.bench.ts.
+ *
+ *   npm run bench steady
+ *   RATES=1000,10000 PODS=20 DURATION=5 WARMUP=2 ROUNDS=1 npm run bench steady
+ *
+ * Environment: RATES (lines/s, default 1000,10000,50000), PODS (default 20,500), DURATION
+ * (seconds measured, default 20), WARMUP (default 3), DRAIN (default 5), DRAIN_MAX (default 60),
+ * ROUNDS (default 3; the cases alternate within a round, medians over rounds), MESSAGE_BYTES
+ * (default 150), NODE_FLAGS (the agent's V8 flags instead of the chart's; NODE_FLAGS= for none).
+ */
+import { attachReader, build, cpuMark, cpuPercent, envList, monoMicros, nodeFlags, openFifo, prepareRig, runWriter, sleep, startAgent, stopAgent, type ReaderReport } from './harness.ts';
+import { join } from 'node:path';
+import os from 'node:os';
+import { fmt, summarise } from './stats.ts';
+
+const RATES = envList('RATES', '1000,10000,50000');
+const PODS = envList('PODS', '20,500');
+const SECONDS = Number(process.env.DURATION ?? 20);
+const WARMUP = Number(process.env.WARMUP ?? 3);
+const DRAIN = Number(process.env.DRAIN ?? 5);
+const DRAIN_MAX = Number(process.env.DRAIN_MAX ?? 60);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const MESSAGE_BYTES = Number(process.env.MESSAGE_BYTES ?? 150);
+const FLAGS = nodeFlags();
+
+interface Sample {
+  cpuPercent: number;
+  /** Per million lines that came out in the window. */
+  cpuPerMillion: number;
+  /** Lines out per second in the window. */
+  outRate: number;
+  p50: number;
+  p99: number;
+  maxDelay: number;
+  written: number;
+  /** Lines written but not out yet when the writer finished. */
+  behind: number;
+  lost: number;
+  duplicates: number;
+  peakRss: number;
+  burst: number;
+  writerCpuPercent: number;
+  readerCpuPercent: number;
+  exit: string;
+}
+
+async function runCase(pods: number, rate: number, run: string): Promise<Sample> {
+  const rig = await prepareRig('steady-bench', pods, 0, MESSAGE_BYTES);
+  try {
+    const fd = openFifo(join(rig.root, 'stdout.fifo'));
+    const agent = await startAgent({ ...rig.agentOptions(run, 'stdout', FLAGS), stdout: fd });
+    try {
+      await agent.waitForLog('"file source started"');
+      await sleep(1000);
+      const start = monoMicros() + 1_500_000; // the writer process starts meanwhile
+      const window: [number, number] = [start + WARMUP * 1e6, start + (WARMUP + SECONDS) * 1e6];
+      const reader = await attachReader(fd, { fifo: join(rig.root, 'stdout.fifo'), capacity: Math.ceil(rate * (WARMUP + SECONDS)) + 1, windowMicros: window });
+      const writing = runWriter({ files: rig.files, linesPerSecond: rate, startMicros: start, seconds: WARMUP + SECONDS, messageBytes: MESSAGE_BYTES });
+      await sleep((window[0] - monoMicros()) / 1000);
+      const from = cpuMark(agent.pid);
+      const outFrom = reader.progress().lines;
+      await sleep((window[1] - monoMicros()) / 1000);
+      const to = cpuMark(agent.pid);
+      const outTo = reader.progress().lines;
+      const writer = await writing;
+      const behind = writer.written - reader.progress().distinct;
+      // Until every line came out, or nothing more came for DRAIN seconds, or DRAIN_MAX passed.
+      let last = reader.progress();
+      let lastChange = Date.now();
+      const drainUntil = Date.now() + DRAIN_MAX * 1000;
+      while (reader.progress().distinct < writer.written && Date.now() - lastChange < DRAIN * 1000 && Date.now() < drainUntil && agent.running()) {
+        await sleep(50);
+        if (reader.progress().lines !== last.lines) {
+          last = reader.progress();
+          lastChange = Date.now();
+        }
+      }
+      const { peakRss, exit } = await stopAgent(agent);
+      const report: ReaderReport = await reader.final;
+      return {
+        cpuPercent: cpuPercent(from, to),
+        cpuPerMillion: (to.cpu - from.cpu) / ((outTo - outFrom) / 1e6),
+        outRate: (outTo - outFrom) / ((to.atMs - from.atMs) / 1000),
+        p50: report.delay?.p50 ?? NaN,
+        p99: report.delay?.p99 ?? NaN,
+        maxDelay: report.delay?.max ?? NaN,
+        written: writer.written,
+        behind,
+        lost: writer.written - report.distinct,
+        duplicates: report.duplicates,
+        peakRss,
+        burst: writer.maxBurst,
+        writerCpuPercent: (writer.cpuSeconds / (WARMUP + SECONDS)) * 100,
+        readerCpuPercent: ((report.cpuSeconds ?? NaN) / (WARMUP + SECONDS)) * 100,
+        exit,
+      };
+    } finally {
+      if (agent.running()) await agent.stop(5_000);
+    }
+  } finally {
+    await rig.close();
+  }
+}
+
+function line(s: Sample): string {
+  return (
+    `CPU ${fmt(s.cpuPercent, 1)}% of a core, ${fmt(s.outRate)} lines/s out, ${fmt(s.cpuPerMillion, 1)} CPU-s/1M lines, delay p50 ${fmt(s.p50, 1)} ms p99 ${fmt(s.p99, 1)} ms (max ${fmt(s.maxDelay)}), ` +
+    `behind ${fmt(s.behind)} when writing ended, lost ${fmt(s.lost)} of ${fmt(s.written)}, dup ${fmt(s.duplicates)}, peak RSS ${fmt(s.peakRss / 2 ** 20)} MiB, writer: burst ${fmt(s.burst)}, CPU ${fmt(s.writerCpuPercent)}%, reader CPU ${fmt(s.readerCpuPercent)}%, ${s.exit}`
+  );
+}
+
+build();
+const cases = PODS.flatMap((pods) => RATES.map((rate) => ({ pods, rate, key: `${fmt(rate)} lines/s over ${pods} pods` })));
+const samples = new Map<string, Sample[]>(cases.map((c) => [c.key, []]));
+console.log(`steady tailing: ${SECONDS} s measured after ${WARMUP} s of warm-up, ${MESSAGE_BYTES}-byte messages, ${ROUNDS} round(s); node ${FLAGS || '(no flags)'}`);
+for (let r = 1; r <= ROUNDS; r++) {
+  for (const c of cases) {
+    const s = await runCase(c.pods, c.rate, `${r}-${c.pods}-${c.rate}`);
+    samples.get(c.key)!.push(s);
+    console.log(`  round ${r}, ${c.key}: ${line(s)}`);
+  }
+}
+
+console.log(`\nsteady tailing, the real agent (${os.cpus().length} cores shared with the writer, the reader and other work; median [min..max] of ${ROUNDS}):`);
+for (const c of cases) {
+  const runs = samples.get(c.key)!;
+  const cpu = summarise(runs.map((s) => s.cpuPercent));
+  const perM = summarise(runs.map((s) => s.cpuPerMillion));
+  const outRate = summarise(runs.map((s) => s.outRate));
+  const p50 = summarise(runs.map((s) => s.p50));
+  const p99 = summarise(runs.map((s) => s.p99));
+  const rss = summarise(runs.map((s) => s.peakRss / 2 ** 20));
+  const lost = runs.reduce((n, s) => n + s.lost, 0);
+  const dups = runs.reduce((n, s) => n + s.duplicates, 0);
+  const written = runs.reduce((n, s) => n + s.written, 0);
+  const crashes = runs.filter((s) => s.exit !== 'ok').length;
+  console.log(`  ${c.key}:`);
+  console.log(`    CPU % of a core    ${fmt(cpu.median, 1)} [${fmt(cpu.min, 1)}..${fmt(cpu.max, 1)}]`);
+  console.log(`    lines/s out        ${fmt(outRate.median)} [${fmt(outRate.min)}..${fmt(outRate.max)}]`);
+  console.log(`    CPU-s / 1M lines   ${fmt(perM.median, 1)} [${fmt(perM.min, 1)}..${fmt(perM.max, 1)}]   (of the lines out)`);
+  console.log(`    delay p50 ms       ${fmt(p50.median, 1)} [${fmt(p50.min, 1)}..${fmt(p50.max, 1)}]`);
+  console.log(`    delay p99 ms       ${fmt(p99.median, 1)} [${fmt(p99.min, 1)}..${fmt(p99.max, 1)}]`);
+  console.log(`    lost / duplicated  ${fmt(lost)} / ${fmt(dups)} of ${fmt(written)} written (all rounds)${crashes > 0 ? `; ${crashes} run(s) did not exit cleanly` : ''}`);
+  console.log(`    peak RSS MiB       ${fmt(rss.median)} [${fmt(rss.min)}..${fmt(rss.max)}]`);
+}
