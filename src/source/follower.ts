@@ -202,6 +202,7 @@ export class FileFollower {
 
     // Data came and nothing hinted at a change of file: the common case costs no stat.
     if (readAny && !this.checkRequested) return 'idle';
+    const full = this.checkRequested;
     this.checkRequested = false;
 
     if (fstatSync(c.fd).size < c.readOffset) {
@@ -211,6 +212,10 @@ export class FileFollower {
       this.noteProgress();
       return 'again';
     }
+    // A change event that brought no data (it came after a round had read the data, or the file
+    // was touched): only a truncation could explain more, and there was none. A rename, create or
+    // delete event, a safety poll or a new follower asks for the full check below.
+    if (!full) return 'idle';
 
     let current: { dev: bigint; ino: bigint } | undefined;
     try {

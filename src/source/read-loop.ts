@@ -233,10 +233,8 @@ export class ReadLoop {
   }
 
   private account(tail: Tail, gotData: boolean, now: number): void {
-    if (gotData) {
-      tail.checkEvery = SAFETY_POLL_MIN_MS;
-      tail.nextCheckAt = now + SAFETY_POLL_MIN_MS;
-    }
+    // A file that brings data through its watch needs no safety poll meanwhile: postponed.
+    if (gotData) tail.nextCheckAt = now + tail.checkEvery;
     const dir = tail.dir;
     if (dir.busy) {
       if (gotData) dir.quietSince = now;
