@@ -29,6 +29,10 @@ export function toServerOptions(c: Config, authToken: string | undefined): Serve
     // Enough for a few answers to 1,000-line batches; past it, reading from that client pauses.
     ingestMaxPendingBytes: Math.max(1024 * 1024, c.server.maxBodyBytes),
     partialFlushTimeoutMs: c.enrichment.partialFlushTimeout,
+    headersTimeoutMs: c.server.headersTimeout,
+    requestTimeoutMs: c.server.requestTimeout,
+    keepAliveTimeoutMs: c.server.keepAliveTimeout,
+    websocketPingIntervalMs: c.server.websocketPingInterval,
   };
 }
 

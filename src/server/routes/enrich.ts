@@ -100,6 +100,7 @@ const ForwardAnswerSchema = z.object({
 const BATCH_ERRORS = {
   400: errorResponse('Malformed body (naming the line or position), a body that is not a batch, or one that does not decode as its `Content-Encoding`.'),
   401: errorResponse('Missing or wrong bearer token (when `server.authToken` is set).'),
+  408: errorResponse('The body did not arrive within `server.requestTimeout`; the connection is closed.'),
   413: errorResponse('Body larger than `server.maxBodyBytes`, compressed or once decompressed.'),
   415: errorResponse(
     `A Content-Type other than application/json or NDJSON (${NDJSON_TYPES.join(', ')}), or a Content-Encoding other than ` +
