@@ -25,17 +25,12 @@
  * semi-space flag alone). LINES, ROUNDS and NODE_FLAGS (environment, e.g. NODE_FLAGS= for none)
  * change the run.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { namespaceFor, nodeFor, podFor, SeededRandom, startSimApiServer, type SimApiServer } from '../src/sim/index.ts';
-import { parse as parseYaml } from 'yaml';
+import { build, chartNodeOptions, freePort, procCpuSeconds, procKiB, runCommand } from './service-process.ts';
 import { fmt, summarise } from './stats.ts';
-
-const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const PODS = 50;
 const LINES = Number(process.env.LINES ?? 2_000_000);
@@ -101,39 +96,6 @@ interface Sample {
   outputBytes: number;
 }
 
-function chartNodeOptions(): string {
-  const values = parseYaml(readFileSync(join(REPO, 'helm', 'kube-log-enricher', 'values.yaml'), 'utf8')) as { nodeOptions: string };
-  return values.nodeOptions;
-}
-/** The installed entry point, running the compiled dist/ as the container image does (not the .ts sources through type stripping). */
-const CLI = join(REPO, 'bin', 'kube-log-enricher.js');
-
-function build(): void {
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('npm run build failed');
-}
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** User and user+system CPU seconds of a process, all its threads. */
-function procCpuSeconds(pid: number): { user: number; total: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const user = Number(fields[11]) / CLOCK_TICKS; // utime
-  return { user, total: user + Number(fields[12]) / CLOCK_TICKS }; // + stime
-}
-
-function procKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? 0);
-}
-
 async function eventsOut(port: number): Promise<number> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -149,35 +111,25 @@ type Output = 'file' | 'null';
 async function runOnce(root: string, kubeconfig: string, round: number, output: Output): Promise<Sample> {
   const out = output === 'file' ? join(root, `out-${round}.ndjson`) : '/dev/null';
   const port = await freePort();
-  const args = [
-    ...FLAGS.split(' ').filter((f) => f !== ''),
-    CLI, 'agent',
-    '--kubeconfig', kubeconfig, '--node-name', 'node-a', '--listen', `127.0.0.1:${port}`,
-    '--pods-dir', join(root, 'pods'), '--data-dir', join(root, `data-${round}-${output}`), '--sink', `file:${out}`,
-  ];
   // The configuration defaults (docs/configuration.md), nothing tuned for the benchmark.
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
-  const pid = child.pid!;
-  let startedAt: number | undefined;
-  let log = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    log += chunk;
-    if (startedAt !== undefined) return;
-    for (const line of log.split('\n')) {
-      if (startedAt === undefined && line.includes('"enrichment service listening"')) startedAt = Date.parse((JSON.parse(line) as { time: string }).time);
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const agent = runCommand(
+    [
+      'agent',
+      '--kubeconfig', kubeconfig, '--node-name', 'node-a', '--listen', `127.0.0.1:${port}`,
+      '--pods-dir', join(root, 'pods'), '--data-dir', join(root, `data-${round}-${output}`), '--sink', `file:${out}`,
+    ],
+    FLAGS,
+  );
+  const pid = agent.pid;
   try {
     let readyRss = 0;
     let doneAt: number | undefined;
     const giveUpAt = Date.now() + 10 * 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`the agent exited early (${child.exitCode}):\n${log.slice(-2000)}`);
-      if (Date.now() > giveUpAt) throw new Error(`the agent did not enrich ${LINES} lines in 10 minutes:\n${log.slice(-2000)}`);
+      if (agent.child.exitCode !== null) throw new Error(`the agent exited early (${agent.child.exitCode}):\n${agent.log().slice(-2000)}`);
+      if (Date.now() > giveUpAt) throw new Error(`the agent did not enrich ${LINES} lines in 10 minutes:\n${agent.log().slice(-2000)}`);
       const n = await eventsOut(port);
-      if (readyRss === 0 && startedAt !== undefined) readyRss = procKiB(pid, 'VmRSS') * 1024;
+      if (readyRss === 0 && agent.listeningAt() !== undefined) readyRss = procKiB(pid, 'VmRSS') * 1024;
       if (n >= LINES) {
         doneAt = Date.now();
         break;
@@ -191,14 +143,13 @@ async function runOnce(root: string, kubeconfig: string, round: number, output: 
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const cpu = procCpuSeconds(pid);
-    const sample = { seconds: (doneAt - startedAt!) / 1000, cpuSeconds: cpu.total, userSeconds: cpu.user, peakRss: procKiB(pid, 'VmHWM') * 1024, readyRss, outputBytes: size };
-    child.kill('SIGTERM');
-    const code = await exited;
-    if (code !== 0) throw new Error(`the agent exited with ${code} on SIGTERM:\n${log.slice(-2000)}`);
+    const sample = { seconds: (doneAt - agent.listeningAt()!) / 1000, cpuSeconds: cpu.total, userSeconds: cpu.user, peakRss: procKiB(pid, 'VmHWM') * 1024, readyRss, outputBytes: size };
+    const code = await agent.stop();
+    if (code !== 0) throw new Error(`the agent exited with ${code} on SIGTERM:\n${agent.log().slice(-2000)}`);
     if (output === 'file') rmSync(out);
     return sample;
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (agent.child.exitCode === null) agent.child.kill('SIGKILL');
   }
 }
 

@@ -131,6 +131,7 @@ export const serverSchema = z.strictObject({
     keyFile: path().describe('PEM private key.'),
   }).optional().describe('Serve HTTPS with this certificate and key. Unset: plain HTTP.'),
   streamBufferEvents: positiveInt().prefault(1000).describe('Events buffered per /v1/stream subscriber before events are dropped for it.'),
+  maxStreamSubscribers: positiveInt().prefault(100).describe('/v1/stream subscribers at once; one more is refused with 503 and Retry-After.'),
   headersTimeout: duration({ min: 1 }).prefault('10s').describe('Time to receive a request\'s line and headers; a slower client gets 408 and its connection is closed. At most requestTimeout.'),
   requestTimeout: duration({ min: 1 }).prefault('30s').describe('Time to receive a whole request, headers and body; a slower client (e.g. a body trickling in) gets 408 and its connection is closed.'),
   keepAliveTimeout: duration({ min: 1 }).prefault('72s').describe('An idle keep-alive connection is closed after this long. Keep it longer than the idle timeout of the shippers\' connection pools.'),

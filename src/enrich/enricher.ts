@@ -27,7 +27,7 @@ import {
   type Template,
 } from './layout.ts';
 import type { EnricherOptions } from './options.ts';
-import { TemplateRecord, type RecordOrigin } from './record.ts';
+import { TemplateRecord } from './record.ts';
 import { schemaFields } from './schemas.ts';
 import { msToRfc3339, msToUnixNanos, TimestampConverter } from './time.ts';
 import type {
@@ -38,6 +38,7 @@ import type {
   EventError,
   MergeSession,
   PathResolution,
+  RecordOrigin,
   SessionOptions,
   UnmatchedReason,
 } from './types.ts';

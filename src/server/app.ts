@@ -161,7 +161,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     connections,
     limits: { maxPendingBytes: options.ingestMaxPendingBytes, partialFlushTimeoutMs: options.partialFlushTimeoutMs },
   }));
-  await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents }));
+  await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents, maxSubscribers: options.maxStreamSubscribers }));
   await app.register(lookupRoutes({ enricher, store: deps.store }));
   await app.register(operationsRoutes({ readiness: deps.readiness, metrics }));
   return app;

@@ -49,6 +49,7 @@ export type ApiErrorCode =
   | 'no_sink'
   | 'sink_unavailable'
   | 'shutting_down'
+  | 'too_many_subscribers'
   | 'request_timeout'
   | 'headers_too_large'
   | 'internal';

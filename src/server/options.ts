@@ -11,6 +11,8 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** Events queued per /v1/stream subscriber; beyond that its events are dropped and counted. */
   streamBufferEvents: number;
+  /** /v1/stream subscribers at once; the next one is refused with 503. */
+  maxStreamSubscribers: number;
   /** Enriched output waiting to be sent to one /v1/ingest client, in bytes, above which reading from it pauses. */
   ingestMaxPendingBytes: number;
   /** A partial line on a /v1/ingest connection waits at most this long for its final fragment. */
@@ -30,6 +32,7 @@ export interface ServerOptions {
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
   maxBodyBytes: 8 * 1024 * 1024,
   streamBufferEvents: 1000,
+  maxStreamSubscribers: 100,
   ingestMaxPendingBytes: 4 * 1024 * 1024,
   partialFlushTimeoutMs: 5000,
   headersTimeoutMs: 10_000,
@@ -50,6 +53,7 @@ export class ServerOptionsError extends Error {
 const POSITIVE: readonly (keyof ServerOptions)[] = [
   'maxBodyBytes',
   'streamBufferEvents',
+  'maxStreamSubscribers',
   'ingestMaxPendingBytes',
   'partialFlushTimeoutMs',
   'headersTimeoutMs',
