@@ -25,6 +25,7 @@ export function toServerOptions(c: Config, authToken: string | undefined): Serve
   return {
     authToken,
     maxBodyBytes: c.server.maxBodyBytes,
+    maxInflightBytes: c.server.maxInflightBytes,
     streamBufferEvents: c.server.streamBufferEvents,
     maxStreamSubscribers: c.server.maxStreamSubscribers,
     // Enough for a few answers to 1,000-line batches; past it, reading from that client pauses.
@@ -33,6 +34,7 @@ export function toServerOptions(c: Config, authToken: string | undefined): Serve
     headersTimeoutMs: c.server.headersTimeout,
     requestTimeoutMs: c.server.requestTimeout,
     keepAliveTimeoutMs: c.server.keepAliveTimeout,
+    sendTimeoutMs: c.server.sendTimeout,
     websocketPingIntervalMs: c.server.websocketPingInterval,
   };
 }

@@ -17,6 +17,7 @@ import { installBearerAuth } from './auth.ts';
 import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, type ClientErrorLimits } from './errors.ts';
 import { EventBus } from './event-bus.ts';
 import { installHttpMetrics } from './http-metrics.ts';
+import { ByteBudget } from './inflight-budget.ts';
 import { registerOpenApi } from './openapi.ts';
 import { checkServerOptions, type ServerOptions } from './options.ts';
 import { enrichRoutes } from './routes/enrich.ts';
@@ -46,8 +47,9 @@ export interface AppDeps {
 /**
  * Once shutdown begins, answers carry `Connection: close`: a keep-alive connection whose request
  * was in flight is closed after its answer instead of holding the close until its idle timeout.
+ * Returns whether shutdown has begun, for answers sent past Fastify's hooks.
  */
-function installCloseOnShutdown(app: FastifyInstance): void {
+function installCloseOnShutdown(app: FastifyInstance): () => boolean {
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
@@ -57,6 +59,7 @@ function installCloseOnShutdown(app: FastifyInstance): void {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+  return () => closing;
 }
 
 /** How often Node's HTTP server looks for requests past headersTimeout / requestTimeout (its default, 30 s, would let them run that much longer). */
@@ -146,14 +149,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     heartbeat.stop();
     done();
   });
-  installCloseOnShutdown(app);
+  const closing = installCloseOnShutdown(app);
   if (options.authToken !== undefined) installBearerAuth(app, options.authToken);
   installHttpMetrics(app, deps.metrics);
 
   await registerOpenApi(app);
 
   const { enricher, metrics } = deps;
-  await app.register(enrichRoutes({ enricher, bus, sink: deps.sink, maxBodyBytes: options.maxBodyBytes, now: deps.now ?? Date.now }));
+  await app.register(
+    enrichRoutes({
+      enricher,
+      bus,
+      sink: deps.sink,
+      maxBodyBytes: options.maxBodyBytes,
+      budget: new ByteBudget(options.maxInflightBytes),
+      sendTimeoutMs: options.sendTimeoutMs,
+      closing,
+      now: deps.now ?? Date.now,
+    }),
+  );
   await app.register(ingestRoutes({
     enricher,
     metrics,

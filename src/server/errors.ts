@@ -50,6 +50,7 @@ export type ApiErrorCode =
   | 'sink_unavailable'
   | 'shutting_down'
   | 'too_many_subscribers'
+  | 'busy'
   | 'request_timeout'
   | 'headers_too_large'
   | 'internal';

@@ -9,6 +9,11 @@ export interface ServerOptions {
   authToken?: string | undefined;
   /** Largest request body (HTTP) and WebSocket message accepted, in bytes (413 / close 1009 above). */
   maxBodyBytes: number;
+  /**
+   * Request bytes being enriched and answered at once, across all requests (503 + Retry-After
+   * for a request that would go beyond; a larger one runs alone).
+   */
+  maxInflightBytes: number;
   /** Events queued per /v1/stream subscriber; beyond that its events are dropped and counted. */
   streamBufferEvents: number;
   /** /v1/stream subscribers at once; the next one is refused with 503. */
@@ -23,6 +28,8 @@ export interface ServerOptions {
   requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this long. */
   keepAliveTimeoutMs: number;
+  /** An answer the client stops reading is abandoned, and its connection closed, after this long without progress. */
+  sendTimeoutMs: number;
   /** WebSocket clients are pinged this often; one that has not answered the previous ping is cut off. */
   websocketPingIntervalMs: number;
   /** On shutdown, WebSocket clients get this long to answer the close frame before being cut off. */
@@ -31,6 +38,7 @@ export interface ServerOptions {
 
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
   maxBodyBytes: 8 * 1024 * 1024,
+  maxInflightBytes: 8 * 1024 * 1024,
   streamBufferEvents: 1000,
   maxStreamSubscribers: 100,
   ingestMaxPendingBytes: 4 * 1024 * 1024,
@@ -38,6 +46,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 72_000,
+  sendTimeoutMs: 30_000,
   websocketPingIntervalMs: 30_000,
   closeTimeoutMs: 2000,
 };
@@ -52,6 +61,7 @@ export class ServerOptionsError extends Error {
 
 const POSITIVE: readonly (keyof ServerOptions)[] = [
   'maxBodyBytes',
+  'maxInflightBytes',
   'streamBufferEvents',
   'maxStreamSubscribers',
   'ingestMaxPendingBytes',
@@ -59,6 +69,7 @@ const POSITIVE: readonly (keyof ServerOptions)[] = [
   'headersTimeoutMs',
   'requestTimeoutMs',
   'keepAliveTimeoutMs',
+  'sendTimeoutMs',
   'websocketPingIntervalMs',
 ];
 

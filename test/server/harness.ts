@@ -205,6 +205,18 @@ export async function post(url: string, body: string | Buffer, headers: Record<s
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
+/** The same, sent chunked: a body without Content-Length. */
+export async function postChunked(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; headers: Headers; text: string }> {
+  const stream = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(body));
+      controller.close();
+    },
+  });
+  const res = await fetch(url, { method: 'POST', headers, body: stream, duplex: 'half' } as RequestInit);
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
 export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string }> {
   const res = await fetch(url, { headers });
   return { status: res.status, headers: res.headers, text: await res.text() };

@@ -46,6 +46,7 @@ t.test('server options are checked when the app is built', async (t) => {
     { closeTimeoutMs: -1 },
     { websocketPingIntervalMs: 0 },
     { maxStreamSubscribers: 0 },
+    { sendTimeoutMs: 0 },
     { headersTimeoutMs: DEFAULT_SERVER_OPTIONS.requestTimeoutMs + 1 },
   ]) {
     await t.rejects(buildApp({ ...deps, options: { ...DEFAULT_SERVER_OPTIONS, ...bad } }), ServerOptionsError, JSON.stringify(bad));
