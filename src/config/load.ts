@@ -12,10 +12,10 @@ import { configKeys, configRoot, isSection, keyById, lookupPath } from './keys.t
 import type { ConfigKey, ConfigSection } from './keys.ts';
 import { overridesFromEnv, parseConfigArgs } from './overrides.ts';
 import type { ConfigFlagName, Override } from './overrides.ts';
-import { MUTUALLY_EXCLUSIVE, configSchema } from './schema.ts';
+import { MUTUALLY_EXCLUSIVE, ORDERED, configSchema } from './schema.ts';
 import type { Config } from './schema.ts';
 import { closest } from './suggest.ts';
-import { formatDuration, parseDuration } from './units.ts';
+import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
 export type LoadConfigResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
 
@@ -192,7 +192,7 @@ function issueToErrors(issue: z.core.$ZodIssue, raw: unknown, provenance: Proven
   }
 }
 
-/** Checks zod cannot express per key: pairs that exclude each other, backoff.initial <= backoff.max. */
+/** Checks zod cannot express per key: pairs that exclude each other, pairs in order (backoff.initial <= backoff.max, ...). */
 function crossKeyErrors(raw: unknown, provenance: Provenance): ConfigError[] {
   const errors: ConfigError[] = [];
   for (const [first, second] of MUTUALLY_EXCLUSIVE) {
@@ -204,17 +204,38 @@ function crossKeyErrors(raw: unknown, provenance: Provenance): ConfigError[] {
       errors.push({ code: 'mutually_exclusive', path: a.id, value: shownValue(a.path, value, a), expected: `only one of ${a.id} and ${b.id}`, source: provenance.sourceOf(a.path), message: `cannot be set together with ${b.id}` });
     }
   }
-  const initial = keyById('kubernetes.backoff.initial');
-  const max = keyById('kubernetes.backoff.max');
-  if (initial !== undefined && max !== undefined) {
-    const initialValue = getIn(raw, initial.path) ?? initial.default;
-    const a = parseDuration(initialValue);
-    const b = parseDuration(getIn(raw, max.path) ?? max.default);
-    if (a.ok && b.ok && a.value > b.value) {
-      errors.push({ code: 'bad_duration', path: initial.id, value: initialValue, expected: `a duration no longer than ${max.id}, which is ${formatDuration(b.value)}`, source: provenance.sourceOf(initial.path), message: `bad duration: longer than ${max.id}` });
-    }
+  for (const [first, second] of ORDERED) {
+    const error = orderError(first, second, raw, provenance);
+    if (error !== undefined) errors.push(error);
   }
   return errors;
+}
+
+const ORDERED_KINDS = {
+  duration: { parse: parseDuration, format: formatDuration, code: 'bad_duration', noun: 'duration', more: 'longer' },
+  size: { parse: parseSize, format: formatSize, code: 'bad_size', noun: 'size', more: 'larger' },
+} as const;
+
+/** `first` (written or default) beyond `second`: the error, on `first`. Values that do not parse are reported by the schema. */
+function orderError(first: string, second: string, raw: unknown, provenance: Provenance): ConfigError | undefined {
+  const a = keyById(first);
+  const b = keyById(second);
+  if (a === undefined || b === undefined || a.kind !== b.kind || (a.kind !== 'duration' && a.kind !== 'size')) {
+    throw new Error(`ORDERED names unknown keys or keys of different kinds: ${first} / ${second}`);
+  }
+  const kind = ORDERED_KINDS[a.kind];
+  const firstValue = getIn(raw, a.path) ?? a.default;
+  const x = kind.parse(firstValue);
+  const y = kind.parse(getIn(raw, b.path) ?? b.default);
+  if (!x.ok || !y.ok || x.value <= y.value) return undefined;
+  return {
+    code: kind.code,
+    path: a.id,
+    value: firstValue,
+    expected: `a ${kind.noun} no ${kind.more} than ${b.id}, which is ${kind.format(y.value)}`,
+    source: provenance.sourceOf(a.path),
+    message: `bad ${kind.noun}: ${kind.more} than ${b.id}`,
+  };
 }
 
 function validate(raw: unknown, provenance: Provenance, earlier: ConfigError[]): LoadConfigResult {

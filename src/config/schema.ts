@@ -126,11 +126,18 @@ export const serverSchema = z.strictObject({
   authToken: secret().optional().describe('Bearer token required on every route but health. Mutually exclusive with authTokenFile.'),
   authTokenFile: path().optional().describe('File holding the bearer token (read at start). Mutually exclusive with authToken.'),
   maxBodyBytes: size().prefault('8MiB').describe('Largest accepted request body.'),
+  maxInflightBytes: size().prefault('8MiB').describe('Request bodies being enriched and answered at once, across all requests (decompressed bytes); a request that would go beyond is answered 503 with Retry-After (one larger than this runs when nothing else does). Bounds the memory of bursts: while a batch is enriched, its events take several times its size in heap.'),
   tls: z.strictObject({
     certFile: path().describe('PEM certificate chain.'),
     keyFile: path().describe('PEM private key.'),
   }).optional().describe('Serve HTTPS with this certificate and key. Unset: plain HTTP.'),
   streamBufferEvents: positiveInt().prefault(1000).describe('Events buffered per /v1/stream subscriber before events are dropped for it.'),
+  maxStreamSubscribers: positiveInt().prefault(100).describe('/v1/stream subscribers at once; one more is refused with 503 and Retry-After.'),
+  headersTimeout: duration({ min: 1 }).prefault('10s').describe('Time to receive a request\'s line and headers; a slower client gets 408 and its connection is closed. At most requestTimeout.'),
+  requestTimeout: duration({ min: 1 }).prefault('30s').describe('Time to receive a whole request, headers and body; a slower client (e.g. a body trickling in) gets 408 and its connection is closed.'),
+  sendTimeout: duration({ min: 1 }).prefault('30s').describe('An answer the client stops reading is abandoned, and its connection closed, after this long without progress.'),
+  keepAliveTimeout: duration({ min: 1 }).prefault('72s').describe('An idle keep-alive connection is closed after this long. Keep it longer than the idle timeout of the shippers\' connection pools.'),
+  websocketPingInterval: duration({ min: 1 }).prefault('30s').describe('WebSocket clients (/v1/ingest, /v1/stream) are pinged this often; one that has not answered the previous ping is cut off.'),
 });
 
 export const enrichmentSchema = z.strictObject({
@@ -196,6 +203,12 @@ export const configSchema = z.strictObject({
   source: sourceSchema.prefault({}).describe('The bundled file source (source, agent and demo commands).'),
   logging: loggingSchema.prefault({}).describe('The service\'s own log.'),
 });
+
+/** Pairs of keys of one kind (durations or sizes) whose first may not exceed the second. */
+export const ORDERED: readonly (readonly [string, string])[] = [
+  ['kubernetes.backoff.initial', 'kubernetes.backoff.max'],
+  ['server.headersTimeout', 'server.requestTimeout'],
+];
 
 /** Pairs of keys that cannot both be set. */
 export const MUTUALLY_EXCLUSIVE: readonly (readonly [string, string])[] = [

@@ -27,7 +27,7 @@ import {
   type Template,
 } from './layout.ts';
 import type { EnricherOptions } from './options.ts';
-import { TemplateRecord, type RecordOrigin } from './record.ts';
+import { TemplateRecord } from './record.ts';
 import { schemaFields } from './schemas.ts';
 import { msToRfc3339, msToUnixNanos, TimestampConverter } from './time.ts';
 import type {
@@ -39,6 +39,7 @@ import type {
   MergeSession,
   PathResolution,
   PendingMetadata,
+  RecordOrigin,
   SessionOptions,
   UnmatchedReason,
 } from './types.ts';
@@ -53,7 +54,7 @@ export interface EnricherDeps {
 }
 
 /** Why an event was rejected; the `reason` label of event_errors_total. */
-type ErrorReason = 'not_an_object' | 'invalid_field' | 'missing_field' | 'undecodable_line';
+type ErrorReason = 'not_an_object' | 'invalid_field' | 'missing_field' | 'undecodable_line' | 'unserialisable_field';
 
 /** Files remembered (identity and rendered metadata); past it the cache starts over. */
 const MAX_FILES = 50_000;
@@ -180,12 +181,13 @@ interface RouteCounters {
 
 /** Partial-line state of one request or one /v1/ingest connection. */
 class Session implements MergeSession {
-  readonly merger: PartialMerger<Record<string, unknown>>;
+  /** Fragments carry their event's pass-through text (see LogEnricher.#passThrough). */
+  readonly merger: PartialMerger<string>;
   readonly route: string;
   readonly counters: RouteCounters | undefined;
   readonly #enricher: LogEnricher;
 
-  constructor(enricher: LogEnricher, merger: PartialMerger<Record<string, unknown>>, route: string, counters: RouteCounters | undefined) {
+  constructor(enricher: LogEnricher, merger: PartialMerger<string>, route: string, counters: RouteCounters | undefined) {
     this.#enricher = enricher;
     this.merger = merger;
     this.route = route;
@@ -223,6 +225,16 @@ function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * Why JSON.stringify refused a pass-through value. JSON.parse reads any depth, but writing a value
+ * back recurses: thousands of nested levels overflow the stack (RangeError).
+ */
+function unserialisableReason(err: unknown): string {
+  if (err instanceof RangeError) return 'nested too deeply to be written back as JSON (thousands of levels): flatten it or leave it out';
+  // BigInts and cycles: only in-process callers can hand those over.
+  return `cannot be written as JSON: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 function isTrue(value: string | undefined): boolean {
@@ -272,6 +284,8 @@ class LogEnricher implements Enricher {
    * one call (a whole batch) a file's pod, namespace and node are looked up once, not per line.
    */
   #epoch = 0;
+  /** The field #passThrough last failed on (read right after it returns undefined). */
+  #unserialisable = { key: '', reason: '' };
 
   constructor(options: EnricherOptions, deps: EnricherDeps) {
     this.#options = options;
@@ -297,7 +311,7 @@ class LogEnricher implements Enricher {
 
   newSession(options: SessionOptions = {}): Session {
     const route = options.route ?? 'enrich';
-    const merger = new PartialMerger<Record<string, unknown>>({
+    const merger = new PartialMerger<string>({
       maxMergedLineBytes: this.#options.maxMergedLineBytes,
       flushTimeoutMs: this.#options.partialFlushTimeoutMs,
       now: this.#now,
@@ -347,7 +361,7 @@ class LogEnricher implements Enricher {
       const timestamp = typeof ts === 'string' && isRfc3339(ts, 0, ts.length) ? ts : msToRfc3339(this.#now());
       const stream = message.stream === 'stdout' || message.stream === 'stderr' ? message.stream : undefined;
       const text = typeof message.message === 'string' ? message.message : String(message.message);
-      records.push(this.#render(fs, meta, timestamp, stream, JSON.stringify(text), undefined));
+      records.push(this.#render(fs, meta, timestamp, stream, JSON.stringify(text), ''));
       tally.emitted(meta);
     }
     this.#publish(this.#messageCounters, count, tally, 0, 0);
@@ -455,10 +469,16 @@ class LogEnricher implements Enricher {
       tally.excluded++;
       return;
     }
+    const extra = this.#passThrough(rec);
+    if (extra === undefined) {
+      const field = this.#unserialisable;
+      this.#reject(errors, index, field.key, 'unserialisable_field', field.reason);
+      return;
+    }
     // Fragments of a known file go through the session's merger, and so do whole lines of a file
     // and stream with a line pending (they may end it); the rest skips it.
     if (decoded !== undefined && fs.file !== undefined && (decoded.partial || session.merger.isPending(fs.file, decoded.stream))) {
-      const line = session.merger.push(fs.file, decoded, rec);
+      const line = session.merger.push(fs.file, decoded, extra);
       if (line !== undefined) this.#emitMerged(line, records, tally);
       return;
     }
@@ -466,18 +486,18 @@ class LogEnricher implements Enricher {
     if (decoded === undefined) messageJson = JSON.stringify(message);
     else if (isJsonMessageLine(decoded)) messageJson = decoded.messageJson;
     else messageJson = JSON.stringify(decoded.message);
-    records.push(this.#render(fs, meta, timestamp, stream, messageJson, rec));
+    records.push(this.#render(fs, meta, timestamp, stream, messageJson, extra));
     tally.emitted(meta);
   }
 
-  #emitMerged(line: MergedLine<Record<string, unknown>>, records: EnrichedRecord[], tally: Tally): void {
+  #emitMerged(line: MergedLine<string>, records: EnrichedRecord[], tally: Tally): void {
     const fs = this.#fileState(line.key);
     const meta = this.#metaFor(fs);
     if (meta.excluded) {
       tally.excluded++;
       return;
     }
-    records.push(this.#render(fs, meta, line.timestamp, line.stream, line.messageJson ?? JSON.stringify(line.message), line.context));
+    records.push(this.#render(fs, meta, line.timestamp, line.stream, line.messageJson ?? JSON.stringify(line.message), line.context ?? ''));
     tally.emitted(meta);
   }
 
@@ -494,7 +514,7 @@ class LogEnricher implements Enricher {
     timestamp: string,
     stream: Stream | undefined,
     messageJson: string,
-    passThrough: Record<string, unknown> | undefined,
+    passThrough: string,
   ): EnrichedRecord {
     const variant = stream === undefined ? 0 : stream === 'stdout' ? 1 : 2;
     const template = meta.templates[variant] ?? this.#template(fs, meta, variant);
@@ -502,13 +522,16 @@ class LogEnricher implements Enricher {
     // Timestamps are validated RFC 3339 (ASCII, no quotes): the template's quotes need no escaping.
     const utc = uses[SLOT_TIMESTAMP_UTC] ? this.#time.utc(timestamp) : '';
     const nanos = uses[SLOT_TIME_NANOS] ? this.#time.unixNanos(timestamp) : '';
-    let extra = passThrough === undefined ? '' : this.#passThrough(passThrough);
-    if (extra !== '' && template.empty) extra = extra.slice(1);
+    const extra = passThrough !== '' && template.empty ? passThrough.slice(1) : passThrough;
     return new TemplateRecord(template, meta, messageJson, utc, timestamp, nanos, this.#observedNanos, extra);
   }
 
-  /** The event's other fields as `,"key":value` text; output fields of the same name win. */
-  #passThrough(rec: Record<string, unknown>): string {
+  /**
+   * The event's other fields as `,"key":value` text; output fields of the same name win. Undefined
+   * when a field cannot be written as JSON (then #unserialisable says which and why): the event is
+   * reported, never sent on without the field.
+   */
+  #passThrough(rec: Record<string, unknown>): string | undefined {
     const skip = this.#notPassedThrough;
     // The fields every event has (file and line) are told apart by identity first: the parsed
     // keys are the same interned strings as the configured names, cheaper than hashing.
@@ -522,10 +545,16 @@ class LogEnricher implements Enricher {
       let json: string | undefined;
       try {
         json = JSON.stringify(value);
-      } catch {
-        json = undefined; // only in-process callers can hand over BigInts or cycles
+      } catch (err) {
+        this.#unserialisable = { key, reason: unserialisableReason(err) };
+        return undefined;
       }
-      if (json !== undefined) out += ',' + JSON.stringify(key) + ':' + json;
+      // Functions and symbols (in-process callers only) have no JSON at all.
+      if (json === undefined) {
+        this.#unserialisable = { key, reason: `cannot be written as JSON: ${typeof value}` };
+        return undefined;
+      }
+      out += ',' + JSON.stringify(key) + ':' + json;
     }
     return out;
   }

@@ -6,16 +6,7 @@
  */
 import type { ByteWriter } from './byte-writer.ts';
 import { SLOT_MESSAGE, SLOT_OBSERVED_NANOS, SLOT_TIME_NANOS, SLOT_TIMESTAMP_RAW, SLOT_TIMESTAMP_UTC, type Template } from './layout.ts';
-import type { PodMeta } from '../store/types.ts';
-import type { EnrichedRecord } from './types.ts';
-
-/** Who wrote a line: shared by every record of one file's metadata state. */
-export interface RecordOrigin {
-  readonly namespace: string | undefined;
-  readonly podName: string | undefined;
-  readonly containerName: string | undefined;
-  readonly pod: PodMeta | undefined;
-}
+import type { EnrichedRecord, RecordOrigin } from './types.ts';
 
 /** Bytes reserved per non-message value: the longest is an RFC 3339 timestamp with an offset. */
 const MAX_ASCII_VALUE = 40;
@@ -52,20 +43,8 @@ export class TemplateRecord implements EnrichedRecord {
     this.#extra = extra;
   }
 
-  get namespace(): string | undefined {
-    return this.#origin.namespace;
-  }
-
-  get podName(): string | undefined {
-    return this.#origin.podName;
-  }
-
-  get containerName(): string | undefined {
-    return this.#origin.containerName;
-  }
-
-  get pod(): PodMeta | undefined {
-    return this.#origin.pod;
+  get origin(): RecordOrigin {
+    return this.#origin;
   }
 
   get json(): string {

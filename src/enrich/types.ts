@@ -27,7 +27,15 @@ export interface EnrichedRecord {
   writeTo(out: ByteWriter): void;
   /** An upper bound of the bytes writeTo() writes. */
   readonly maxBytes: number;
-  /** For /v1/stream filters: who wrote it, when known. */
+  /** For /v1/stream filters: who wrote it. The same object for every record of one file's metadata state. */
+  readonly origin: RecordOrigin;
+}
+
+/**
+ * Who wrote a line, when known. Shared by the records of one file's metadata state, so a filter
+ * decided for one record holds, by identity, for all records of the same origin.
+ */
+export interface RecordOrigin {
   readonly namespace: string | undefined;
   readonly podName: string | undefined;
   readonly containerName: string | undefined;

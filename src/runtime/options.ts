@@ -25,10 +25,17 @@ export function toServerOptions(c: Config, authToken: string | undefined): Serve
   return {
     authToken,
     maxBodyBytes: c.server.maxBodyBytes,
+    maxInflightBytes: c.server.maxInflightBytes,
     streamBufferEvents: c.server.streamBufferEvents,
+    maxStreamSubscribers: c.server.maxStreamSubscribers,
     // Enough for a few answers to 1,000-line batches; past it, reading from that client pauses.
     ingestMaxPendingBytes: Math.max(1024 * 1024, c.server.maxBodyBytes),
     partialFlushTimeoutMs: c.enrichment.partialFlushTimeout,
+    headersTimeoutMs: c.server.headersTimeout,
+    requestTimeoutMs: c.server.requestTimeout,
+    keepAliveTimeoutMs: c.server.keepAliveTimeout,
+    sendTimeoutMs: c.server.sendTimeout,
+    websocketPingIntervalMs: c.server.websocketPingInterval,
   };
 }
 

@@ -2,8 +2,11 @@
  * The HTTP and WebSocket API, built from its dependencies (no globals), not yet listening:
  * tests build one against a simulated cluster, the CLI hands it to startServer.
  */
+import { maxHeaderSize } from 'node:http';
+import type { Socket } from 'node:net';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Enricher } from '../enrich/types.ts';
 import type { ReadinessSource } from '../kube/types.ts';
@@ -11,9 +14,10 @@ import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
 import type { StoreReader } from '../store/types.ts';
 import { installBearerAuth } from './auth.ts';
-import { ApiError, installErrorHandlers, sendApiError } from './errors.ts';
+import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, type ClientErrorLimits } from './errors.ts';
 import { EventBus } from './event-bus.ts';
 import { installHttpMetrics } from './http-metrics.ts';
+import { ByteBudget } from './inflight-budget.ts';
 import { registerOpenApi } from './openapi.ts';
 import { checkServerOptions, type ServerOptions } from './options.ts';
 import { enrichRoutes } from './routes/enrich.ts';
@@ -21,6 +25,7 @@ import { ingestRoutes } from './routes/ingest.ts';
 import { lookupRoutes } from './routes/lookup.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { streamRoutes } from './routes/stream.ts';
+import { WebSocketHeartbeat } from './websocket-heartbeat.ts';
 import { WebSocketConnections } from './websocket-shutdown.ts';
 
 export interface AppDeps {
@@ -42,8 +47,9 @@ export interface AppDeps {
 /**
  * Once shutdown begins, answers carry `Connection: close`: a keep-alive connection whose request
  * was in flight is closed after its answer instead of holding the close until its idle timeout.
+ * Returns whether shutdown has begun, for answers sent past Fastify's hooks.
  */
-function installCloseOnShutdown(app: FastifyInstance): void {
+function installCloseOnShutdown(app: FastifyInstance): () => boolean {
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
@@ -53,6 +59,45 @@ function installCloseOnShutdown(app: FastifyInstance): void {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+  return () => closing;
+}
+
+/** How often Node's HTTP server looks for requests past headersTimeout / requestTimeout (its default, 30 s, would let them run that much longer). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+
+/**
+ * Answers what Node's HTTP parser refuses (a request too slow to arrive, a URL or headers over the
+ * size limit, bytes that are not HTTP) in the API's error shape, then closes the connection.
+ */
+function clientErrorHandler(limits: ClientErrorLimits) {
+  return function (this: FastifyInstance, err: Error & { code?: string; reason?: string }, socket: Socket): void {
+    const error = clientErrorAnswer(err, limits);
+    if (error === undefined || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    // A client's mistake, not the service's: no stack trace.
+    this.log.debug({ code: err.code, status: error.statusCode }, error.message);
+    // An answer already under way on this connection cannot be followed by another one.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawErrorResponse(error), () => socket.destroy());
+    // A client that does not read even this is not waited for.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+}
+
+/** Errors of established WebSockets: a client's protocol mistake is its own (ws has already closed with the right code). */
+function websocketErrorHandler(error: Error & { code?: string }, socket: WebSocket, request: FastifyRequest): void {
+  if (typeof error.code === 'string' && (error.code.startsWith('WS_ERR_') || error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+    request.log.debug({ code: error.code, route: request.routeOptions.url }, `websocket client error: ${error.message}`);
+    return;
+  }
+  request.log.error({ err: error, route: request.routeOptions.url }, 'websocket connection failed');
+  socket.terminate();
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -67,6 +112,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per-request log lines would dominate the log at hundreds of batches a second.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Slow or stalled clients (slowloris) are cut off: 408, then the connection closes.
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    http: { headersTimeout: options.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+    clientErrorHandler: clientErrorHandler({ headersTimeoutMs: options.headersTimeoutMs, requestTimeoutMs: options.requestTimeoutMs, maxHeaderBytes: maxHeaderSize }),
     // Bad URLs and the like, found before routing: same error shape as everything else.
     frameworkErrors: (error, _request, reply) => {
       sendApiError(reply, new ApiError(400, 'invalid_request', 'bad request', [{ message: error.message }]));
@@ -86,19 +136,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // a refused upgrade (401, 400) gets its socket closed after the answer.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: options.maxBodyBytes, perMessageDeflate: false },
+    errorHandler: websocketErrorHandler,
     preClose: async function (this: FastifyInstance) {
+      heartbeat.stop();
       await connections.closeAll(this.websocketServer, options.closeTimeoutMs);
       this.websocketServer.close();
     },
   });
-  installCloseOnShutdown(app);
+  const heartbeat = new WebSocketHeartbeat(app.websocketServer, options.websocketPingIntervalMs);
+  heartbeat.start();
+  app.addHook('onClose', (_instance, done) => {
+    heartbeat.stop();
+    done();
+  });
+  const closing = installCloseOnShutdown(app);
   if (options.authToken !== undefined) installBearerAuth(app, options.authToken);
   installHttpMetrics(app, deps.metrics);
 
   await registerOpenApi(app);
 
   const { enricher, metrics } = deps;
-  await app.register(enrichRoutes({ enricher, bus, sink: deps.sink, maxBodyBytes: options.maxBodyBytes, now: deps.now ?? Date.now }));
+  await app.register(
+    enrichRoutes({
+      enricher,
+      bus,
+      sink: deps.sink,
+      maxBodyBytes: options.maxBodyBytes,
+      budget: new ByteBudget(options.maxInflightBytes),
+      sendTimeoutMs: options.sendTimeoutMs,
+      closing,
+      now: deps.now ?? Date.now,
+    }),
+  );
   await app.register(ingestRoutes({
     enricher,
     metrics,
@@ -106,7 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     connections,
     limits: { maxPendingBytes: options.ingestMaxPendingBytes, partialFlushTimeoutMs: options.partialFlushTimeoutMs },
   }));
-  await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents }));
+  await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents, maxSubscribers: options.maxStreamSubscribers }));
   await app.register(lookupRoutes({ enricher, store: deps.store }));
   await app.register(operationsRoutes({ readiness: deps.readiness, metrics }));
   return app;

@@ -4,6 +4,7 @@
  * parsed into raw events; and enriched records written back by concatenating their
  * already-serialised JSON (never re-parsed).
  */
+import type { Readable } from 'node:stream';
 import type { ByteWriter } from '../enrich/byte-writer.ts';
 import type { EnrichedRecord, EventError } from '../enrich/types.ts';
 import { ndjsonOfRecords, writerFor } from '../sink/ndjson.ts';
@@ -92,51 +93,144 @@ export interface NdjsonBatch {
 }
 
 /**
- * One event per line; blank lines ignored; `\r\n` accepted. Throws a 400 naming the bad lines.
- * Given the body's bytes, each line is decoded on its own (UTF-8; a newline byte never occurs
- * inside a multi-byte character): no string of the whole body is built.
+ * NDJSON read as it arrives: each complete line is parsed at once (UTF-8; a newline byte never
+ * occurs inside a multi-byte character), so a body is never held whole, as bytes or as a string.
+ * One event per line; blank lines ignored; `\r\n` accepted; end() throws a 400 naming the bad lines.
  */
-export function parseNdjsonBody(body: string | Buffer): NdjsonBatch {
-  const text = typeof body === 'string' ? body : undefined;
-  const bytes = typeof body === 'string' ? undefined : body;
-  const length = body.length;
-  const events: unknown[] = [];
-  let lines = new Int32Array(64);
-  let bad: ErrorDetail[] | undefined;
-  let start = 0;
-  let lineNo = 0;
-  while (start <= length) {
-    let end = text !== undefined ? text.indexOf('\n', start) : bytes!.indexOf(10, start);
-    if (end < 0) end = length;
-    lineNo++;
-    let stop = end;
-    if (stop > start && (text !== undefined ? text.charCodeAt(stop - 1) : bytes![stop - 1]) === 13) stop--;
-    if (stop > start) {
-      const line = text !== undefined ? text.slice(start, stop) : bytes!.toString('utf8', start, stop);
-      if (!isBlank(line)) {
-        try {
-          const value: unknown = JSON.parse(line);
-          if (events.length === lines.length) {
-            const grown = new Int32Array(lines.length * 2);
-            grown.set(lines);
-            lines = grown;
-          }
-          lines[events.length] = lineNo;
-          events.push(value);
-        } catch (err) {
-          bad ??= [];
-          if (bad.length < MAX_REPORTED_LINES) bad.push(ndjsonErrorDetail(lineNo, err as Error));
-          else break;
-        }
-      }
+export class NdjsonReader {
+  readonly #events: unknown[] = [];
+  #lines = new Int32Array(64);
+  #bad: ErrorDetail[] | undefined;
+  #lineNo = 0;
+  /** The start of a line whose end has not arrived yet, in pieces (concatenated once, when it does). */
+  #pending: Buffer[] = [];
+
+  /** The next bytes of the body. */
+  push(chunk: Buffer): void {
+    let start = 0;
+    let end = chunk.indexOf(10);
+    if (end < 0) {
+      // A copy: the chunk may be a view of a buffer its producer reuses.
+      if (chunk.length > 0) this.#pending.push(Buffer.from(chunk));
+      return;
     }
+    if (this.#pending.length > 0) {
+      this.#pending.push(chunk.subarray(0, end));
+      const whole = Buffer.concat(this.#pending);
+      this.#pending = [];
+      this.#bytesLine(whole, 0, whole.length);
+      start = end + 1;
+      end = chunk.indexOf(10, start);
+    }
+    while (end >= 0) {
+      this.#bytesLine(chunk, start, end);
+      start = end + 1;
+      end = chunk.indexOf(10, start);
+    }
+    if (start < chunk.length) this.#pending.push(Buffer.from(chunk.subarray(start)));
+  }
+
+  /** One line, without its newline. */
+  line(text: string): void {
+    this.#lineNo++;
+    if (this.#bad !== undefined && this.#bad.length >= MAX_REPORTED_LINES) return;
+    const line = text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text;
+    if (line.length === 0 || isBlank(line)) return;
+    try {
+      const value: unknown = JSON.parse(line);
+      const n = this.#events.length;
+      if (n === this.#lines.length) {
+        const grown = new Int32Array(n * 2);
+        grown.set(this.#lines);
+        this.#lines = grown;
+      }
+      this.#lines[n] = this.#lineNo;
+      this.#events.push(value);
+    } catch (err) {
+      this.#bad ??= [];
+      this.#bad.push(ndjsonErrorDetail(this.#lineNo, err as Error));
+    }
+  }
+
+  /** The events read; throws a 400 naming the malformed lines, if any. */
+  end(): NdjsonBatch {
+    if (this.#pending.length > 0) {
+      const whole = Buffer.concat(this.#pending);
+      this.#pending = [];
+      this.#bytesLine(whole, 0, whole.length);
+    }
+    const bad = this.#bad;
+    if (bad !== undefined) {
+      const names = bad.map((d) => d.line).join(', ');
+      throw new ApiError(400, 'malformed_body', `malformed NDJSON on line ${names}${bad.length >= MAX_REPORTED_LINES ? ' (and maybe more)' : ''}`, bad);
+    }
+    return { events: this.#events, lines: this.#lines.subarray(0, this.#events.length) };
+  }
+
+  #bytesLine(bytes: Buffer, start: number, end: number): void {
+    // An empty line costs no string.
+    this.line(start === end ? '' : bytes.toString('utf8', start, end));
+  }
+}
+
+/**
+ * An NDJSON request body read and parsed as it streams in, cut off with `tooLarge()` past `limit`
+ * bytes. Errors of the stream (a client gone, a body that does not decode) reject.
+ */
+export function readNdjsonStream(payload: Readable, limit: number, tooLarge: () => Error): Promise<NdjsonBatch> {
+  return new Promise((resolve, reject) => {
+    const reader = new NdjsonReader();
+    let received = 0;
+    const stop = (): void => {
+      payload.off('data', onData);
+      payload.off('end', onEnd);
+      payload.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received <= limit) {
+        reader.push(chunk);
+        return;
+      }
+      stop();
+      // The rest is read and discarded, so that the answer can be sent.
+      payload.resume();
+      reject(tooLarge());
+    };
+    const onEnd = (): void => {
+      stop();
+      try {
+        resolve(reader.end());
+      } catch (err) {
+        reject(err as Error);
+      }
+    };
+    const onError = (err: Error & { statusCode?: number }): void => {
+      stop();
+      if (typeof err.statusCode !== 'number') err.statusCode = 400;
+      reject(err);
+    };
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+  });
+}
+
+/** A whole NDJSON body at once (see NdjsonReader). */
+export function parseNdjsonBody(body: string | Buffer): NdjsonBatch {
+  const reader = new NdjsonReader();
+  if (typeof body !== 'string') {
+    reader.push(body);
+    return reader.end();
+  }
+  let start = 0;
+  while (start <= body.length) {
+    let end = body.indexOf('\n', start);
+    if (end < 0) end = body.length;
+    reader.line(body.slice(start, end));
     start = end + 1;
   }
-  if (bad !== undefined) {
-    const names = bad.map((d) => d.line).join(', ');
-    throw new ApiError(400, 'malformed_body', `malformed NDJSON on line ${names}${bad.length >= MAX_REPORTED_LINES ? ' (and maybe more)' : ''}`, bad);
-  }
-  return { events, lines: lines.subarray(0, events.length) };
+  return reader.end();
 }
 
 function isBlank(line: string): boolean {
@@ -212,7 +306,7 @@ function acceptQuality(accept: string, names: readonly string[]): number {
 }
 
 /*
- * Answers are written straight into one Buffer (each record writes its pre-encoded bytes, see
+ * Answers are written straight into Buffers (each record writes its pre-encoded bytes, see
  * src/enrich/record.ts): neither Fastify nor ws has to measure or encode a large string again.
  */
 
@@ -224,18 +318,59 @@ export function ndjsonAnswer(records: readonly EnrichedRecord[], out?: ByteWrite
   return ndjsonOfRecords(records, out, head).bytes;
 }
 
-/** `{"events":[...],"errors":[...]}` built from the records without parsing them again. */
-export function jsonAnswer(records: readonly EnrichedRecord[], errors: readonly EventError[], writer?: ByteWriter): Buffer {
-  const errorsJson = JSON.stringify(errors);
-  const out = writerFor(records, writer, 32 + errorsJson.length * 3);
-  out.ascii('{"events":[');
-  for (let i = 0; i < records.length; i++) {
-    if (i > 0) out.byte(44); // ,
-    records[i]!.writeTo(out);
+/**
+ * An answer to /v1/enrich written a part at a time, so that a large one (a batch of tiny lines of
+ * a pod with many labels grows ~12x) is never held whole: NDJSON (records only), or
+ * `{"events":[...],"errors":[...]}` built from the records without parsing them again.
+ */
+export class AnswerEncoder {
+  readonly #records: readonly EnrichedRecord[];
+  /** JSON answers: the errors' JSON (written last); undefined for NDJSON. */
+  readonly #errorsJson: string | undefined;
+  #next = 0;
+
+  constructor(records: readonly EnrichedRecord[], format: BatchFormat, errors: readonly EventError[] = []) {
+    this.#records = records;
+    this.#errorsJson = format === 'json' ? JSON.stringify(errors) : undefined;
   }
-  out.ascii('],"errors":');
-  out.utf8(errorsJson);
-  out.byte(125); // }
+
+  /** Records written so far. */
+  get written(): number {
+    return this.#next;
+  }
+
+  /**
+   * Writes the next part into `out` (reset first): records until it holds `partBytes` or more.
+   * True when that was the last part.
+   */
+  next(out: ByteWriter, partBytes: number): boolean {
+    out.reset();
+    const records = this.#records;
+    const json = this.#errorsJson !== undefined;
+    if (json && this.#next === 0) out.ascii('{"events":[');
+    while (this.#next < records.length && out.length < partBytes) {
+      if (!json) {
+        records[this.#next++]!.writeTo(out);
+        out.byte(0x0a);
+        continue;
+      }
+      if (this.#next > 0) out.byte(44); // ,
+      records[this.#next++]!.writeTo(out);
+    }
+    if (this.#next < records.length) return false;
+    if (json) {
+      out.ascii('],"errors":');
+      out.utf8(this.#errorsJson!);
+      out.byte(125); // }
+    }
+    return true;
+  }
+}
+
+/** `{"events":[...],"errors":[...]}` in one buffer (a view of `writer`'s when given). */
+export function jsonAnswer(records: readonly EnrichedRecord[], errors: readonly EventError[], writer?: ByteWriter): Buffer {
+  const out = writer ?? writerFor(records, undefined, 32);
+  new AnswerEncoder(records, 'json', errors).next(out, Number.POSITIVE_INFINITY);
   return out.view();
 }
 

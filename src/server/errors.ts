@@ -3,6 +3,7 @@
  * section 3). Handlers throw ApiError values; Fastify's own errors are translated here, so a
  * client never sees a 5xx for something it sent.
  */
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -48,6 +49,10 @@ export type ApiErrorCode =
   | 'no_sink'
   | 'sink_unavailable'
   | 'shutting_down'
+  | 'too_many_subscribers'
+  | 'busy'
+  | 'request_timeout'
+  | 'headers_too_large'
   | 'internal';
 
 /** An answer other than success: status, a code for logs and tests, and the body a client reads. */
@@ -134,4 +139,48 @@ export function installErrorHandlers(app: FastifyInstance, maxBodyBytes: number)
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}...`;
+}
+
+/** What the HTTP parser's errors tell a client; the values come from ServerOptions and node:http. */
+export interface ClientErrorLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxHeaderBytes: number;
+}
+
+/**
+ * Errors Node's HTTP parser finds before a request reaches Fastify (a request that took too long
+ * to arrive, headers or a URL over the size limit, bytes that are not HTTP), in the same shape as
+ * every other error. Undefined: nothing to answer (the client is gone).
+ */
+export function clientErrorAnswer(err: { code?: string | undefined; reason?: string | undefined }, limits: ClientErrorLimits): ApiError | undefined {
+  switch (err.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return undefined;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ApiError(408, 'request_timeout', 'the request did not arrive in time', [
+        {
+          message:
+            `send the request line and headers within ${limits.headersTimeoutMs / 1000} s (server.headersTimeout) and the whole request, ` +
+            `body included, within ${limits.requestTimeoutMs / 1000} s (server.requestTimeout)`,
+        },
+      ]);
+    case 'HPE_HEADER_OVERFLOW':
+      return new ApiError(431, 'headers_too_large', `the request line and headers are larger than ${limits.maxHeaderBytes} bytes`, [
+        { message: `keep the URL (query parameters included) and the headers under ${limits.maxHeaderBytes} bytes together`, limit: limits.maxHeaderBytes },
+      ]);
+    default:
+      return new ApiError(400, 'invalid_request', 'malformed HTTP request', [{ message: err.reason ?? err.code ?? 'the request is not valid HTTP/1.1' }]);
+  }
+}
+
+/** A whole HTTP/1.1 response for a socket no Fastify reply owns; the connection closes after it. */
+export function rawErrorResponse(error: ApiError): string {
+  const body = JSON.stringify(error.body());
+  const reason = STATUS_CODES[error.statusCode] ?? 'Error';
+  return (
+    `HTTP/1.1 ${error.statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }

@@ -72,6 +72,9 @@ export async function startServer(app: FastifyInstance, options: StartServerOpti
  */
 async function startTls(app: FastifyInstance, host: string, port: number, material: TlsMaterial): Promise<RunningServer> {
   await app.ready();
+  // Node's HTTP server starts enforcing headersTimeout and requestTimeout (a timer checking its
+  // connections) on 'listening'; this one never listens itself, so it is told.
+  app.server.emit('listening');
   const connections = new Map<Socket, { requests: number; upgraded: boolean }>();
   let shuttingDown = false;
   let allClosed: (() => void) | undefined;
@@ -132,6 +135,8 @@ async function startTls(app: FastifyInstance, host: string, port: number, materi
       });
     }
     for (const socket of connections.keys()) socket.destroy();
+    // Stops the HTTP server's timeout checks (it is not listening: nothing else to close).
+    app.server.close();
     await stopped;
   }
   let closing: Promise<void> | undefined;

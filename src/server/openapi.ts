@@ -65,6 +65,10 @@ const API_DESCRIPTION = [
   '',
   'Errors are always JSON: `{"error": "...", "details": [...]}`. When the service runs with',
   '`server.authToken`, every route but /healthz and /readyz needs `Authorization: Bearer <token>`.',
+  '',
+  'Before any route, every request may be answered, in the same shape and then with the connection closed: 400 when it',
+  'is not HTTP/1.1, 408 when its line and headers did not arrive within `server.headersTimeout` or the whole request',
+  'within `server.requestTimeout`, 431 when its line (the URL with its query) and headers exceed 16 KiB.',
 ].join('\n');
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {

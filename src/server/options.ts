@@ -1,24 +1,53 @@
-/** What the HTTP/WebSocket API needs to know beyond its dependencies. TLS belongs to startServer. */
+/**
+ * What the HTTP/WebSocket API needs to know beyond its dependencies. TLS belongs to startServer.
+ * The defaults of the keys a user can set live in src/config/schema.ts; DEFAULT_SERVER_OPTIONS
+ * repeats them for callers without a configuration (tests, benchmarks, the OpenAPI generator),
+ * and a test keeps the two in step.
+ */
 export interface ServerOptions {
   /** Bearer token required on every route but /healthz and /readyz; undefined: no auth. Never logged. */
   authToken?: string | undefined;
   /** Largest request body (HTTP) and WebSocket message accepted, in bytes (413 / close 1009 above). */
   maxBodyBytes: number;
+  /**
+   * Request bytes being enriched and answered at once, across all requests (503 + Retry-After
+   * for a request that would go beyond; a larger one runs alone).
+   */
+  maxInflightBytes: number;
   /** Events queued per /v1/stream subscriber; beyond that its events are dropped and counted. */
   streamBufferEvents: number;
+  /** /v1/stream subscribers at once; the next one is refused with 503. */
+  maxStreamSubscribers: number;
   /** Enriched output waiting to be sent to one /v1/ingest client, in bytes, above which reading from it pauses. */
   ingestMaxPendingBytes: number;
   /** A partial line on a /v1/ingest connection waits at most this long for its final fragment. */
   partialFlushTimeoutMs: number;
+  /** Time to receive a request's line and headers (408 and the connection closed after it). */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, headers and body (408 and the connection closed after it). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** An answer the client stops reading is abandoned, and its connection closed, after this long without progress. */
+  sendTimeoutMs: number;
+  /** WebSocket clients are pinged this often; one that has not answered the previous ping is cut off. */
+  websocketPingIntervalMs: number;
   /** On shutdown, WebSocket clients get this long to answer the close frame before being cut off. */
   closeTimeoutMs?: number | undefined;
 }
 
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
   maxBodyBytes: 8 * 1024 * 1024,
+  maxInflightBytes: 8 * 1024 * 1024,
   streamBufferEvents: 1000,
+  maxStreamSubscribers: 100,
   ingestMaxPendingBytes: 4 * 1024 * 1024,
   partialFlushTimeoutMs: 5000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 72_000,
+  sendTimeoutMs: 30_000,
+  websocketPingIntervalMs: 30_000,
   closeTimeoutMs: 2000,
 };
 
@@ -30,10 +59,23 @@ export class ServerOptionsError extends Error {
   }
 }
 
+const POSITIVE: readonly (keyof ServerOptions)[] = [
+  'maxBodyBytes',
+  'maxInflightBytes',
+  'streamBufferEvents',
+  'maxStreamSubscribers',
+  'ingestMaxPendingBytes',
+  'partialFlushTimeoutMs',
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'keepAliveTimeoutMs',
+  'sendTimeoutMs',
+  'websocketPingIntervalMs',
+];
+
 /** Fails fast on values the config layer should never let through (a zero body limit, NaN, ...). */
 export function checkServerOptions(options: ServerOptions): ServerOptions & { closeTimeoutMs: number } {
-  const positive: (keyof ServerOptions)[] = ['maxBodyBytes', 'streamBufferEvents', 'ingestMaxPendingBytes', 'partialFlushTimeoutMs'];
-  for (const key of positive) {
+  for (const key of POSITIVE) {
     const value = options[key];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
       throw new ServerOptionsError(`server option ${key} must be a positive integer, got ${String(value)}`);
@@ -45,6 +87,9 @@ export function checkServerOptions(options: ServerOptions): ServerOptions & { cl
   }
   if (options.authToken !== undefined && options.authToken.length === 0) {
     throw new ServerOptionsError('server option authToken is empty: leave it unset to disable authentication');
+  }
+  if (options.headersTimeoutMs > options.requestTimeoutMs) {
+    throw new ServerOptionsError(`server option headersTimeoutMs (${options.headersTimeoutMs}) must not be longer than requestTimeoutMs (${options.requestTimeoutMs})`);
   }
   return { ...options, authToken: options.authToken, closeTimeoutMs };
 }

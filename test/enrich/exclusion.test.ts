@@ -20,7 +20,7 @@ t.test('a pod labelled or annotated "true" is skipped', async (t) => {
     { file: logPath(byAnnotation), line: criLine({ message: 'b' }) },
     { file: logPath(notExcluded), line: criLine({ message: 'c' }) },
   ]);
-  t.same(result.records.map((r) => r.podName), ['quiet-0']);
+  t.same(result.records.map((r) => r.origin.podName), ['quiet-0']);
   t.equal(result.excluded, 2);
   t.same(result.errors, []);
   t.equal(await counterValue(h.metrics, 'eventsExcluded'), 2);
@@ -29,7 +29,7 @@ t.test('a pod labelled or annotated "true" is skipped', async (t) => {
     [logPath(byLabel), logPath(notExcluded)],
     [{ timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: 'x' }, { timestamp: '2026-11-23T10:00:00Z', stream: 'stdout', message: 'y' }],
   );
-  t.same(fromSource.map((r) => r.podName), ['quiet-0'], 'the source path skips it too');
+  t.same(fromSource.map((r) => r.origin.podName), ['quiet-0'], 'the source path skips it too');
   t.equal(await counterValue(h.metrics, 'eventsExcluded'), 3);
   t.equal(await counterValue(h.metrics, 'eventsIn', { route: 'agent' }), 2);
   t.equal(await counterValue(h.metrics, 'eventsOut', { route: 'agent' }), 1);
@@ -41,7 +41,7 @@ t.test('a comma-separated container list skips those containers only', async (t)
   const h = harness(c);
   const pod = c.addPod({ name: 'mesh-0', containers: ['app', 'istio-proxy', 'log-shipper'], annotations: { [CONTAINERS]: 'istio-proxy, log-shipper' } });
   const result = h.run(['app', 'istio-proxy', 'log-shipper'].map((name) => ({ file: logPath(pod, name), line: criLine({ message: name }) })));
-  t.same(result.records.map((r) => r.containerName), ['app']);
+  t.same(result.records.map((r) => r.origin.containerName), ['app']);
   t.equal(result.excluded, 2);
 });
 
@@ -54,7 +54,7 @@ t.test('the exclusion keys are configurable', async (t) => {
   const d = c.addPod({ name: 'd', containers: ['x', 'y'], annotations: { 'vector.dev/exclude-containers': 'y' } });
   const e = c.addPod({ name: 'e', labels: { [LABEL]: 'true' } });
   const result = h.run([a, b, d, e].map((pod) => ({ file: logPath(pod, pod === d ? 'y' : undefined), line: criLine({ message: '.' }) })));
-  t.same(result.records.map((r) => r.podName), ['e'], 'the default keys no longer apply');
+  t.same(result.records.map((r) => r.origin.podName), ['e'], 'the default keys no longer apply');
   t.equal(result.excluded, 3);
 });
 

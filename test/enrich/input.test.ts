@@ -84,6 +84,47 @@ t.test('pass-through fields keep their values and types', async (t) => {
   t.notOk('line' in event!, 'input fields are consumed');
 });
 
+t.test('a pass-through field that cannot be written back is an error for its event, never a missing field', async (t) => {
+  const { c, file } = setup(t);
+  const h = harness(c);
+  // JSON.parse reads any depth; writing it back recurses, and 100,000 levels overflow any stack.
+  const depth = 100_000;
+  const deep: unknown = JSON.parse('['.repeat(depth) + ']'.repeat(depth));
+  const cyclic: Record<string, unknown> = { name: 'loop' };
+  cyclic.self = cyclic;
+  const line = criLine({ message: 'x' });
+  const result = h.run([
+    { file, line, ok: 'kept' },
+    { file, line, deep },
+    { file, line, cyclic },
+    { file, line, big: 10n },
+    { file, line: criLine({ message: 'first half', partial: true }), deep },
+    { file, line: criLine({ message: 'ends the line' }), ok: 'fine' },
+  ]);
+  t.same(
+    result.errors.map((e) => [e.index, e.field]),
+    [
+      [1, 'deep'],
+      [2, 'cyclic'],
+      [3, 'big'],
+      [4, 'deep'],
+    ],
+  );
+  t.match(result.errors[0]!.error, /nested too deeply/);
+  t.match(result.errors[1]!.error, /cannot be written as JSON: .*circular/i);
+  t.match(result.errors[2]!.error, /cannot be written as JSON: .*BigInt/);
+  const events = result.records.map((r) => JSON.parse(r.json) as Record<string, unknown>);
+  t.same(
+    events.map((e) => [e.message, e.ok]),
+    [
+      ['x', 'kept'],
+      ['ends the line', 'fine'],
+    ],
+    'the other events are answered, a rejected fragment takes no part in a merge',
+  );
+  t.equal(await counterValue(h.metrics, 'eventErrors', { reason: 'unserialisable_field' }), 4);
+});
+
 t.test('bad input: an error per event naming the configured field, the rest of the batch goes on', async (t) => {
   const { c, file } = setup(t);
   const h = harness(c, { input: { file: 'path' } });

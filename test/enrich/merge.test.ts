@@ -63,9 +63,9 @@ t.test('files do not mix; what is still open is emitted by flush()', async (t) =
     { file: apiFile, line: criLine({ ts: T(1), partial: true, message: 'api half' }) },
     { file: webFile, line: criLine({ ts: T(2), message: 'web whole' }) },
   ]);
-  t.same(result.records.map((r) => [r.podName, (JSON.parse(r.json) as Record<string, unknown>).message]), [['web-0', 'web whole']]);
+  t.same(result.records.map((r) => [r.origin.podName, (JSON.parse(r.json) as Record<string, unknown>).message]), [['web-0', 'web whole']]);
   const flushed = h.session.flush();
-  t.same(flushed.records.map((r) => [r.podName, (JSON.parse(r.json) as Record<string, unknown>).message]), [['api-0', 'api half']]);
+  t.same(flushed.records.map((r) => [r.origin.podName, (JSON.parse(r.json) as Record<string, unknown>).message]), [['api-0', 'api half']]);
   t.equal(h.session.pendingBytes, 0);
   t.same(h.session.flush().records, [], 'nothing twice');
 });

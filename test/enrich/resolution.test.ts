@@ -141,7 +141,7 @@ t.test('unmatched events come back with the path identity and a reason, never dr
   t.equal(noFile!.message, '4');
 
   t.same(
-    result.records.map((r) => [r.namespace, r.podName, r.containerName]),
+    result.records.map((r) => [r.origin.namespace, r.origin.podName, r.origin.containerName]),
     [
       ['shop', 'ghost', 'app'],
       [undefined, undefined, undefined],
@@ -186,7 +186,7 @@ t.test('enrichMessages: the in-process source\'s path', async (t) => {
   t.equal(event.time_unix_nano as unknown, '1795428001000000000');
   t.equal(event.resource!['k8s.container.restart_count'], '2');
   t.same(event.attributes, { 'log.file.path': logPath(pod, 'api', 2), 'log.iostream': 'stderr' });
-  t.equal(record!.pod?.uid, pod.metadata.uid);
+  t.equal(record!.origin.pod?.uid, pod.metadata.uid);
   t.equal(await counterValue(h.metrics, 'eventsIn', { route: 'agent' }), 2);
   t.equal(await counterValue(h.metrics, 'eventsOut', { route: 'agent' }), 2);
   t.equal(await counterValue(h.metrics, 'eventsUnmatched', { reason: 'path_not_recognised' }), 1);

@@ -1,5 +1,4 @@
 import t from 'tap';
-import type { EnrichedRecord } from '../../src/enrich/types.ts';
 import {
   errorsHeader,
   jsonAnswer,
@@ -11,11 +10,8 @@ import {
   parseNdjsonBody,
 } from '../../src/server/batch-codec.ts';
 import { ApiError } from '../../src/server/errors.ts';
+import { textRecord as record } from '../builders/records.ts';
 
-/** A record of any JSON text, written through ByteWriter.utf8() (which checks its own room), sized honestly. */
-function record(json: string): EnrichedRecord {
-  return { json, maxBytes: Buffer.byteLength(json) + 1, writeTo: (out) => out.utf8(json), namespace: undefined, podName: undefined, containerName: undefined, pod: undefined };
-}
 
 function apiErrorOf(fn: () => unknown): ApiError {
   try {

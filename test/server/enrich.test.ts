@@ -2,7 +2,7 @@
 import http from 'node:http';
 import t from 'tap';
 import { criFragments } from '../builders/lines.ts';
-import { fileOf, kubernetesOf, ndjson, parseNdjson, post, rawEvent, sampleValue, scrape, startStack } from './harness.ts';
+import { fileOf, kubernetesOf, ndjson, parseNdjson, post, postChunked, rawEvent, sampleValue, scrape, startStack } from './harness.ts';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };
@@ -179,17 +179,7 @@ t.test('enrich', async (t) => {
     const res = await post(url, big, NDJSON_HEADERS);
     t.equal(res.status, 413);
     t.match(JSON.parse(res.text), { error: /larger than 262144 bytes/, details: [{ limit: 262144 }] });
-    const chunked = await fetch(url, {
-      method: 'POST',
-      headers: NDJSON_HEADERS,
-      body: new ReadableStream({
-        start(controller) {
-          controller.enqueue(new TextEncoder().encode(big));
-          controller.close();
-        },
-      }),
-      duplex: 'half',
-    } as RequestInit);
+    const chunked = await postChunked(url, big, NDJSON_HEADERS);
     t.equal(chunked.status, 413, 'also without Content-Length');
   });
 

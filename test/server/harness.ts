@@ -4,21 +4,26 @@
  * app listening on 127.0.0.1 port 0. Plus small clients (HTTP via fetch, WebSocket via ws) and
  * a Prometheus text parser.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createEnricher } from '../../src/enrich/index.ts';
 import { enricherOptions, type EnricherOptionsOverrides } from '../../src/enrich/options.ts';
 import type { Enricher } from '../../src/enrich/types.ts';
 import { loadKubeConfig, startReflectors, type Reflectors } from '../../src/kube/index.ts';
+import { createLogger } from '../../src/log/index.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
 import { buildApp, DEFAULT_SERVER_OPTIONS, EventBus, startServer, type RunningServer, type ServerOptions, type StartServerOptions } from '../../src/server/index.ts';
 import { namespaceFor, nodeFor, podFor, startSimApiServer, type PodJson, type SimApiServer } from '../../src/sim/index.ts';
 import type { Sink } from '../../src/sink/types.ts';
 import { RetainingStore } from '../../src/store/index.ts';
 import { criLine, podLogPath } from '../builders/lines.ts';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 
 export interface Tap {
   teardown(fn: () => unknown): void;
@@ -104,6 +109,8 @@ export interface StackOptions {
   start?: StartServerOptions;
   /** The app's clock (/v1/forward's retry periods); default Date.now. */
   now?: () => number;
+  /** The app's logger; default silent. */
+  logger?: FastifyBaseLogger;
 }
 
 export interface Stack {
@@ -167,6 +174,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
     sink: options.sink,
     bus,
     now: options.now,
+    logger: options.logger,
     options: { ...DEFAULT_SERVER_OPTIONS, ...options.server },
   });
   const server = await startServer(app, options.start ?? { listen: '127.0.0.1:0' });
@@ -194,6 +202,18 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
 
 export async function post(url: string, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; headers: Headers; text: string }> {
   const res = await fetch(url, { method: 'POST', headers, body });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** The same, sent chunked: a body without Content-Length. */
+export async function postChunked(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; headers: Headers; text: string }> {
+  const stream = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(body));
+      controller.close();
+    },
+  });
+  const res = await fetch(url, { method: 'POST', headers, body: stream, duplex: 'half' } as RequestInit);
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
@@ -277,6 +297,69 @@ export class WsClient {
   }
 }
 
+/**
+ * A client on a bare TCP (or TLS) connection, for what HTTP clients will not do: send a request a
+ * byte at a time, send bytes that are not HTTP, or never read. Keeps what it receives.
+ */
+export class RawClient {
+  readonly socket: Socket;
+  received = '';
+  closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (this.received += chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => (this.closed = true));
+  }
+
+  /** Connects to the host and port of `url` (TLS for https:, trusting `ca`). */
+  static open(url: string, ca?: string): Promise<RawClient> {
+    const { hostname, port, protocol } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket: Socket =
+        protocol === 'https:'
+          ? tlsConnect({ host: hostname, port: Number(port), ca, servername: undefined }, () => resolve(new RawClient(socket)))
+          : netConnect({ host: hostname, port: Number(port) }, () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  write(text: string): void {
+    if (!this.socket.destroyed) this.socket.write(text);
+  }
+
+  /** The status of the first response received, or undefined. */
+  get status(): number | undefined {
+    const match = /^HTTP\/1\.1 (\d{3}) /.exec(this.received);
+    return match === null ? undefined : Number(match[1]);
+  }
+
+  /** The body of the first response, parsed as JSON. */
+  json(): unknown {
+    return JSON.parse(this.received.slice(this.received.indexOf('\r\n\r\n') + 4));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A self-signed certificate for 127.0.0.1, or undefined where openssl is missing. */
+export function makeCertificate(dir: string): { cert: string; key: string } | undefined {
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      { stdio: 'ignore' },
+    );
+    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  } catch {
+    return undefined;
+  }
+}
+
 // --- Metrics -------------------------------------------------------------------------------------
 
 export interface Sample {
@@ -309,6 +392,13 @@ export async function scrape(url: string, headers: Record<string, string> = {}):
   const res = await get(`${url}/metrics`, headers);
   if (res.status !== 200) throw new Error(`scrape failed: HTTP ${res.status}`);
   return parsePrometheus(res.text);
+}
+
+/** A logger at debug level keeping its lines, parsed, for tests of what the service logs. */
+export function memoryLogger(): { logger: FastifyBaseLogger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination: DestinationStream = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
+  return { logger: createLogger({ level: 'debug', destination }), lines };
 }
 
 export { waitFor } from '../builders/wait.ts';

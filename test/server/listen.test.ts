@@ -1,14 +1,15 @@
 /** startServer: addresses, TLS, and graceful close (in-flight answered, WebSocket clients told 1001). */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { createFileSink } from '../../src/sink/index.ts';
-import { buildApp, DEFAULT_SERVER_OPTIONS, ListenError, ServerOptionsError, startServer } from '../../src/server/index.ts';
+import { defaultConfig } from '../../src/config/index.ts';
+import { toServerOptions } from '../../src/runtime/options.ts';
+import { buildApp, DEFAULT_SERVER_OPTIONS, ListenError, ServerOptionsError, startServer, type ServerOptions } from '../../src/server/index.ts';
 import type { Sink } from '../../src/sink/types.ts';
-import { get, ndjson, post, rawEvent, startStack, waitFor, WsClient } from './harness.ts';
+import { get, makeCertificate, ndjson, post, rawEvent, startStack, waitFor, WsClient } from './harness.ts';
 
 t.test('plain HTTP on 127.0.0.1, the default family', async (t) => {
   const stack = await startStack(t);
@@ -36,8 +37,28 @@ t.test('IPv6 loopback', async (t) => {
 t.test('server options are checked when the app is built', async (t) => {
   const stack = await startStack(t);
   const deps = { enricher: stack.enricher, store: stack.store.reader(), readiness: stack.reflectors, metrics: stack.metrics };
-  for (const bad of [{ maxBodyBytes: 0 }, { streamBufferEvents: -1 }, { ingestMaxPendingBytes: Number.NaN }, { partialFlushTimeoutMs: 1.5 }, { authToken: '' }, { closeTimeoutMs: -1 }]) {
+  for (const bad of [
+    { maxBodyBytes: 0 },
+    { streamBufferEvents: -1 },
+    { ingestMaxPendingBytes: Number.NaN },
+    { partialFlushTimeoutMs: 1.5 },
+    { authToken: '' },
+    { closeTimeoutMs: -1 },
+    { websocketPingIntervalMs: 0 },
+    { maxStreamSubscribers: 0 },
+    { sendTimeoutMs: 0 },
+    { headersTimeoutMs: DEFAULT_SERVER_OPTIONS.requestTimeoutMs + 1 },
+  ]) {
     await t.rejects(buildApp({ ...deps, options: { ...DEFAULT_SERVER_OPTIONS, ...bad } }), ServerOptionsError, JSON.stringify(bad));
+  }
+});
+
+t.test('DEFAULT_SERVER_OPTIONS are the configuration\'s defaults', async (t) => {
+  const fromConfig = toServerOptions(defaultConfig(), undefined);
+  for (const [key, value] of Object.entries(fromConfig)) {
+    // Derived from other keys by the runtime, not a default of its own.
+    if (key === 'ingestMaxPendingBytes' || value === undefined) continue;
+    t.equal(DEFAULT_SERVER_OPTIONS[key as keyof ServerOptions], value, key);
   }
 });
 
@@ -82,19 +103,6 @@ t.test('graceful close: an in-flight forward is still answered', async (t) => {
   await closing;
   t.match(readFileSync(join(dir, 'out.ndjson'), 'utf8'), /in flight at shutdown/);
 });
-
-function makeCertificate(dir: string): { cert: string; key: string } | undefined {
-  try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      { stdio: 'ignore' },
-    );
-    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-  } catch {
-    return undefined;
-  }
-}
 
 function httpsGet(url: string, ca: string, agent: HttpsAgent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

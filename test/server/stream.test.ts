@@ -3,6 +3,8 @@ import t from 'tap';
 import type { WebSocket } from 'ws';
 import type { EnrichedRecord } from '../../src/enrich/types.ts';
 import { EventBus } from '../../src/server/index.ts';
+import { StreamChunk } from '../../src/server/event-bus.ts';
+import { textRecord } from '../builders/records.ts';
 import { fileOf, get, ndjson, post, rawEvent, sampleValue, scrape, startStack, waitFor, WsClient, type PodRef } from './harness.ts';
 
 const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };
@@ -11,8 +13,45 @@ t.test('publishing with no subscribers is a no-op', async (t) => {
   const bus = new EventBus();
   t.equal(bus.subscriberCount, 0);
   bus.publish([]);
-  bus.publish([{ json: '{}', maxBytes: 3, writeTo: (out) => out.utf8('{}'), namespace: undefined, podName: undefined, containerName: undefined, pod: undefined }]);
+  bus.publish([textRecord('{}')]);
   t.pass('no subscriber, nothing to do');
+});
+
+t.test('the bus serialises once per filter: subscribers of one filter share the bytes', async (t) => {
+  const bus = new EventBus();
+  const shop = { namespace: 'shop', podName: 'cart-1', containerName: 'cart', pod: undefined };
+  const data = { namespace: 'data', podName: 'db-0', containerName: 'postgres', pod: undefined };
+  const seen = new Map<string, Buffer[]>();
+  const subscriber = (name: string) => ({ deliver: (chunk: StreamChunk) => seen.set(name, [...(seen.get(name) ?? []), chunk.bytes]) });
+  const unsubscribeA = bus.subscribe({ namespace: 'shop' }, subscriber('a'));
+  bus.subscribe({ namespace: 'shop' }, subscriber('b'));
+  bus.subscribe({}, subscriber('all'));
+  bus.subscribe({ namespace: 'nowhere' }, subscriber('idle'));
+  t.equal(bus.subscriberCount, 4);
+  const records = Array.from({ length: 1200 }, (_, i) => textRecord(JSON.stringify({ i }), i % 3 === 0 ? data : shop));
+  bus.publish(records);
+  const linesIn = (bytes: Buffer) => bytes.toString().split('\n').length - 1;
+  t.same(seen.get('a')!.map(linesIn), [500, 300], 'one chunk per publish, at most 500 events each');
+  t.ok(
+    seen.get('a')!.every((bytes, i) => bytes === seen.get('b')![i]),
+    'the same buffers for both subscribers of a filter',
+  );
+  const lines = (name: string) => seen.get(name)!.map((b) => b.toString()).join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+  t.same(lines('a'), records.map((_, i) => i).filter((i) => i % 3 !== 0), 'a filter gets its events, in order');
+  t.same(lines('all'), records.map((_, i) => i), 'no filter: every event');
+  t.notOk(seen.has('idle'), 'a filter matching nothing gets nothing');
+  unsubscribeA();
+  unsubscribeA();
+  t.equal(bus.subscriberCount, 3, 'unsubscribing twice counts once');
+});
+
+t.test('a chunk\'s head is a copy of its first events', async (t) => {
+  const chunk = new StreamChunk(Buffer.from('{"a":1}\n{"b":2}\n{"c":3}\n'), Int32Array.from([8, 16, 24]));
+  const head = chunk.head(2);
+  t.equal(head.bytes.toString(), '{"a":1}\n{"b":2}\n');
+  t.equal(head.events, 2);
+  chunk.bytes.fill(0x20);
+  t.equal(head.bytes.toString(), '{"a":1}\n{"b":2}\n', 'a copy: it does not keep the whole chunk\'s memory');
 });
 
 t.test('stream', async (t) => {
@@ -88,6 +127,25 @@ t.test('stream', async (t) => {
     );
     await ingest.close();
     await subscriber.close();
+  });
+
+  t.test('at most maxStreamSubscribers subscribers: one more gets 503 with Retry-After', async (t) => {
+    const limited = await startStack(t, { server: { maxStreamSubscribers: 3 } });
+    const url = `${limited.url}/v1/stream`;
+    const first = await Promise.all([WsClient.open(url), WsClient.open(url), WsClient.open(`${url}?namespace=shop`)]);
+    await waitFor(() => limited.bus.subscriberCount === 3, 'three subscriptions');
+    const refused = await WsClient.open(url).then(
+      () => undefined,
+      (err: { status?: number; body?: string }) => err,
+    );
+    t.equal(refused?.status, 503);
+    t.match(JSON.parse(refused?.body ?? '{}'), { error: /3 \/v1\/stream subscribers/, details: [{ message: /server\.maxStreamSubscribers/ }] });
+    await first[0]!.close();
+    await waitFor(() => limited.bus.subscriberCount === 2, 'a place free again');
+    const next = await WsClient.open(url);
+    await waitFor(() => limited.bus.subscriberCount === 3, 'the next subscriber in');
+    t.pass('a freed place can be taken');
+    for (const client of [...first.slice(1), next]) await client.close();
   });
 
   t.test('bad filters: 400 before the upgrade, naming the field', async (t) => {

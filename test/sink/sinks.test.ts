@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { ByteWriter } from '../../src/enrich/index.ts';
-import type { EnrichedRecord } from '../../src/enrich/index.ts';
+import { textRecord } from '../builders/records.ts';
 import { SinkSpecError, SinkUnavailableError, createFileSink, createSink, createStreamSink, ndjsonOfRecords, ndjsonOfTexts, parseSinkSpec } from '../../src/sink/index.ts';
 
 t.test('parseSinkSpec', async (t) => {
@@ -128,15 +128,7 @@ t.test('NDJSON encoders: same bytes as joining, across growth and multi-byte cha
   t.equal(exact.events, 4);
   t.same(ndjsonOfTexts([]), { bytes: Buffer.alloc(0), events: 0 });
   // Records that state their size honestly (maxBytes) write through utf8(), which checks its own room.
-  const records: EnrichedRecord[] = lines.map((json) => ({
-    json,
-    maxBytes: Buffer.byteLength(json) + 1,
-    writeTo: (out: ByteWriter) => out.utf8(json),
-    namespace: undefined,
-    podName: undefined,
-    containerName: undefined,
-    pod: undefined,
-  }));
+  const records = lines.map((json) => textRecord(json));
   t.ok(ndjsonOfRecords(records).bytes.equals(expected), 'records, in a buffer of their own');
   const reused = new ByteWriter(16);
   t.ok(ndjsonOfRecords(records, reused).bytes.equals(expected), 'records, in a reused writer grown past its first megabyte');

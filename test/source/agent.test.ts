@@ -11,7 +11,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { DEFAULT_SERVER_OPTIONS, EventBus, buildApp } from '../../src/server/index.ts';
-import type { EnrichedRecord } from '../../src/enrich/index.ts';
 import { createFileSink, createHttpSink } from '../../src/sink/index.ts';
 import { createInProcessStage, createRemoteStage, createRemoteWebSocketStage, createSerialisingStage, startFileSource } from '../../src/source/index.ts';
 import { enrichmentFor } from './cluster.ts';
@@ -45,8 +44,8 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
   const { enricher, store } = enrichmentFor(PODS, metrics);
   t.teardown(() => store.close());
   const bus = new EventBus();
-  const published: EnrichedRecord[] = [];
-  bus.subscribe({ deliver: (records) => published.push(...records) });
+  const published: Enriched[] = [];
+  bus.subscribe({}, { deliver: (chunk) => published.push(...chunk.bytes.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Enriched)) });
   const files = PODS.flatMap((p) => p.containers.map((c) => ({ pod: p, container: c, log: podDir(podsDir, p.namespace, p.name, p.uid, c).log })));
   for (const f of files) append(f.log, criLine(`${f.container} says hi`) + criLine(`${f.container} ends`, 'stderr'));
   const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), {
@@ -68,7 +67,7 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
     t.match(mine[0]?.kubernetes, { pod_name: f.pod.name, pod_namespace: f.pod.namespace, pod_uid: f.pod.uid, container_name: f.container, pod_labels: { app: f.pod.name } });
   }
   t.equal(published.length, 6, 'published to the event bus too');
-  t.equal(published[0]?.podName !== undefined, true);
+  t.ok(published.every((e) => typeof e.kubernetes.pod_name === 'string'), 'with their pods');
   t.equal(await metricValue(metrics, 'kube_log_enricher_events_out_total', { route: 'agent' }), 6);
   t.equal(await metricValue(metrics, 'kube_log_enricher_events_excluded_total'), 2);
   const saved = JSON.parse(readFileSync(join(root, 'data', 'checkpoints.json'), 'utf8')) as { files: { path: string; offset: number }[] };

@@ -3,29 +3,30 @@
  * compressed), enriched in order with one merge session per request. /v1/enrich answers with the
  * events; /v1/forward hands them to the sink and answers only once the sink has acknowledged them.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { errorCodes, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ByteWriterPool } from '../../enrich/byte-writer.ts';
-import type { BatchResult, Enricher } from '../../enrich/types.ts';
-import { ndjsonOfRecords } from '../../sink/ndjson.ts';
+import type { BatchResult, EnrichedRecord, Enricher } from '../../enrich/types.ts';
 import { SinkUnavailableError, type Sink } from '../../sink/types.ts';
+import { sendAnswer } from '../answer-sender.ts';
 import {
+  AnswerEncoder,
   JSON_TYPE,
   MAX_ERRORS_IN_HEADER,
   NDJSON_TYPE,
   NDJSON_TYPES,
   errorsHeader,
-  jsonAnswer,
-  ndjsonAnswer,
   negotiateFormat,
   parseJsonOrNdjsonBody,
-  parseNdjsonBody,
+  readNdjsonStream,
   type BatchFormat,
 } from '../batch-codec.ts';
 import { installContentDecoding, SUPPORTED_CONTENT_ENCODINGS } from '../content-encoding.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
+import { installInflightBudget, type ByteBudget } from '../inflight-budget.ts';
 import { withResponseHeaders } from '../openapi.ts';
 import { SinkProbe } from '../sink-probe.ts';
 
@@ -35,9 +36,21 @@ export interface EnrichRoutesDeps {
   sink: Sink | undefined;
   /** server.maxBodyBytes, applied to decompressed bodies too. */
   maxBodyBytes: number;
+  /** server.maxInflightBytes: request bytes being enriched and answered at once, across both routes. */
+  budget: ByteBudget;
+  /** server.sendTimeout: a client that stops reading its answer this long loses its connection. */
+  sendTimeoutMs: number;
+  /** True once the server shuts down (a streamed answer then closes its connection). */
+  closing: () => boolean;
   /** The clock deciding when a sink that reported itself unavailable is tried again. */
   now: () => number;
 }
+
+/**
+ * Answers up to this size are sent whole; larger ones are streamed in parts of this size, and a
+ * /v1/forward batch is written to the sink in parts of it: what one request holds of its output.
+ */
+export const ANSWER_PART_BYTES = 1024 * 1024;
 
 // --- Schemas -----------------------------------------------------------------------------------
 
@@ -100,6 +113,7 @@ const ForwardAnswerSchema = z.object({
 const BATCH_ERRORS = {
   400: errorResponse('Malformed body (naming the line or position), a body that is not a batch, or one that does not decode as its `Content-Encoding`.'),
   401: errorResponse('Missing or wrong bearer token (when `server.authToken` is set).'),
+  408: errorResponse('The body did not arrive within `server.requestTimeout`; the connection is closed.'),
   413: errorResponse('Body larger than `server.maxBodyBytes`, compressed or once decompressed.'),
   415: errorResponse(
     `A Content-Type other than application/json or NDJSON (${NDJSON_TYPES.join(', ')}), or a Content-Encoding other than ` +
@@ -107,10 +121,19 @@ const BATCH_ERRORS = {
   ),
 };
 
+const BUSY = errorResponse(
+  'The requests being enriched hold `server.maxInflightBytes` already (a burst of large batches): nothing of this one was ' +
+    'used; retry after `Retry-After` seconds.',
+);
+
+const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds after which a retry makes sense.', schema: { type: 'integer' as const } } };
+
 const ENCODING_NOTE =
-  ' Bodies may be compressed (`Content-Encoding`: gzip, deflate, br or zstd); `server.maxBodyBytes` applies to the decompressed size too.';
+  ' Bodies may be compressed (`Content-Encoding`: gzip, deflate, br or zstd); `server.maxBodyBytes` applies to the decompressed size too.' +
+  ' While the requests being enriched hold `server.maxInflightBytes`, more are answered 503 with `Retry-After`.';
 
 const ENRICH_HEADERS = {
+  503: RETRY_AFTER_HEADER,
   200: {
     'X-Enrich-Errors': { description: 'Events reported as invalid (always present).', schema: { type: 'integer' as const } },
     'X-Enrich-Error-Details': {
@@ -127,7 +150,13 @@ const ENRICH_HEADERS = {
 /** How each request's body arrived; set by the content-type parsers. */
 const requestBatches = new WeakMap<FastifyRequest, { format: BatchFormat; lines: Int32Array | undefined }>();
 
-function eventsOf(body: unknown): unknown[] {
+/**
+ * The request's events, taken from it: the request no longer refers to them, so once enriched
+ * they can be collected while the answer is still being sent.
+ */
+function takeEvents(request: FastifyRequest): unknown[] {
+  const body: unknown = request.body;
+  request.body = undefined;
   if (Array.isArray(body)) return body;
   if (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) return (body as { events: unknown[] }).events;
   throw new ApiError(400, 'missing_body', 'missing request body', [
@@ -139,6 +168,7 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
   const { enricher, bus, sink } = deps;
   const probe = new SinkProbe(deps.now);
   const writers = new ByteWriterPool();
+  const sending = { writers, partBytes: ANSWER_PART_BYTES, sendTimeoutMs: deps.sendTimeoutMs, closing: deps.closing };
 
   /** One merge session per request, flushed at its end. The session counts events in/out per entry point. */
   function enrichAll(events: readonly unknown[], entryPoint: 'enrich' | 'forward'): BatchResult {
@@ -154,6 +184,23 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
     };
   }
 
+  /**
+   * The records as NDJSON, in parts of about ANSWER_PART_BYTES, one after the other in one pooled
+   * buffer (the sink is done with a part's bytes once its write settles).
+   */
+  async function writeToSink(target: Sink, records: readonly EnrichedRecord[]): Promise<void> {
+    const writer = writers.take();
+    const encoder = new AnswerEncoder(records, 'ndjson');
+    let done = false;
+    while (!done) {
+      const before = encoder.written;
+      done = encoder.next(writer, ANSWER_PART_BYTES);
+      // A batch whose events were all excluded still reaches the sink, as an empty write.
+      await target.write({ bytes: writer.view(), events: encoder.written - before });
+    }
+    writers.give(writer);
+  }
+
   function sinkUnavailable(message: string, retryAfterSeconds: number): ApiError {
     const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
     return new ApiError(503, 'sink_unavailable', 'the sink is unavailable, retry later', [{ message }], { 'retry-after': String(seconds) });
@@ -161,6 +208,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
 
   return async (app) => {
     installContentDecoding(app, deps.maxBodyBytes);
+    // After decoding: a compressed body takes its decompressed size.
+    installInflightBudget(app, deps.budget, deps.maxBodyBytes);
     // Only JSON and NDJSON; anything else is a 415 before the body is read.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(JSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
@@ -173,15 +222,12 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         done(err as Error, undefined);
       }
     });
-    // Read as bytes: each line is decoded on its own, no string of the whole body is made.
-    app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'buffer' }, (request, body, done) => {
-      try {
-        const batch = parseNdjsonBody(body as Buffer);
-        requestBatches.set(request, { format: 'ndjson', lines: batch.lines });
-        done(null, batch.events);
-      } catch (err) {
-        done(err as Error, undefined);
-      }
+    // Parsed as it streams in, a line at a time: neither the bytes nor a string of the whole body are held.
+    app.addContentTypeParser([...NDJSON_TYPES], async (request: FastifyRequest, payload: Readable) => {
+      if (Number(request.headers['content-length']) > deps.maxBodyBytes) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+      const batch = await readNdjsonStream(payload, deps.maxBodyBytes, () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      requestBatches.set(request, { format: 'ndjson', lines: batch.lines });
+      return batch.events;
     });
 
     app.route({
@@ -203,38 +249,28 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
             content: { [JSON_TYPE]: { schema: EnrichJsonAnswerSchema }, [NDJSON_TYPE]: { schema: EnrichNdjsonAnswerSchema } },
           },
           ...BATCH_ERRORS,
+          503: BUSY,
         },
       },
       handler: async (request, reply) => {
-        const events = eventsOf(request.body);
         const arrived = requestBatches.get(request);
-        const result = enrichAll(events, 'enrich');
+        const result = enrichAll(takeEvents(request), 'enrich');
         bus.publish(result.records);
         const format = negotiateFormat(request.headers.accept, arrived?.format ?? 'json');
         reply.header('x-enrich-errors', String(result.errors.length));
         reply.header('x-enrich-excluded', String(result.excluded));
         reply.header('x-enrich-merged', String(result.merged));
+        if (format === 'ndjson' && result.errors.length > 0) reply.header('x-enrich-error-details', errorsHeader(result.errors, arrived?.lines));
+        reply.type(format === 'ndjson' ? `${NDJSON_TYPE}; charset=utf-8` : `${JSON_TYPE}; charset=utf-8`);
         // The answer is pre-serialised bytes (documented by the schemas above), sent as they are.
-        const bytes = reply as unknown as FastifyReply;
-        // Written into a pooled buffer, handed back once the response is out (only then: never on an aborted one).
-        const writer = writers.take();
-        reply.raw.once('finish', () => writers.give(writer));
-        if (format === 'ndjson') {
-          if (result.errors.length > 0) reply.header('x-enrich-error-details', errorsHeader(result.errors, arrived?.lines));
-          return bytes.type(`${NDJSON_TYPE}; charset=utf-8`).send(ndjsonAnswer(result.records, writer));
-        }
-        return bytes.type(`${JSON_TYPE}; charset=utf-8`).send(jsonAnswer(result.records, result.errors, writer));
+        return sendAnswer(reply as unknown as FastifyReply, new AnswerEncoder(result.records, format, result.errors), sending);
       },
     });
 
     app.route({
       method: 'POST',
       url: '/v1/forward',
-      config: {
-        swaggerTransform: withResponseHeaders({
-          503: { 'Retry-After': { description: 'Seconds after which a retry makes sense.', schema: { type: 'integer' } } },
-        }),
-      },
+      config: { swaggerTransform: withResponseHeaders({ 503: RETRY_AFTER_HEADER }) },
       schema: {
         tags: ['enrichment'],
         summary: 'Enrich a batch and deliver it to the configured sink',
@@ -249,7 +285,11 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
           200: ForwardAnswerSchema.describe('The sink acknowledged the enriched events.'),
           ...BATCH_ERRORS,
           501: errorResponse('The service runs without a sink: use /v1/enrich, or configure one.'),
-          503: errorResponse('The sink is unavailable; retry after `Retry-After` seconds.'),
+          503: errorResponse(
+            'The sink is unavailable, or the requests being enriched hold `server.maxInflightBytes` already; retry after ' +
+              '`Retry-After` seconds. When the sink failed after a batch of more than 1 MiB of output was partly written, a ' +
+              'retry may repeat the events of the parts it had acknowledged.',
+          ),
         },
       },
       handler: async (request, reply) => {
@@ -258,14 +298,13 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
             { message: 'this service was started without a sink; use POST /v1/enrich, or run it with a sink configured' },
           ]);
         }
-        const events = eventsOf(request.body);
+        const events = takeEvents(request);
         const admission = probe.admit(sink.available);
         if (admission.kind === 'refuse') throw sinkUnavailable('the sink reports itself unavailable', admission.retryAfterSeconds);
         try {
           const result = enrichAll(events, 'forward');
-          const chunk = ndjsonOfRecords(result.records);
           try {
-            await sink.write(chunk);
+            await writeToSink(sink, result.records);
           } catch (err) {
             if (err instanceof SinkUnavailableError) {
               probe.failed(err.retryAfterSeconds);
@@ -276,7 +315,7 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
             throw sinkUnavailable('the sink failed to write the batch (see the service log)', 1);
           }
           bus.publish(result.records);
-          return reply.type(JSON_TYPE).send({ accepted: chunk.events, errors: result.errors });
+          return reply.type(JSON_TYPE).send({ accepted: result.records.length, errors: result.errors });
         } finally {
           probe.settled(admission);
         }

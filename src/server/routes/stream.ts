@@ -6,8 +6,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Metrics } from '../../metrics/index.ts';
 import { parseLabelSelector } from '../../selectors/index.ts';
-import { errorResponse } from '../errors.ts';
+import { ApiError, errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
+import { withResponseHeaders } from '../openapi.ts';
 import { StreamSubscriber } from '../stream-subscriber.ts';
 import type { WebSocketConnections } from '../websocket-shutdown.ts';
 import { UpgradeResponseSchema, upgradeRequired } from './ingest.ts';
@@ -20,6 +21,22 @@ export interface StreamRoutesDeps {
   connections: WebSocketConnections;
   /** Events queued per subscriber before its events are dropped. */
   maxQueuedEvents: number;
+  /** Subscribers at once; one more is refused. */
+  maxSubscribers: number;
+}
+
+/** Close code for a subscriber that got past the check below while the last places were taken (RFC 6455: try again later). */
+const TRY_AGAIN_LATER = 1013;
+const RETRY_AFTER_SECONDS = 5;
+
+function tooManySubscribers(max: number): ApiError {
+  return new ApiError(
+    503,
+    'too_many_subscribers',
+    `the service has ${max} /v1/stream subscribers already`,
+    [{ message: `at most ${max} subscribers at once (server.maxStreamSubscribers); retry later, or share a subscription` }],
+    { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  );
 }
 
 const name = (what: string) => z.string().min(1).max(253).optional().describe(`Only events of this ${what} (exact match).`);
@@ -54,16 +71,27 @@ const STREAM_DESCRIPTION = [
   '- `{"dropped": n}`: the subscriber did not keep up and n events were dropped at this point of the stream (sent once it',
   '  has read up to the gap). At most `server.streamBufferEvents` events wait per subscriber.',
   '',
-  'Messages from the client are ignored. On shutdown the service closes with 1001.',
+  'Messages from the client are ignored. On shutdown the service closes with 1001. At most `server.maxStreamSubscribers`',
+  'subscribe at once: one more is refused with 503 and `Retry-After` (or, when it raced for the last place, closed with',
+  '1013 right after the upgrade).',
 ].join('\n');
 
 export function streamRoutes(deps: StreamRoutesDeps): FastifyPluginAsyncZod {
-  const { metrics, bus, connections, maxQueuedEvents } = deps;
+  const { metrics, bus, connections, maxQueuedEvents, maxSubscribers } = deps;
   const onDropped = (count: number) => metrics.wsDropped.inc({ route: STREAM_ROUTE }, count);
   return async (app) => {
     app.route({
       method: 'GET',
       url: STREAM_ROUTE,
+      config: {
+        swaggerTransform: withResponseHeaders({
+          503: { 'Retry-After': { description: 'Seconds after which a retry makes sense.', schema: { type: 'integer' } } },
+        }),
+      },
+      // Refused before the upgrade, so the client gets an HTTP answer it can act on.
+      preHandler: async (request) => {
+        if (request.ws && bus.subscriberCount >= maxSubscribers) throw tooManySubscribers(maxSubscribers);
+      },
       schema: {
         tags: ['streaming'],
         summary: 'Subscribe to enriched events',
@@ -74,16 +102,22 @@ export function streamRoutes(deps: StreamRoutesDeps): FastifyPluginAsyncZod {
           400: errorResponse('A bad filter (e.g. a label selector that does not parse), answered before the upgrade.'),
           401: errorResponse('Missing or wrong bearer token.'),
           426: errorResponse('A plain GET: this route needs a WebSocket upgrade.'),
+          503: errorResponse('`server.maxStreamSubscribers` subscribers are connected already; retry after `Retry-After` seconds.'),
         },
       },
       handler: async () => {
         throw upgradeRequired(STREAM_ROUTE);
       },
       wsHandler: (socket, request) => {
+        // Upgrades that passed the check at the same time: the ones past the limit are turned away here.
+        if (bus.subscriberCount >= maxSubscribers) {
+          socket.close(TRY_AGAIN_LATER, `at most ${maxSubscribers} subscribers (server.maxStreamSubscribers)`);
+          return;
+        }
         const { namespace, pod, container, labelSelector } = request.query;
-        const subscriber = new StreamSubscriber(socket, { namespace, pod, container, labelSelector }, { maxQueuedEvents, onDropped });
+        const subscriber = new StreamSubscriber(socket, { maxQueuedEvents, onDropped });
         metrics.wsClients.inc({ route: STREAM_ROUTE });
-        const unsubscribe = bus.subscribe(subscriber);
+        const unsubscribe = bus.subscribe({ namespace, pod, container, labelSelector }, subscriber);
         const forget = connections.add({ shutdown: () => socket.close(1001, 'server shutting down') });
         socket.on('close', () => {
           unsubscribe();
