@@ -5,7 +5,7 @@ export type { KubeConfigLoadError, KubeConfigResult, KubeConfigSource, LoadKubeC
 export { startReflectors, reflectorTargets } from './reflectors.ts';
 export type { ReflectorTarget, Reflectors, ReflectorsOptions } from './reflectors.ts';
 export type { ReflectorLogger } from './reflector.ts';
-export { BackoffSequence, DEFAULT_BACKOFF, backoffDelay, validateBackoff } from '../backoff/index.ts';
+export { BackoffSequence, backoffDelay, validateBackoff } from '../backoff/index.ts';
 export type { Backoff } from '../backoff/index.ts';
 export { normaliseApiError, redact } from './errors.ts';
 export type { ApiError, ApiErrorCode } from './errors.ts';

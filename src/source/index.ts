@@ -1,6 +1,6 @@
 /** The bundled file source: tails the node's pod logs without losing a line (see file-source.ts). */
 export { startFileSource, type FileSource, type FileSourceDeps, type FileSourceStats, type StopOptions } from './file-source.ts';
-export { DEFAULT_FILE_SOURCE_OPTIONS, SourceOptionsError, resolveOptions, type FileSourceOptions } from './options.ts';
+export { SourceOptionsError, resolveOptions, type FileSourceOptions } from './options.ts';
 export { isPermanentError, type BatchEnricher, type SourceBatch } from './delivery.ts';
 export {
   createInProcessStage,

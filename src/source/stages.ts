@@ -6,7 +6,7 @@
 import type { DecodedMessage, EnrichedRecord, Enricher } from '../enrich/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { ByteWriter } from '../enrich/byte-writer.ts';
-import { DEFAULT_BACKOFF } from '../sink/backoff.ts';
+import { DELIVERY_BACKOFF } from '../sink/backoff.ts';
 import { bodySnippet, createKeepAliveAgent, isRetryableStatus, retryAfterSeconds, sendRequest } from '../sink/http-request.ts';
 import { ndjsonOfRecords, ndjsonOfTexts } from '../sink/ndjson.ts';
 import { redactUrl } from '../sink/spec.ts';
@@ -103,7 +103,7 @@ export function serviceRefused(where: string, status: number, body: string, retr
   return new RemoteServiceError(`enrichment service ${where} answered HTTP ${status}${hint}: ${bodySnippet(body)}`, {
     permanent,
     status,
-    retryAfterSeconds: retryAfter ?? (permanent ? DEFAULT_BACKOFF.maxMs / 1000 : undefined),
+    retryAfterSeconds: retryAfter ?? (permanent ? DELIVERY_BACKOFF.maxMs / 1000 : undefined),
   });
 }
 
