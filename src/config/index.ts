@@ -19,3 +19,4 @@ export { CONFIG_FLAGS, ALL_FLAG_NAMES, CONVENTIONAL_ENV } from './overrides.ts';
 export type { ConfigFlag, ConfigFlagName } from './overrides.ts';
 export { renderConfigDocs } from './docs.ts';
 export type { ReadFile } from './file.ts';
+export { readTokenFile, readTokenFileAsync, tokenFileSettings, type TokenFileResult } from './token-file.ts';
