@@ -1,7 +1,6 @@
 /**
- * The subcommands (SPEC.md section 1). Each gets the validated Config; main.ts has already
- * handled --help and configuration errors. serve/source/agent/demo are wired in once the
- * service, reflector, file source and simulator land.
+ * The subcommands (README.md, Commands). Each gets the validated Config; main.ts has already
+ * handled --help and configuration errors.
  */
 import { homedir } from 'node:os';
 import { formatConfigYaml, readTokenFile, tokenFileSettings } from '../config/index.ts';

@@ -1,6 +1,6 @@
 /** Talking to the API server: credentials, and the reflectors that fill the store. */
 export { KubeConfig } from './client-node.ts';
-export { loadKubeConfig, DEFAULT_SERVICE_ACCOUNT_DIR } from './kubeconfig.ts';
+export { loadKubeConfig } from './kubeconfig.ts';
 export type { KubeConfigLoadError, KubeConfigResult, KubeConfigSource, LoadKubeConfigOptions, LoadedKubeConfig } from './kubeconfig.ts';
 export { startReflectors, reflectorTargets } from './reflectors.ts';
 export type { ReflectorTarget, Reflectors, ReflectorsOptions } from './reflectors.ts';

@@ -13,7 +13,7 @@ import { readTokenFileAsync } from '../config/token-file.ts';
 import { KubeApiError } from './errors.ts';
 
 /** The authProvider name our users carry; client-node's own authenticators do not claim it. */
-export const TOKEN_FILE_PROVIDER = 'kube-log-enricher/token-file';
+const TOKEN_FILE_PROVIDER = 'kube-log-enricher/token-file';
 
 /** A kubeconfig user whose token comes from `path`, re-read on every request. */
 export function tokenFileUser(name: string, path: string): User {

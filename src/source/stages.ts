@@ -76,11 +76,6 @@ export function quoteFields(f: RawEventFields): QuotedFields {
 
 const DEFAULT_QUOTED = quoteFields(DEFAULT_FIELDS);
 
-/** One raw event as the service's /v1/enrich reads it. */
-export function rawEventJson(file: string, m: DecodedMessage, fields: RawEventFields = DEFAULT_FIELDS): string {
-  return serialiseRawEvent(file, m, fields === DEFAULT_FIELDS ? DEFAULT_QUOTED : quoteFields(fields));
-}
-
 export function serialiseRawEvent(file: string, m: DecodedMessage, q: QuotedFields): string {
   return `${q.file}${JSON.stringify(file)}${q.timestamp}${JSON.stringify(m.timestamp)}${q.stream}"${m.stream}"${q.message}${JSON.stringify(m.message)}}`;
 }
