@@ -9,6 +9,7 @@ import os from 'node:os';
 import { decodeLine, decodeLineKeepingJson, isDecodeFailure, PartialMerger } from '../src/formats/index.ts';
 import { decodeDocker, decodeDockerWithJsonParse } from '../src/formats/docker.ts';
 import { createPathResolver, podIdentityFromPath } from '../src/paths/index.ts';
+import { defaultMergerOptions } from '../test/builders/defaults.ts';
 import { containerId, containerLogPath, criLine, dockerLine, podLogPath, podUid, rfc3339 } from '../test/builders/lines.ts';
 import { SeededRandom } from '../src/sim/index.ts';
 import { fmt, summarise } from './stats.ts';
@@ -91,7 +92,7 @@ const dockerEscaped = dockerLines.filter((l) => l.indexOf('\\') !== l.lastIndexO
 let sink = 0;
 
 function hotPath(): void {
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   const resolver = createPathResolver();
   for (const input of inputs) {
     const decoded = decodeLine(input.line);

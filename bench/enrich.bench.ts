@@ -21,6 +21,7 @@ import { generateCluster, SeededRandom } from '../src/sim/index.ts';
 import { ndjsonOfRecords } from '../src/sink/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 import { criLine, dockerLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
+import { defaultDeletionDelayMs } from '../test/builders/defaults.ts';
 import { fmt, summarise } from './stats.ts';
 
 const LINES = 20_000;
@@ -128,7 +129,7 @@ function measure(passes: Record<string, Pass>, batches: number, lines: number): 
 
 function main(): void {
   const cluster = generateCluster({ nodes: 1, podsPerNode: 100, seed: 7 });
-  const store = new RetainingStore({ deletionDelayMs: 60_000 });
+  const store = new RetainingStore({ deletionDelayMs: defaultDeletionDelayMs() });
   store.replace('namespaces', cluster.namespaces);
   store.replace('nodes', cluster.nodes);
   store.replace('pods', cluster.pods);

@@ -18,6 +18,7 @@ import { buildApp, DEFAULT_SERVER_OPTIONS, startServer } from '../src/server/ind
 import { generateCluster, SeededRandom } from '../src/sim/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 import { criLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
+import { defaultDeletionDelayMs } from '../test/builders/defaults.ts';
 import type { LoadJob, LoadResult } from './http-load.ts';
 import { fmt, summarise } from './stats.ts';
 
@@ -33,7 +34,7 @@ const WORDS = ['GET', 'POST', '/api/v1/orders', 'status=200', 'latency_ms=12', '
 
 // --- The service: the real enricher over a store holding one node's ~100 pods ---------------------
 const cluster = generateCluster({ nodes: 1, podsPerNode: 100, seed: 7 });
-const store = new RetainingStore({ deletionDelayMs: 60_000 });
+const store = new RetainingStore({ deletionDelayMs: defaultDeletionDelayMs() });
 store.replace('namespaces', cluster.namespaces);
 store.replace('nodes', cluster.nodes);
 store.replace('pods', cluster.pods);

@@ -18,7 +18,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { createMetrics } from '../src/metrics/index.ts';
 import { RetainingStore, StringInterner } from '../src/store/index.ts';
-import { DEFAULT_BACKOFF, startReflectors } from '../src/kube/index.ts';
+import { startReflectors } from '../src/kube/index.ts';
+import { defaultBackoff, defaultDeletionDelayMs } from '../test/builders/defaults.ts';
 import { generateCluster, kubeconfigYaml, startSimApiServer } from '../src/sim/index.ts';
 import { fmt, summarise } from './stats.ts';
 
@@ -102,10 +103,10 @@ async function loadStore(url: string, interner: StringInterner | undefined, list
   const kc = new KubeConfig();
   kc.loadFromString(kubeconfigYaml(url));
   const metrics = createMetrics(new Registry(), { processMetrics: false });
-  const store = new RetainingStore({ deletionDelayMs: 60_000, metrics, ...(interner ? { interner } : {}) });
+  const store = new RetainingStore({ deletionDelayMs: defaultDeletionDelayMs(), metrics, ...(interner ? { interner } : {}) });
   const started = performance.now();
   const cpuStart = process.cpuUsage();
-  const reflectors = startReflectors({ kubeConfig: kc, watchNodes: true, watchNamespaces: true, watchTimeoutMs: 30_000, backoff: DEFAULT_BACKOFF, store, metrics, logger: silent, ...(listPageSize === undefined ? {} : { listPageSize }) });
+  const reflectors = startReflectors({ kubeConfig: kc, watchNodes: true, watchNamespaces: true, watchTimeoutMs: 30_000, backoff: defaultBackoff(), store, metrics, logger: silent, ...(listPageSize === undefined ? {} : { listPageSize }) });
   await reflectors.ready();
   const readyMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);

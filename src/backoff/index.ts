@@ -14,8 +14,6 @@ export interface Backoff {
   jitter: number;
 }
 
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2 };
-
 /** Problems with a policy, one message per field; empty when valid. */
 export function validateBackoff(b: Backoff): string[] {
   const problems: string[] = [];

@@ -1,10 +1,9 @@
 /**
- * The subcommands (SPEC.md section 1). Each gets the validated Config; main.ts has already
- * handled --help and configuration errors. serve/source/agent/demo are wired in once the
- * service, reflector, file source and simulator land.
+ * The subcommands (README.md, Commands). Each gets the validated Config; main.ts has already
+ * handled --help and configuration errors.
  */
 import { homedir } from 'node:os';
-import { formatConfigYaml } from '../config/index.ts';
+import { formatConfigYaml, readTokenFile, tokenFileSettings } from '../config/index.ts';
 import { startDemo } from '../demo/demo.ts';
 import { createLogger } from '../log/index.ts';
 import { startAgent } from '../runtime/agent.ts';
@@ -12,6 +11,9 @@ import { startService, type RuntimeEnv } from '../runtime/service.ts';
 import { startRemoteSource } from '../runtime/source.ts';
 import { runUntilSignal, type StoppableService } from './run-until-signal.ts';
 import type { Config, ConfigFlagName } from '../config/index.ts';
+
+/** Exit statuses: 0 success, 1 runtime failure, 2 bad usage or configuration. */
+export const EXIT_USAGE = 2;
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -106,10 +108,19 @@ export const COMMANDS: readonly Command[] = [
     name: 'check-config',
     summary: 'validate a config file and print the effective config, or the errors',
     usage: 'FILE [options]',
-    description: 'Loads FILE with the environment and flags applied, as every other command would, and prints the effective configuration as YAML (secrets redacted). Exits 2, printing one line per problem, when it is invalid.',
+    description: 'Loads FILE with the environment and flags applied, as every other command would, and prints the effective configuration as YAML (secrets redacted). Exits 2, printing one line per problem, when it is invalid or a token file it names (server.authTokenFile, source.serviceTokenFile) cannot be read or is empty.',
     flags: ['config', 'set', 'listen', 'auth-token-file', 'kubeconfig', 'context', 'node-name', 'deletion-delay', 'schema', 'pods-dir', 'data-dir', 'read-from', 'sink', 'service', 'log-level'],
     configFileArgument: true,
     run: async (config, ctx) => {
+      // What start-up would refuse besides the schema: token files that cannot be read or are empty.
+      const problems = tokenFileSettings(config).flatMap(({ key, path }) => {
+        const read = readTokenFile(path);
+        return read.ok ? [] : [`${key}: ${read.message}`];
+      });
+      if (problems.length > 0) {
+        for (const problem of problems) ctx.io.stderr.write(`${problem}\n`);
+        return EXIT_USAGE;
+      }
       ctx.io.stdout.write(formatConfigYaml(config));
       return 0;
     },

@@ -1,5 +1,5 @@
 /** The command line: entry point, command registry and the signal-driven service runner. */
-export { main, EXIT_USAGE } from './main.ts';
+export { main } from './main.ts';
 export { COMMANDS } from './commands.ts';
 export type { Command, CommandContext, CliIo } from './commands.ts';
 export { runUntilSignal } from './run-until-signal.ts';

@@ -3,14 +3,12 @@
  * and validates the configuration (exit 2 with one line per problem), then runs the command.
  */
 import { formatConfigError, loadConfig } from '../config/index.ts';
-import { COMMANDS } from './commands.ts';
+import { COMMANDS, EXIT_USAGE } from './commands.ts';
 import type { CliIo, Command } from './commands.ts';
 import { PROGRAM, commandHelp, topLevelHelp } from './help.ts';
 import { closest } from '../config/suggest.ts';
 import { PACKAGE_VERSION } from '../version/index.ts';
 
-/** Exit statuses: 0 success, 1 runtime failure, 2 bad usage or configuration. */
-export const EXIT_USAGE = 2;
 
 function defaultIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };

@@ -32,7 +32,7 @@ export const REDACTED = '<redacted>';
 const MAX_VALUE_CHARS = 80;
 
 /** JSON-ish rendering: strings quoted, so 8080 and "8080" read differently. */
-export function displayValue(value: unknown): string {
+function displayValue(value: unknown): string {
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);
@@ -42,7 +42,7 @@ export function displayValue(value: unknown): string {
   return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 3)}...` : text;
 }
 
-export function formatSource(source: ConfigSource): string {
+function formatSource(source: ConfigSource): string {
   switch (source.kind) {
     case 'file': {
       const position = source.line === undefined ? '' : `:${source.line}:${source.column ?? 1}`;

@@ -42,7 +42,7 @@ export function isSection(node: ConfigSection | ConfigKey): node is ConfigSectio
 
 export const ENV_PREFIX = 'KLE_';
 
-export function envName(path: readonly string[]): string {
+function envName(path: readonly string[]): string {
   return ENV_PREFIX + path.map((segment) => segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 }
 

@@ -39,7 +39,7 @@ type Path = readonly (string | number)[];
 const SECRETISH = /token|secret|password/i;
 
 /** "source.include[1]", "server.maxBodyBytes". */
-export function formatKeyPath(path: Path): string {
+function formatKeyPath(path: Path): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;

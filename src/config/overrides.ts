@@ -16,7 +16,7 @@ export interface Override {
 }
 
 /** Splits "a,b" but not inside braces, so globs like "**\/*.{log,gz}" survive. */
-export function splitList(text: string): string[] {
+function splitList(text: string): string[] {
   const items: string[] = [];
   let depth = 0;
   let start = 0;
@@ -37,7 +37,7 @@ export function splitList(text: string): string[] {
  * A string from the environment or a flag, converted to what the key's schema expects. Strings
  * that do not convert are passed on unchanged, so validation reports them with the key's wording.
  */
-export function coerceText(key: ConfigKey, text: string): unknown {
+function coerceText(key: ConfigKey, text: string): unknown {
   switch (key.kind) {
     case 'boolean': return text === 'true' ? true : text === 'false' ? false : text;
     case 'integer':
@@ -133,7 +133,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { name: 'log-level', key: 'logging.level', valueName: 'LEVEL', help: 'fatal, error, warn, info, debug or trace' },
 ];
 
-export const ALL_FLAG_NAMES: readonly ConfigFlagName[] = CONFIG_FLAGS.map((flag) => flag.name);
+const ALL_FLAG_NAMES: readonly ConfigFlagName[] = CONFIG_FLAGS.map((flag) => flag.name);
 
 export interface ParsedArgs {
   /** --config FILE or the check-config FILE argument. */

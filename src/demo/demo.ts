@@ -26,7 +26,7 @@ export interface DemoTiming {
   removeDirAfterMs: number;
 }
 
-export const DEFAULT_DEMO_TIMING: DemoTiming = { tickMs: 250, churnMs: 4000, lastLinesMs: 1500, removeDirAfterMs: 15_000 };
+const DEFAULT_DEMO_TIMING: DemoTiming = { tickMs: 250, churnMs: 4000, lastLinesMs: 1500, removeDirAfterMs: 15_000 };
 
 /** The message a deleted pod writes after its deletion; the demo test looks for it. */
 export const LAST_LINE_MARKER = 'last line after pod deletion';

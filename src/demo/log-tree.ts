@@ -27,7 +27,7 @@ export interface LogTreeOptions {
 }
 
 /** RFC 3339 with nanoseconds, as containerd writes it. */
-export function runtimeTimestamp(ms: number, random: () => number): string {
+function runtimeTimestamp(ms: number, random: () => number): string {
   const iso = new Date(ms).toISOString(); // 2026-11-24T05:26:09.123Z
   const extra = String(Math.floor(random() * 1e6)).padStart(6, '0');
   return `${iso.slice(0, -1)}${extra}Z`;
@@ -53,7 +53,7 @@ function dockerLines(ts: string, m: DemoMessage, splitBytes: number): string {
   return out + JSON.stringify({ log: `${rest}\n`, stream: m.stream, time: ts }) + '\n';
 }
 
-export function podDirName(p: Pick<DemoPodFiles, 'namespace' | 'name' | 'uid'>): string {
+function podDirName(p: Pick<DemoPodFiles, 'namespace' | 'name' | 'uid'>): string {
   return `${p.namespace}_${p.name}_${p.uid}`;
 }
 

@@ -5,10 +5,5 @@ export { decodeCri } from './cri.ts';
 export { decodeDocker } from './docker.ts';
 export { decodeLine, decodeLineKeepingJson } from './decode.ts';
 export { isRfc3339 } from './timestamp.ts';
-export {
-  DEFAULT_MAX_MERGED_LINE_BYTES,
-  DEFAULT_PARTIAL_FLUSH_TIMEOUT_MS,
-  PartialMerger,
-  utf8PrefixLength,
-} from './merge.ts';
+export { PartialMerger, utf8PrefixLength } from './merge.ts';
 export type { Fragment, JsonFragment, MergeStats, MergedLine, PartialMergerOptions } from './merge.ts';

@@ -12,11 +12,6 @@
 import { Buffer } from 'node:buffer';
 import type { Stream } from './types.ts';
 
-/** Fluent Bit's `multiline_buffer_limit` default; a 1 MiB line split into 16 KiB fragments fits. */
-export const DEFAULT_MAX_MERGED_LINE_BYTES = 2 * 1024 * 1024;
-/** A final fragment that never comes is the container's last, newline-less output: wait this long. */
-export const DEFAULT_PARTIAL_FLUSH_TIMEOUT_MS = 5_000;
-
 /** What the merger needs of a decoded line (a `DecodedLine` is one). */
 export interface Fragment {
   timestamp: string;
@@ -77,10 +72,14 @@ export interface MergeStats {
 }
 
 export interface PartialMergerOptions {
-  /** Bound on one merged line, in UTF-8 bytes (default 2 MiB). */
-  maxMergedLineBytes?: number;
-  /** A pending line with no new fragment for this long is emitted `incomplete` by `flushExpired` (default 5 s). */
-  flushTimeoutMs?: number;
+  /** Bound on one merged line, in UTF-8 bytes (enrichment.maxMergedLineBytes, source.maxMergedLineBytes). */
+  maxMergedLineBytes: number;
+  /**
+   * A pending line with no new fragment for this long is emitted `incomplete` by `flushExpired`:
+   * a final fragment that never comes is the container's last, newline-less output
+   * (enrichment.partialFlushTimeout, source.partialFlushTimeout).
+   */
+  flushTimeoutMs: number;
   /** Clock in milliseconds (default `Date.now`). */
   now?: () => number;
 }
@@ -208,9 +207,9 @@ export class PartialMerger<C = undefined> {
   #pendingBytes = 0;
   #seq = 0;
 
-  constructor(options: PartialMergerOptions = {}) {
-    this.maxMergedLineBytes = positiveInteger('maxMergedLineBytes', options.maxMergedLineBytes ?? DEFAULT_MAX_MERGED_LINE_BYTES);
-    const timeout = options.flushTimeoutMs ?? DEFAULT_PARTIAL_FLUSH_TIMEOUT_MS;
+  constructor(options: PartialMergerOptions) {
+    this.maxMergedLineBytes = positiveInteger('maxMergedLineBytes', options.maxMergedLineBytes);
+    const timeout = options.flushTimeoutMs;
     if (!Number.isFinite(timeout) || timeout < 0) throw new RangeError(`flushTimeoutMs must be a finite number >= 0, got ${timeout}`);
     this.flushTimeoutMs = timeout;
     this.#now = options.now ?? Date.now;

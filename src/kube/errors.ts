@@ -33,7 +33,7 @@ export interface ApiError {
   message: string;
 }
 
-export function codeForStatus(status: number): ApiErrorCode {
+function codeForStatus(status: number): ApiErrorCode {
   switch (status) {
     case 400:
     case 401:

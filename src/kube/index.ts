@@ -1,11 +1,11 @@
 /** Talking to the API server: credentials, and the reflectors that fill the store. */
 export { KubeConfig } from './client-node.ts';
-export { loadKubeConfig, DEFAULT_SERVICE_ACCOUNT_DIR } from './kubeconfig.ts';
+export { loadKubeConfig } from './kubeconfig.ts';
 export type { KubeConfigLoadError, KubeConfigResult, KubeConfigSource, LoadKubeConfigOptions, LoadedKubeConfig } from './kubeconfig.ts';
 export { startReflectors, reflectorTargets } from './reflectors.ts';
 export type { ReflectorTarget, Reflectors, ReflectorsOptions } from './reflectors.ts';
 export type { ReflectorLogger } from './reflector.ts';
-export { BackoffSequence, DEFAULT_BACKOFF, backoffDelay, validateBackoff } from '../backoff/index.ts';
+export { BackoffSequence, backoffDelay, validateBackoff } from '../backoff/index.ts';
 export type { Backoff } from '../backoff/index.ts';
 export { normaliseApiError, redact } from './errors.ts';
 export type { ApiError, ApiErrorCode } from './errors.ts';

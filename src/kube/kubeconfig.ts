@@ -1,5 +1,5 @@
 /**
- * Where the credentials come from, in this order (SPEC.md section 2):
+ * Where the credentials come from, in this order (docs/configuration.md, `kubernetes.kubeconfig`):
  *   1. an explicit kubeconfig path (then nothing else is tried),
  *   2. the in-cluster service account (KUBERNETES_SERVICE_HOST/PORT and the token file),
  *   3. $KUBECONFIG (a path list; existing files are merged, the first one wins on conflicts),
@@ -16,7 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { KubeConfig } from './client-node.ts';
 import { tokenFileAuthenticator, tokenFileUser } from './token-file.ts';
 
-export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface LoadKubeConfigOptions {
   /** An explicit kubeconfig path: when set, it is the only place tried. */

@@ -18,7 +18,7 @@ export interface ListPage {
 const http = new IsomorphicFetchHttpLibrary();
 
 /** A URL of the current cluster: server + path + query (undefined values skipped). */
-export function apiUrl(kc: RequestConfig, path: string, query: Record<string, string | undefined>): string {
+function apiUrl(kc: RequestConfig, path: string, query: Record<string, string | undefined>): string {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new KubeApiError({ code: 'auth_config', status: undefined, message: 'the kubeconfig has no current cluster' });
   const url = new URL(cluster.server + path);

@@ -1,7 +1,7 @@
 /**
  * The reflectors the product runs: pods (of this node, when a node name is set), namespaces and
- * nodes, all folding into one RetainingStore. A plain options object: the lead maps the config
- * (SPEC.md section 2) onto it.
+ * nodes, all folding into one RetainingStore. A plain options object: src/runtime/service.ts maps
+ * the `kubernetes` config section (docs/configuration.md) onto it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../metrics/index.ts';

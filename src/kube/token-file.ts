@@ -8,12 +8,12 @@
  * Requests here are few (a list page, a watch (re)start), so reading the small file each time
  * costs nothing and the newest token is always the one sent.
  */
-import { readFile } from 'node:fs/promises';
 import type { KubeConfig, User } from '@kubernetes/client-node';
+import { readTokenFileAsync } from '../config/token-file.ts';
 import { KubeApiError } from './errors.ts';
 
 /** The authProvider name our users carry; client-node's own authenticators do not claim it. */
-export const TOKEN_FILE_PROVIDER = 'kube-log-enricher/token-file';
+const TOKEN_FILE_PROVIDER = 'kube-log-enricher/token-file';
 
 /** A kubeconfig user whose token comes from `path`, re-read on every request. */
 export function tokenFileUser(name: string, path: string): User {
@@ -29,16 +29,10 @@ export const tokenFileAuthenticator: Authenticator = {
   },
   async applyAuthentication(user, opts): Promise<void> {
     const path = (user.authProvider as { config: { path: string } }).config.path;
-    let token: string;
-    try {
-      token = (await readFile(path, 'utf8')).trim();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new KubeApiError({ code: 'auth_config', status: undefined, message: `cannot read the token file ${path} (${code})` });
-    }
-    if (token === '') throw new KubeApiError({ code: 'auth_config', status: undefined, message: `the token file ${path} is empty` });
+    const read = await readTokenFileAsync(path);
+    if (!read.ok) throw new KubeApiError({ code: 'auth_config', status: undefined, message: read.message });
     const target = opts as { headers?: Record<string, string> };
     target.headers ??= {};
-    target.headers.Authorization = `Bearer ${token}`;
+    target.headers.Authorization = `Bearer ${read.token}`;
   },
 };

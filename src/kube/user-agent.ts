@@ -5,7 +5,7 @@
 import type { KubeConfig } from './client-node.ts';
 import { PACKAGE_VERSION } from '../version/index.ts';
 
-export const USER_AGENT = `kube-log-enricher/${PACKAGE_VERSION}`;
+const USER_AGENT = `kube-log-enricher/${PACKAGE_VERSION}`;
 
 /** The two KubeConfig methods every request goes through (client-node's Watch uses no other). */
 export type RequestConfig = Pick<KubeConfig, 'getCurrentCluster' | 'applySecurityAuthentication'>;

@@ -19,7 +19,7 @@ export interface LoggerOptions {
 export const REDACTED = '<redacted>';
 
 /** Key names whose values never reach the log, at any depth up to SECRET_DEPTH. */
-export const SECRET_KEYS: readonly string[] = [
+const SECRET_KEYS: readonly string[] = [
   'authorization', 'Authorization', 'proxy-authorization', 'cookie', 'set-cookie',
   'token', 'authToken', 'serviceToken', 'bearerToken', 'accessToken', 'refreshToken', 'idToken', 'password',
   'client-key-data', 'clientKeyData', 'keyData', 'kubeconfig',

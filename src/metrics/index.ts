@@ -1,5 +1,5 @@
 /**
- * Every Prometheus metric the product exposes, defined in one place (SPEC.md section 6) and
+ * Every Prometheus metric the product exposes, defined in one place (documented in docs/metrics.md) and
  * created per registry, so tests and embedded uses never share global state.
  * Labels are low-cardinality by construction: never a pod, file or namespace name.
  */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Config } from '../config/index.ts';
+import { readTokenFile, type Config } from '../config/index.ts';
 import { createEnricher, type Enricher } from '../enrich/index.ts';
 import { loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -50,15 +50,11 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-function readSecretFile(path: string, key: string): string {
-  try {
-    const token = readFileSync(path, 'utf8').trim();
-    if (token === '') throw new StartupError('empty_token_file', `${key}: ${path} is empty`);
-    return token;
-  } catch (e) {
-    if (e instanceof StartupError) throw e;
-    throw new StartupError('unreadable_token_file', `${key}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
+/** The token in the file a `*TokenFile` key names; a StartupError naming the key and the file when it is unreadable or empty. */
+export function readTokenFileSetting(key: string, path: string): string {
+  const read = readTokenFile(path);
+  if (!read.ok) throw new StartupError(read.code, `${key}: ${read.message}`);
+  return read.token;
 }
 
 function resolveKubeConfig(config: Config, runtime: RuntimeEnv): { kubeConfig: KubeConfig; description: string } {
@@ -77,7 +73,7 @@ function resolveKubeConfig(config: Config, runtime: RuntimeEnv): { kubeConfig: K
 
 export async function startService(config: Config, runtime: RuntimeEnv, extras: ServiceExtras = {}): Promise<Service> {
   const { logger } = runtime;
-  const authToken = config.server.authToken ?? (config.server.authTokenFile === undefined ? undefined : readSecretFile(config.server.authTokenFile, 'server.authTokenFile'));
+  const authToken = config.server.authToken ?? (config.server.authTokenFile === undefined ? undefined : readTokenFileSetting('server.authTokenFile', config.server.authTokenFile));
   const tls =
     config.server.tls === undefined
       ? undefined

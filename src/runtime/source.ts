@@ -3,13 +3,12 @@
  * HTTP (`/v1/enrich`) or one WebSocket (`/v1/ingest` in acknowledged mode), and writing the
  * enriched answers to the sink.
  */
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { createSink } from '../sink/index.ts';
 import { createRemoteStage, createRemoteWebSocketStage, startFileSource, type FileSource } from '../source/index.ts';
 import { toFileSourceOptions } from './options.ts';
-import { StartupError, type RuntimeEnv } from './service.ts';
+import { readTokenFileSetting, StartupError, type RuntimeEnv } from './service.ts';
 
 export interface RemoteSource {
   readonly source: FileSource;
@@ -20,14 +19,7 @@ export interface RemoteSource {
 export async function startRemoteSource(config: Config, runtime: RuntimeEnv): Promise<RemoteSource> {
   const s = config.source;
   if (s.service === undefined) throw new StartupError('missing_service', 'source.service: the `source` command needs the service URL (--service http://127.0.0.1:8080)');
-  let token = s.serviceToken;
-  if (token === undefined && s.serviceTokenFile !== undefined) {
-    try {
-      token = readFileSync(s.serviceTokenFile, 'utf8').trim();
-    } catch (e) {
-      throw new StartupError('unreadable_token_file', `source.serviceTokenFile: cannot read ${s.serviceTokenFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-  }
+  const token = s.serviceToken ?? (s.serviceTokenFile === undefined ? undefined : readTokenFileSetting('source.serviceTokenFile', s.serviceTokenFile));
   const metrics = createMetrics();
   const logger = runtime.logger.child({ component: 'source' });
   const remote = { service: s.service, token, fields: config.enrichment.input, metrics, logger };

@@ -11,7 +11,6 @@ export { kubeconfigYaml } from './kubeconfig.ts';
 export type { StatusJson } from './status.ts';
 export { parseFieldSelector, matchesFields } from './selectors.ts';
 export type * from './types.ts';
-export { SIM_KINDS } from './types.ts';
 export { generateCluster, loadCluster, podFor, namespaceFor, nodeFor, normalizeImage, imageIdOf } from './cluster.ts';
 export type { ClusterOptions, GeneratedCluster, PodOptions, ContainerInput, PodOwnerInput, NamespaceOptions, NodeOptions, ObjectSink } from './cluster.ts';
 export { ClusterChurn, startChurn } from './churn.ts';

@@ -5,8 +5,6 @@
  */
 
 export type SimKind = 'pods' | 'namespaces' | 'nodes';
-export const SIM_KINDS: readonly SimKind[] = ['pods', 'namespaces', 'nodes'];
-
 export type StringMap = Record<string, string>;
 
 export interface OwnerReferenceJson {

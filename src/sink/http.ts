@@ -5,7 +5,7 @@
  * unavailable until the backoff has passed. Any other 4xx is a hard error (SinkRejectedError).
  */
 import type { Metrics } from '../metrics/index.ts';
-import { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffPolicy } from './backoff.ts';
+import { DELIVERY_BACKOFF, backoffDelay, sleep, type BackoffPolicy } from './backoff.ts';
 import { bodySnippet, createKeepAliveAgent, isRetryableStatus, retryAfterSeconds, sendRequest } from './http-request.ts';
 import { redactUrl } from './spec.ts';
 import { SinkRejectedError, SinkUnavailableError, type NdjsonChunk, type Sink } from './types.ts';
@@ -24,7 +24,7 @@ export interface HttpSinkOptions {
 
 export function createHttpSink(url: URL, options: HttpSinkOptions = {}): Sink {
   const attempts = Math.max(1, options.attempts ?? 3);
-  const policy = options.backoff ?? DEFAULT_BACKOFF;
+  const policy = options.backoff ?? DELIVERY_BACKOFF;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const now = options.now ?? Date.now;
   const where = redactUrl(url);

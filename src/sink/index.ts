@@ -14,7 +14,7 @@ export { createStreamSink } from './stream.ts';
 export { createFileSink, type FileSinkOptions } from './file.ts';
 export { ndjsonOfRecords, ndjsonOfTexts } from './ndjson.ts';
 export { createHttpSink, type HttpSinkOptions } from './http.ts';
-export { DEFAULT_BACKOFF, backoffDelay, sleep, type BackoffPolicy } from './backoff.ts';
+export { DELIVERY_BACKOFF, backoffDelay, sleep, type BackoffPolicy } from './backoff.ts';
 export { createKeepAliveAgent, sendRequest, isRetryableStatus, retryAfterSeconds, bodySnippet, type HttpResponse } from './http-request.ts';
 
 export interface SinkDeps {

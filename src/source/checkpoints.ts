@@ -19,9 +19,9 @@ import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fingerprint } from './fingerprint.ts';
 
-export const CHECKPOINT_VERSION = 1;
-export const CHECKPOINT_FILE = 'checkpoints.json';
-export const JOURNAL_PREFIX = 'checkpoints.journal.';
+const CHECKPOINT_VERSION = 1;
+const CHECKPOINT_FILE = 'checkpoints.json';
+const JOURNAL_PREFIX = 'checkpoints.journal.';
 
 export interface CheckpointEntry extends Fingerprint {
   /** The path the file was read as (its live name), for humans and for finding it after a rename. */
@@ -97,14 +97,14 @@ export function entryJson(e: CheckpointEntry, head = entryJsonHead(e)): string {
 }
 
 /** One journal line; `set` holds entries as entryJson() text (built once per file, not per acknowledgement). */
-export function serialiseJournalRecord(seq: number, set: readonly string[], del: readonly string[]): string {
+function serialiseJournalRecord(seq: number, set: readonly string[], del: readonly string[]): string {
   let line = `{"seq":${seq},"set":[`;
   for (let i = 0; i < set.length; i++) line += i === 0 ? set[i] : `,${set[i]}`;
   return `${line}],"del":${JSON.stringify(del)}}\n`;
 }
 
 /** Applies journal text to positions keyed by dev:ino; stops at the first line that is not a whole record. */
-export function applyJournal(text: string, after: number, into: Map<string, CheckpointEntry>): { lastSeq: number; error: string | undefined } {
+function applyJournal(text: string, after: number, into: Map<string, CheckpointEntry>): { lastSeq: number; error: string | undefined } {
   let lastSeq = after;
   let start = 0;
   let line = 0;

@@ -31,7 +31,7 @@ export interface BatchEnricher {
 }
 
 /** An error that retrying the same batch will not cure (bad token, receiver rejects): logged loudly, retried slowly. */
-export function isPermanentError(err: unknown): boolean {
+function isPermanentError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
 }
 

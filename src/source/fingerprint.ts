@@ -17,12 +17,12 @@ export interface Fingerprint {
   readonly headHash: string;
 }
 
-export function hashHead(bytes: Buffer): string {
+function hashHead(bytes: Buffer): string {
   return createHash('sha1').update(bytes).digest('hex');
 }
 
 /** Reads up to `length` leading bytes (fewer if the file is shorter). */
-export function readHead(fd: number, length: number): Buffer {
+function readHead(fd: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {

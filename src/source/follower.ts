@@ -459,7 +459,7 @@ function closeQuietly(fd: number): void {
 }
 
 /** The largest end <= `end` that does not cut a UTF-8 sequence starting at or after `start`. */
-export function utf8Boundary(buf: Buffer, start: number, end: number): number {
+function utf8Boundary(buf: Buffer, start: number, end: number): number {
   if (end >= buf.length) return buf.length;
   let i = end;
   // Continuation bytes are 10xxxxxx: step back to the lead byte, which must not be included.

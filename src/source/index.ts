@@ -1,12 +1,11 @@
 /** The bundled file source: tails the node's pod logs without losing a line (see file-source.ts). */
 export { startFileSource, type FileSource, type FileSourceDeps, type FileSourceStats, type StopOptions } from './file-source.ts';
-export { DEFAULT_FILE_SOURCE_OPTIONS, SourceOptionsError, resolveOptions, type FileSourceOptions } from './options.ts';
-export { isPermanentError, type BatchEnricher, type SourceBatch } from './delivery.ts';
+export { SourceOptionsError, resolveOptions, type FileSourceOptions } from './options.ts';
+export { type BatchEnricher, type SourceBatch } from './delivery.ts';
 export {
   createInProcessStage,
   createRemoteStage,
   createSerialisingStage,
-  rawEventJson,
   RemoteServiceError,
   DEFAULT_FIELDS,
   type InProcessStageOptions,
@@ -14,6 +13,6 @@ export {
   type RawEventFields,
 } from './stages.ts';
 export { createRemoteWebSocketStage } from './websocket-stage.ts';
-export { CheckpointStore, entryJson, parseCheckpoints, serialiseCheckpoints, CHECKPOINT_FILE, CHECKPOINT_VERSION, type CheckpointEntry } from './checkpoints.ts';
+export { CheckpointStore, entryJson, parseCheckpoints, serialiseCheckpoints, type CheckpointEntry } from './checkpoints.ts';
 export { PodLogDiscovery, createPathFilter, isOwnPodDir } from './discovery.ts';
 export type { SourceLogger } from './logger.ts';

@@ -1,3 +1,5 @@
+import { DELIVERY_BACKOFF, type BackoffPolicy } from '../sink/backoff.ts';
+
 /** What the file source needs to know; durations in milliseconds, sizes in bytes (src/config parses the units). */
 export interface FileSourceOptions {
   podsDir: string;
@@ -32,29 +34,11 @@ export interface FileSourceOptions {
    */
   pollInterval?: number;
   readChunkBytes?: number;
-  /** Full batches waiting for delivery before reading pauses (2; besides maxBufferedBytes). */
+  /** Full batches waiting for delivery before reading pauses (3; besides maxBufferedBytes). */
   maxQueuedBatches?: number;
-  /** Delays between delivery retries (sink or service down). */
-  retryBackoff?: { initialMs: number; maxMs: number; factor: number; jitter: number };
+  /** Delays between delivery retries (sink or service down); DELIVERY_BACKOFF. */
+  retryBackoff?: BackoffPolicy;
 }
-
-export const DEFAULT_FILE_SOURCE_OPTIONS: FileSourceOptions = {
-  podsDir: '/var/log/pods',
-  include: ['**/*.log'],
-  exclude: [],
-  readFrom: 'beginning',
-  dataDir: '/var/lib/kube-log-enricher',
-  maxLineBytes: 256 * 1024,
-  maxLineAction: 'truncate',
-  maxMergedLineBytes: 1024 * 1024,
-  partialFlushTimeout: 5_000,
-  rotateWait: 5_000,
-  rescanInterval: 10_000,
-  checkpointInterval: 2_000,
-  batchMaxEvents: 1000,
-  batchMaxWait: 50,
-  maxBufferedBytes: 16 * 1024 * 1024,
-};
 
 export interface ResolvedOptions extends Required<Omit<FileSourceOptions, 'selfPodUid' | 'selfPodName'>> {
   selfPodUid: string | undefined;
@@ -70,7 +54,7 @@ export function resolveOptions(options: FileSourceOptions): ResolvedOptions {
     pollInterval: options.pollInterval ?? 250,
     readChunkBytes: options.readChunkBytes ?? 128 * 1024,
     maxQueuedBatches: options.maxQueuedBatches ?? 3,
-    retryBackoff: options.retryBackoff ?? { initialMs: 200, maxMs: 30_000, factor: 2, jitter: 0.2 },
+    retryBackoff: options.retryBackoff ?? DELIVERY_BACKOFF,
   };
   const positive: (keyof ResolvedOptions)[] = [
     'maxLineBytes', 'maxMergedLineBytes', 'rescanInterval', 'checkpointInterval', 'batchMaxEvents',

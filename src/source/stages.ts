@@ -6,7 +6,7 @@
 import type { DecodedMessage, EnrichedRecord, Enricher } from '../enrich/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { ByteWriter } from '../enrich/byte-writer.ts';
-import { DEFAULT_BACKOFF } from '../sink/backoff.ts';
+import { DELIVERY_BACKOFF } from '../sink/backoff.ts';
 import { bodySnippet, createKeepAliveAgent, isRetryableStatus, retryAfterSeconds, sendRequest } from '../sink/http-request.ts';
 import { ndjsonOfRecords, ndjsonOfTexts } from '../sink/ndjson.ts';
 import { redactUrl } from '../sink/spec.ts';
@@ -76,11 +76,6 @@ export function quoteFields(f: RawEventFields): QuotedFields {
 
 const DEFAULT_QUOTED = quoteFields(DEFAULT_FIELDS);
 
-/** One raw event as the service's /v1/enrich reads it. */
-export function rawEventJson(file: string, m: DecodedMessage, fields: RawEventFields = DEFAULT_FIELDS): string {
-  return serialiseRawEvent(file, m, fields === DEFAULT_FIELDS ? DEFAULT_QUOTED : quoteFields(fields));
-}
-
 export function serialiseRawEvent(file: string, m: DecodedMessage, q: QuotedFields): string {
   return `${q.file}${JSON.stringify(file)}${q.timestamp}${JSON.stringify(m.timestamp)}${q.stream}"${m.stream}"${q.message}${JSON.stringify(m.message)}}`;
 }
@@ -103,7 +98,7 @@ export function serviceRefused(where: string, status: number, body: string, retr
   return new RemoteServiceError(`enrichment service ${where} answered HTTP ${status}${hint}: ${bodySnippet(body)}`, {
     permanent,
     status,
-    retryAfterSeconds: retryAfter ?? (permanent ? DEFAULT_BACKOFF.maxMs / 1000 : undefined),
+    retryAfterSeconds: retryAfter ?? (permanent ? DELIVERY_BACKOFF.maxMs / 1000 : undefined),
   });
 }
 

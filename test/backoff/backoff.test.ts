@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { BackoffSequence, DEFAULT_BACKOFF, backoffDelay, validateBackoff } from '../../src/backoff/index.ts';
+import { BackoffSequence, backoffDelay, validateBackoff } from '../../src/backoff/index.ts';
+import { defaultBackoff } from '../builders/defaults.ts';
 
 const policy = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
 
@@ -39,7 +40,7 @@ t.test('a sequence counts consecutive failures and resets on success', async (t)
 });
 
 t.test('invalid policies are refused with one message per field', async (t) => {
-  t.same(validateBackoff(DEFAULT_BACKOFF), []);
+  t.same(validateBackoff(defaultBackoff()), []);
   const problems = validateBackoff({ initialMs: -1, maxMs: Number.NaN, factor: 0.5, jitter: 2 });
   t.equal(problems.length, 4);
   t.match(problems.join('\n'), /initialMs.*\n.*maxMs.*\n.*factor.*\n.*jitter/);

@@ -143,6 +143,35 @@ t.test('invalid configuration stops any command with status 2', async (t) => {
   });
 });
 
+t.test('check-config reads the token files: unreadable or empty ones are errors, exit 2, contents never printed', async (t) => {
+  const dir = t.testdir({ 'empty-token': '  \n', 'token': 's3cret-token\n', 'c.yaml': 'source:\n  service: http://127.0.0.1:8080\n' });
+  const bad = await inProcess(['check-config', 'c.yaml', '--auth-token-file', `${dir}/missing-token`, '--set', `source.serviceTokenFile=${dir}/empty-token`], { cwd: dir });
+  t.same(bad, {
+    code: 2,
+    stdout: '',
+    stderr: `server.authTokenFile: cannot read the token file ${dir}/missing-token (ENOENT)\nsource.serviceTokenFile: the token file ${dir}/empty-token is empty\n`,
+  });
+  const good = await inProcess(['check-config', 'c.yaml', '--auth-token-file', `${dir}/token`, '--set', `source.serviceTokenFile=${dir}/token`], { cwd: dir });
+  t.equal(good.code, 0, good.stderr);
+  t.equal(good.stderr, '');
+  t.notMatch(good.stdout, /s3cret/);
+});
+
+t.test('an empty or unreadable token file is a start-up error naming the key and the file, for both keys', async (t) => {
+  const dir = t.testdir({ 'empty-token': '\n' });
+  const env = { HOME: dir, PATH: process.env.PATH ?? '' };
+  const [serveEmpty, serveMissing, sourceEmpty, sourceMissing] = await Promise.all([
+    cli(['serve', '--listen', '127.0.0.1:0', '--auth-token-file', `${dir}/empty-token`], { env }),
+    cli(['serve', '--listen', '127.0.0.1:0', '--auth-token-file', `${dir}/missing-token`], { env }),
+    cli(['source', '--service', 'http://127.0.0.1:9', '--set', `source.serviceTokenFile=${dir}/empty-token`, '--data-dir', dir, '--pods-dir', dir], { env }),
+    cli(['source', '--service', 'http://127.0.0.1:9', '--set', `source.serviceTokenFile=${dir}/missing-token`, '--data-dir', dir, '--pods-dir', dir], { env }),
+  ]);
+  t.same(serveEmpty, { code: 1, stdout: '', stderr: `kube-log-enricher: failed to start: server.authTokenFile: the token file ${dir}/empty-token is empty\n` });
+  t.same(serveMissing, { code: 1, stdout: '', stderr: `kube-log-enricher: failed to start: server.authTokenFile: cannot read the token file ${dir}/missing-token (ENOENT)\n` });
+  t.same(sourceEmpty, { code: 1, stdout: '', stderr: `kube-log-enricher: failed to start: source.serviceTokenFile: the token file ${dir}/empty-token is empty\n` });
+  t.same(sourceMissing, { code: 1, stdout: '', stderr: `kube-log-enricher: failed to start: source.serviceTokenFile: cannot read the token file ${dir}/missing-token (ENOENT)\n` });
+});
+
 t.test('long-running commands fail to start with one actionable message and exit 1', async (t) => {
   // No cluster credentials anywhere: the message names every place tried.
   const env = { HOME: t.testdir({}), PATH: process.env.PATH ?? '' };

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Buffer } from 'node:buffer';
 import { PartialMerger, decodeLine, isDecodeFailure, utf8PrefixLength } from '../../src/formats/index.ts';
 import type { DecodedLine, Fragment, JsonFragment, MergedLine, Stream } from '../../src/formats/index.ts';
+import { defaultMergerOptions } from '../builders/defaults.ts';
 import { jsonText } from '../builders/json-text.ts';
 import { criFragments, criLine, dockerFragments, rfc3339 } from '../builders/lines.ts';
 
@@ -40,7 +41,7 @@ function mergeAll<C>(merger: PartialMerger<C>, key: string, lines: string[]): Me
 }
 
 t.test('a whole line comes straight back', async (t) => {
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   const m = merger.push(FILE, decode(criLine({ message: 'hello' })));
   t.same(m, { key: FILE, timestamp: '2026-11-23T10:00:00.123456789Z', stream: 'stdout', message: 'hello', fragments: 1, truncated: false, incomplete: false, context: undefined });
   t.equal(merger.pendingCount, 0);
@@ -51,7 +52,7 @@ t.test('P, P, F merge into one line with the FIRST fragment\'s timestamp', async
   const ts = (i: number) => rfc3339(Date.UTC(2026, 10, 23, 10, 0, i));
   const lines = criFragments('alpha beta gamma', { size: 6, timestamps: ts });
   t.same(lines.map((l) => decode(l).partial), [true, true, false]);
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   const out = mergeAll(merger, FILE, lines);
   t.equal(out.length, 1);
   t.match(out[0], { message: 'alpha beta gamma', timestamp: ts(0), fragments: 3, truncated: false, incomplete: false });
@@ -61,13 +62,13 @@ t.test('P, P, F merge into one line with the FIRST fragment\'s timestamp', async
 
 t.test('Docker fragments (log without newline) merge the same way', async (t) => {
   const lines = dockerFragments('é'.repeat(40) + ' end', { size: 16 });
-  const out = mergeAll(new PartialMerger(), FILE, lines);
+  const out = mergeAll(new PartialMerger(defaultMergerOptions()), FILE, lines);
   t.equal(out.length, 1);
   t.match(out[0], { message: 'é'.repeat(40) + ' end', fragments: lines.length });
 });
 
 t.test('stdout and stderr fragments interleave in one file and merge per stream', async (t) => {
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   const seq = [
     criLine({ stream: 'stdout', partial: true, message: 'out-1 ' }),
     criLine({ stream: 'stderr', partial: true, message: 'err-1 ' }),
@@ -86,7 +87,7 @@ t.test('stdout and stderr fragments interleave in one file and merge per stream'
 });
 
 t.test('keys are independent, and a whole line passes while another key is pending', async (t) => {
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   t.equal(merger.push('a', frag('a1 ', true)), undefined);
   t.match(merger.push('b', frag('b whole', false)), { key: 'b', message: 'b whole', fragments: 1 });
   t.equal(merger.push('b', frag('b1 ', true)), undefined);
@@ -96,7 +97,7 @@ t.test('keys are independent, and a whole line passes while another key is pendi
 });
 
 t.test('isPending says which file and stream a whole line must be pushed for', async (t) => {
-  const merger = new PartialMerger({ maxMergedLineBytes: 8 });
+  const merger = new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 8 }));
   t.notOk(merger.isPending(FILE, 'stdout'), 'nothing pending');
   merger.push(FILE, frag('part ', true, 'stderr'));
   t.ok(merger.isPending(FILE, 'stderr'));
@@ -114,14 +115,14 @@ t.test('a 1 MiB line split into 16 KiB fragments merges back exactly', async (t)
   t.equal(Buffer.byteLength(line), 1024 * 1024);
   const lines = criFragments(line, { size: 16 * 1024 });
   t.equal(lines.length, 64);
-  const out = mergeAll(new PartialMerger(), FILE, lines);
+  const out = mergeAll(new PartialMerger(defaultMergerOptions()), FILE, lines);
   t.equal(out.length, 1);
   t.ok(out[0]!.message === line, 'merged message equals the original');
   t.equal(out[0]!.fragments, 64);
 });
 
 t.test('past maxMergedLineBytes: the first bytes are emitted truncated at once, the rest dropped and counted', async (t) => {
-  const merger = new PartialMerger({ maxMergedLineBytes: 10 });
+  const merger = new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 10 }));
   t.equal(merger.push(FILE, frag('abcd', true, 'stdout', 't1')), undefined);
   const cut = merger.push(FILE, frag('efghijk', true, 'stdout', 't2'));
   t.same(cut, { key: FILE, timestamp: 't1', stream: 'stdout', message: 'abcdefghij', fragments: 2, truncated: true, incomplete: false, context: undefined });
@@ -136,7 +137,7 @@ t.test('past maxMergedLineBytes: the first bytes are emitted truncated at once, 
 });
 
 t.test('the bound: exactly maxMergedLineBytes fits; a first fragment beyond it is cut alone', async (t) => {
-  const merger = new PartialMerger({ maxMergedLineBytes: 8 });
+  const merger = new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 8 }));
   merger.push(FILE, frag('1234', true));
   t.match(merger.push(FILE, frag('5678', false)), { message: '12345678', truncated: false });
   const first = merger.push(FILE, frag('0123456789AB', true));
@@ -150,7 +151,7 @@ t.test('the bound: exactly maxMergedLineBytes fits; a first fragment beyond it i
 });
 
 t.test('the cut never splits a UTF-8 character', async (t) => {
-  const merger = new PartialMerger({ maxMergedLineBytes: 7 });
+  const merger = new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 7 }));
   merger.push(FILE, frag('ab', true));
   const cut = merger.push(FILE, frag('é😀z', true)); // 2 + 2 + 4 bytes: only "é" fits after "ab"
   t.match(cut, { message: 'abé', truncated: true });
@@ -162,7 +163,7 @@ t.test('the cut never splits a UTF-8 character', async (t) => {
 
 t.test('a final fragment that never comes is flushed after the timeout, as incomplete', async (t) => {
   const clock = manualClock();
-  const merger = new PartialMerger({ flushTimeoutMs: 5000, now: clock.now });
+  const merger = new PartialMerger(defaultMergerOptions({ flushTimeoutMs: 5000, now: clock.now }));
   t.equal(merger.nextFlushAt(), undefined);
   merger.push(FILE, frag('last words without newline', true, 'stderr', 't0'));
   t.equal(merger.nextFlushAt(), clock.now() + 5000);
@@ -183,7 +184,7 @@ t.test('a final fragment that never comes is flushed after the timeout, as incom
 
 t.test('flushExpired takes an explicit time and only emits what is old enough', async (t) => {
   const clock = manualClock(0);
-  const merger = new PartialMerger({ flushTimeoutMs: 100, now: clock.now });
+  const merger = new PartialMerger(defaultMergerOptions({ flushTimeoutMs: 100, now: clock.now }));
   merger.push('old', frag('o', true));
   clock.advance(60);
   merger.push('young', frag('y', true));
@@ -194,7 +195,7 @@ t.test('flushExpired takes an explicit time and only emits what is old enough', 
 
 t.test('an expired line that was already cut emits nothing more', async (t) => {
   const clock = manualClock();
-  const merger = new PartialMerger({ maxMergedLineBytes: 4, flushTimeoutMs: 10, now: clock.now });
+  const merger = new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 4, flushTimeoutMs: 10, now: clock.now }));
   t.match(merger.push(FILE, frag('123456', true)), { truncated: true });
   clock.advance(10);
   t.same(merger.flushExpired(), []);
@@ -203,7 +204,7 @@ t.test('an expired line that was already cut emits nothing more', async (t) => {
 });
 
 t.test('flushKey and flushAll emit in the order lines began', async (t) => {
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   merger.push('a', frag('a-err', true, 'stderr'));
   merger.push('b', frag('b-out', true, 'stdout'));
   merger.push('a', frag('a-out', true, 'stdout'));
@@ -220,7 +221,7 @@ t.test('flushKey and flushAll emit in the order lines began', async (t) => {
 });
 
 t.test('pendingBytes counts UTF-8 bytes held', async (t) => {
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   merger.push('a', frag('héllo', true));
   merger.push('b', frag('😀', true, 'stderr'));
   t.equal(merger.pendingBytes, 6 + 4);
@@ -231,17 +232,17 @@ t.test('pendingBytes counts UTF-8 bytes held', async (t) => {
 });
 
 t.test('the context of the first fragment travels with the merged line', async (t) => {
-  const merger = new PartialMerger<{ index: number }>();
+  const merger = new PartialMerger<{ index: number }>(defaultMergerOptions());
   merger.push(FILE, frag('a', true), { index: 0 });
   t.match(merger.push(FILE, frag('b', false), { index: 1 }), { message: 'ab', context: { index: 0 } });
   t.match(merger.push(FILE, frag('c', false), { index: 2 }), { context: { index: 2 } });
 });
 
 t.test('invalid options are refused with the option named', async (t) => {
-  t.throws(() => new PartialMerger({ maxMergedLineBytes: 0 }), { name: 'RangeError', message: /maxMergedLineBytes/ });
-  t.throws(() => new PartialMerger({ maxMergedLineBytes: 1.5 }), { message: /maxMergedLineBytes/ });
-  t.throws(() => new PartialMerger({ flushTimeoutMs: -1 }), { message: /flushTimeoutMs/ });
-  t.throws(() => new PartialMerger({ flushTimeoutMs: Number.NaN }), { message: /flushTimeoutMs/ });
+  t.throws(() => new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 0 })), { name: 'RangeError', message: /maxMergedLineBytes/ });
+  t.throws(() => new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 1.5 })), { message: /maxMergedLineBytes/ });
+  t.throws(() => new PartialMerger(defaultMergerOptions({ flushTimeoutMs: -1 })), { message: /flushTimeoutMs/ });
+  t.throws(() => new PartialMerger(defaultMergerOptions({ flushTimeoutMs: Number.NaN })), { message: /flushTimeoutMs/ });
 });
 
 t.test('property: no text is lost or invented; every byte is emitted or counted as dropped', async (t) => {
@@ -254,7 +255,7 @@ t.test('property: no text is lost or invented; every byte is emitted or counted 
   t.doesNotThrow(() =>
     fc.assert(
       fc.property(fc.array(fragment, { maxLength: 60 }), fc.integer({ min: 1, max: 40 }), (frags, bound) => {
-        const merger = new PartialMerger({ maxMergedLineBytes: bound });
+        const merger = new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: bound }));
         const out: MergedLine[] = [];
         let inBytes = 0;
         for (const f of frags) {
@@ -277,7 +278,7 @@ t.test('property: no text is lost or invented; every byte is emitted or counted 
   t.doesNotThrow(() =>
     fc.assert(
       fc.property(fc.array(fragment, { maxLength: 60 }), (frags) => {
-        const merger = new PartialMerger();
+        const merger = new PartialMerger(defaultMergerOptions());
         const input = new Map<string, string>();
         const output = new Map<string, string>();
         const add = (m: Map<string, string>, k: string, s: string) => m.set(k, (m.get(k) ?? '') + s);
@@ -296,7 +297,7 @@ t.test('property: no text is lost or invented; every byte is emitted or counted 
 });
 
 t.test('Docker fragments kept as JSON are joined as JSON: the same line, never decoded and re-encoded', async (t) => {
-  const merger = new PartialMerger();
+  const merger = new PartialMerger(defaultMergerOptions());
   t.equal(merger.push(FILE, jsonFrag('"GET \\"/a"', true)), undefined);
   t.equal(merger.push(FILE, jsonFrag('"\\u003cb\\u003e"', true)), undefined);
   const line = merger.push(FILE, jsonFrag('"\\" 200"', false))!;
@@ -313,7 +314,7 @@ t.test('Docker fragments kept as JSON are joined as JSON: the same line, never d
 
 t.test('JSON fragments near the bound: escapes count as the text they stand for', async (t) => {
   // 6 bytes of text written as 12 bytes of JSON: fits a 10-byte bound, decided on the text.
-  const merger = new PartialMerger({ maxMergedLineBytes: 10 });
+  const merger = new PartialMerger(defaultMergerOptions({ maxMergedLineBytes: 10 }));
   merger.push(FILE, jsonFrag('"\\"\\"\\""', true));
   const line = merger.push(FILE, jsonFrag('"\\"\\"\\""', false))!;
   t.equal(line.message, '""""""');
@@ -346,8 +347,8 @@ t.test('property: fragments pushed as JSON give exactly the lines and counts the
   t.doesNotThrow(() =>
     fc.assert(
       fc.property(fc.array(fragment, { maxLength: 40 }), fc.integer({ min: 1, max: 60 }), (frags, bound) => {
-        const asText = new PartialMerger<number>({ maxMergedLineBytes: bound });
-        const asJson = new PartialMerger<number>({ maxMergedLineBytes: bound });
+        const asText = new PartialMerger<number>(defaultMergerOptions({ maxMergedLineBytes: bound }));
+        const asJson = new PartialMerger<number>(defaultMergerOptions({ maxMergedLineBytes: bound }));
         const outText: MergedLine<number>[] = [];
         const outJson: MergedLine<number>[] = [];
         frags.forEach((f, i) => {

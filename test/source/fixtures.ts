@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Test } from 'tap';
+import { defaultConfig } from '../../src/config/index.ts';
 import { createMetrics } from '../../src/metrics/index.ts';
+import { toFileSourceOptions } from '../../src/runtime/options.ts';
 import { createFileSink } from '../../src/sink/index.ts';
 import { createSerialisingStage, startFileSource } from '../../src/source/index.ts';
 import type { FileSourceOptions } from '../../src/source/index.ts';
@@ -43,17 +45,13 @@ export function append(path: string, text: string): void {
   appendFileSync(path, text);
 }
 
+/** The configured defaults (through the schema), with paths and timings fit for tests. */
 export function sourceOptions(podsDir: string, dataDir: string, overrides: Partial<FileSourceOptions> = {}): FileSourceOptions {
   return {
+    ...toFileSourceOptions(defaultConfig()),
     podsDir,
-    include: ['**/*.log'],
-    exclude: [],
-    readFrom: 'beginning',
     dataDir,
     maxLineBytes: 64 * 1024,
-    maxLineAction: 'truncate',
-    maxMergedLineBytes: 1024 * 1024,
-    partialFlushTimeout: 5_000,
     rotateWait: 100,
     rescanInterval: 200,
     checkpointInterval: 50,
