@@ -17,7 +17,7 @@ function cli(args: string[], options: { env?: Record<string, string>; cwd?: stri
     execFile(
       process.execPath,
       [`${root}src/cli/main.ts`, ...args],
-      { cwd: options.cwd ?? root, env: { PATH: process.env.PATH ?? '', ...options.env }, timeout: 15_000 },
+      { cwd: options.cwd ?? root, env: { PATH: process.env.PATH ?? '', ...options.env }, timeout: 90_000 },
       (error, stdout, stderr) => {
         if (error !== null && typeof error.code !== 'number') reject(error);
         else resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });

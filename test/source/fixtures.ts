@@ -83,12 +83,16 @@ export function testMetrics() {
   return createMetrics(undefined, { processMetrics: false });
 }
 
-/** Polls `check` until it returns true; fails after `timeoutMs` with `what`. A wait, not a timing assertion. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+/**
+ * Polls `check` until it returns true; fails after `timeoutMs` with `what`. A wait, not a timing
+ * assertion: the cap is generous (a loaded CI machine is many times slower than a quiet one), and
+ * the polls are spaced, since many checks parse the whole sink file.
+ */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(50);
   }
 }
 
