@@ -121,6 +121,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
 
     // File source
     filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),
+    directoriesBusy: new Gauge({ name: `${PREFIX}directories_busy`, help: 'Container log directories read every round with their watch closed (busy).', registers }),
     bytesRead: new Counter({ name: `${PREFIX}bytes_read_total`, help: 'Bytes read from log files.', registers }),
     linesRead: new Counter({ name: `${PREFIX}lines_read_total`, help: 'Lines read from log files.', registers }),
     checkpointWrites: new Counter({ name: `${PREFIX}checkpoint_writes_total`, help: 'Checkpoint snapshots written (journal appends not counted).', registers }),

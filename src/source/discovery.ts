@@ -290,6 +290,8 @@ export class PodLogDiscovery {
       });
       this.watchers.set(dir, w);
     } catch (err) {
+      // Gone meanwhile (a pod deleted): nothing to watch, and nothing to warn about.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       if (!this.watchFailureLogged) {
         this.watchFailureLogged = true;
         this.logger.warn({ err, dir }, 'cannot watch directory (inotify limit?); relying on periodic rescans');

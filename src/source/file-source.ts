@@ -117,6 +117,7 @@ class FileSourceRunner implements FileSource, FollowContext {
         watches: this.discovery,
         logger: deps.logger,
         now: this.now,
+        onBusyDirectories: (count) => this.metrics.directoriesBusy.set(count),
         onDone: (follower) => {
           if (this.followers.get(follower.path) !== follower) return;
           this.followers.delete(follower.path);
@@ -181,6 +182,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     for (const f of this.followers.values()) f.close();
     this.followers.clear();
     this.metrics.filesTailed.set(0);
+    this.metrics.directoriesBusy.set(0);
   }
 
   stats(): FileSourceStats {

@@ -46,6 +46,8 @@ export interface ReadLoopDeps {
   now: () => number;
   /** A follower's path is gone and its last file was read. */
   onDone(follower: FileFollower): void;
+  /** The number of busy directories changed. */
+  onBusyDirectories(count: number): void;
 }
 
 /** Rounds in a row with new data before a directory's watch is closed for polling. */
@@ -245,6 +247,7 @@ export class ReadLoop {
       dir.busy = true;
       dir.quietSince = now;
       this.busyDirs.add(dir);
+      this.deps.onBusyDirectories(this.busyDirs.size);
       for (const t of dir.tails) t.busyRounds = 0;
     }
   }
@@ -254,9 +257,14 @@ export class ReadLoop {
     for (const dir of this.busyDirs) {
       if (dir.tails.size > 0 && now - dir.quietSince < QUIET_MS) continue;
       this.busyDirs.delete(dir);
+      this.deps.onBusyDirectories(this.busyDirs.size);
       dir.busy = false;
-      if (dir.tails.size === 0) continue;
+      // Watched again even when its files ended: a restarted container's new file is found by it.
       this.deps.watches.resume(dir.path);
+      if (dir.tails.size === 0) {
+        this.dirs.delete(dir.path);
+        continue;
+      }
       for (const t of dir.tails) this.enqueue(t);
     }
   }

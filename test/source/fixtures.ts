@@ -164,9 +164,10 @@ export function sourceEnv(t: Test, overrides: Partial<FileSourceOptions> = {}) {
   const dataDir = join(root, 'data');
   const out = join(root, 'out.ndjson');
   const logger = recordingLogger();
+  const metrics = testMetrics();
   const start = (more: Partial<FileSourceOptions> = {}) =>
     startFileSource(sourceOptions(podsDir, dataDir, { ...overrides, ...more }), {
-      enrich: createSerialisingStage(), sink: createFileSink(out), metrics: testMetrics(), logger,
+      enrich: createSerialisingStage(), sink: createFileSink(out), metrics, logger,
     });
-  return { root, podsDir, dataDir, out, logger, start };
+  return { root, podsDir, dataDir, out, logger, metrics, start };
 }

@@ -7,7 +7,7 @@
 import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { append, cri, criLine, lines, messagesOf, podDir, sourceEnv, startSourceChild, waitFor } from './fixtures.ts';
+import { append, cri, criLine, lines, messagesOf, metricValue, podDir, sourceEnv, startSourceChild, waitFor } from './fixtures.ts';
 
 let stamp = 100000;
 const rotatedName = (log: string) => `${log}.20261123-${stamp++}`;
@@ -110,6 +110,7 @@ t.test('a busy directory is read every round without its watch; its container re
     busySeen = source.stats().busyDirectories > 0;
   }
   t.ok(busySeen, 'the directory was seen busy');
+  t.equal(await metricValue(e.metrics, 'kube_log_enricher_directories_busy'), 1, 'and counted');
   // The container restarts: a new file beside the old one, while the directory is not watched.
   const restarted = join(pod.containerDir, '1.log');
   append(restarted, cri(lines('after restart', 5)));
