@@ -79,6 +79,8 @@ class FileSourceRunner implements FileSource, FollowContext {
   private readonly saved = new Map<string, CheckpointEntry>();
   /** Paths named by a loaded checkpoint: containers seen by an earlier run. */
   private readonly seenPaths = new Set<string>();
+  /** Paths with no file followed whose last file was fully delivered: its position, kept so that a restart knows the path (see retireInto). */
+  private readonly markers = new Map<string, { entry: CheckpointEntry; at: number }>();
   /** Paths whose follower ended (gone for rotateWait), with the last file read: if the path comes back, only newer files are read. */
   private readonly ended = new Map<string, { key: string; mtimeNs: bigint; at: number }>();
   private checkpointStatus: FileSourceStats['checkpointStatus'] = 'missing';
@@ -231,6 +233,9 @@ class FileSourceRunner implements FileSource, FollowContext {
   private forgetEnded(): void {
     const before = this.now() - ENDED_MEMORY_MS;
     for (const [path, e] of this.ended) if (e.at < before) this.ended.delete(path);
+    const del: string[] = [];
+    for (const [path, m] of this.markers) if (m.at < before) this.dropMarker(path, del);
+    this.journal([], del);
   }
 
   private followNew(paths: readonly string[]): void {
@@ -303,7 +308,17 @@ class FileSourceRunner implements FileSource, FollowContext {
         closeSync(file.fd);
       }
     }
-    return planRestart(segments, checkpointed, this.seenPaths.has(path), this.options.readFrom);
+    const plan = planRestart(segments, checkpointed, this.seenPaths.has(path), this.options.readFrom);
+    if (plan.length === 0) {
+      // Every file of the path was delivered: the newest checkpointed one stays its marker.
+      for (let i = segments.length - 1; i >= 0; i--) {
+        const file = opened.get(segments[i]!.key);
+        if (file === undefined) continue;
+        this.markers.set(path, { entry: { path, ...file.fingerprint, offset: checkpointed.get(segments[i]!.key)! }, at: this.now() });
+        break;
+      }
+    }
+    return plan;
   }
 
   /** Opens a regular file that is not already followed; undefined when it vanished or is followed under another path. */
@@ -332,8 +347,10 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.openInodes.set(key, cursor);
     this.metrics.filesTailed.set(this.openInodes.size);
     // Journaled at once: a file rotated away before its first acknowledgement is still known after a crash.
-    if (this.startupJournal !== undefined) this.startupJournal.push(this.journalEntry(cursor));
-    else this.journal([this.journalEntry(cursor)], []);
+    const del: string[] = [];
+    this.dropMarker(path, del);
+    if (this.startupJournal !== undefined && del.length === 0) this.startupJournal.push(this.journalEntry(cursor));
+    else this.journal([this.journalEntry(cursor)], del);
     return cursor;
   }
 
@@ -342,17 +359,50 @@ class FileSourceRunner implements FileSource, FollowContext {
     const del: string[] = [];
     for (const [cursor, mark] of progress) {
       cursor.acked = mark;
-      if (cursor.closed && mark.offset === cursor.finalOffset) {
-        if (this.cursors.delete(cursor)) del.push(cursor.key);
-      } else {
-        set.push(this.journalEntry(cursor));
-      }
+      if (cursor.closed && mark.offset === cursor.finalOffset) this.retireInto(cursor, set, del);
+      else set.push(this.journalEntry(cursor));
     }
     this.journal(set, del);
   }
 
   private retire(cursor: Cursor): void {
-    if (this.cursors.delete(cursor)) this.journal([], [cursor.key]);
+    const set: string[] = [];
+    const del: string[] = [];
+    this.retireInto(cursor, set, del);
+    this.journal(set, del);
+  }
+
+  /**
+   * A file read to its end and fully delivered is forgotten, unless it is the last one of its
+   * path: then its position stays, as the path's marker, so that a restart knows the container
+   * and reads only the files written after it (without it, a path whose follower ended would
+   * look never seen, and its rotated files would be read again from the start).
+   */
+  private retireInto(cursor: Cursor, set: string[], del: string[]): void {
+    if (!this.cursors.delete(cursor)) return;
+    let others = false;
+    for (const c of this.cursors) {
+      if (c.path === cursor.path) {
+        others = true;
+        break;
+      }
+    }
+    if (others) {
+      del.push(cursor.key);
+      return;
+    }
+    const old = this.markers.get(cursor.path);
+    if (old !== undefined && inodeKey(old.entry.dev, old.entry.ino) !== cursor.key) del.push(inodeKey(old.entry.dev, old.entry.ino));
+    this.markers.set(cursor.path, { entry: entryOf(cursor), at: this.now() });
+    set.push(this.journalEntry(cursor));
+  }
+
+  /** A path is followed (again): its marker is no longer needed. */
+  private dropMarker(path: string, del: string[]): void {
+    const marker = this.markers.get(path);
+    if (marker === undefined) return;
+    this.markers.delete(path);
+    del.push(inodeKey(marker.entry.dev, marker.entry.ino));
   }
 
   /** The cursor's acknowledged position as journal text; what identifies the file is serialised once per fingerprint. */
@@ -384,6 +434,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     for (const c of this.cursors) entries.push(entryOf(c));
     // Loaded but not matched yet (during start-up only): kept.
     for (const e of this.saved.values()) entries.push(e);
+    for (const m of this.markers.values()) entries.push(m.entry);
     const write = this.checkpointStore.save(entries, new Date(this.now()).toISOString()).then(
       () => {
         this.checkpointWrites++;

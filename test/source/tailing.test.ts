@@ -6,14 +6,14 @@ import { createFileSink } from '../../src/sink/index.ts';
 import { createSerialisingStage, startFileSource, type BatchEnricher, type FileSource, type FileSourceOptions } from '../../src/source/index.ts';
 import { append, criLine, dockerLine, messagesOf, metricValue, podDir, readEvents, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
 
-async function run(t: Test, overrides: Partial<FileSourceOptions> = {}, stage: BatchEnricher = createSerialisingStage()) {
+async function run(t: Test, overrides: Partial<FileSourceOptions> = {}, stage: BatchEnricher = createSerialisingStage(), now?: () => number) {
   const root = t.testdir({ pods: {}, data: {} });
   const podsDir = join(root, 'pods');
   const out = join(root, 'out.ndjson');
   const metrics = testMetrics();
   const logger = recordingLogger();
   const sink = createFileSink(out);
-  const start = () => startFileSource(sourceOptions(podsDir, join(root, 'data'), overrides), { enrich: stage, sink, metrics, logger });
+  const start = () => startFileSource(sourceOptions(podsDir, join(root, 'data'), overrides), { enrich: stage, sink, metrics, logger, now });
   return { root, podsDir, out, metrics, logger, sink, start };
 }
 
@@ -154,7 +154,9 @@ t.test('pods appearing and disappearing are noticed', async (t) => {
 });
 
 t.test('partial lines: merged per stream, across a rotation, and flushed after the timeout', async (t) => {
-  const env = await run(t, { partialFlushTimeout: 100 });
+  // The source's clock stands still until the test moves it: the flush timeout cannot expire early on a slow machine.
+  let clock = Date.now();
+  const env = await run(t, { partialFlushTimeout: 100 }, createSerialisingStage(), () => clock);
   const pod = podDir(env.podsDir, 'ns', 'part', 'uid-p');
   const first = criLine('hello ', 'stdout', 'P');
   append(pod.log, first + criLine('err-start ', 'stderr', 'P') + criLine('wor', 'stdout', 'P') + criLine('err-end', 'stderr', 'F'));
@@ -163,7 +165,10 @@ t.test('partial lines: merged per stream, across a rotation, and flushed after t
   await waitFor('stderr line', () => messagesOf(env.out).length >= 1);
   renameSync(pod.log, `${pod.log}.20261123-101500`);
   append(pod.log, criLine('ld', 'stdout', 'F') + criLine('never finished', 'stdout', 'P'));
-  await waitFor('merged and flushed lines', () => messagesOf(env.out).length >= 3);
+  await waitFor('the merged line', () => messagesOf(env.out).length >= 2);
+  await waitFor('the last fragment read', async () => (await metricValue(env.metrics, 'kube_log_enricher_lines_read_total')) >= 6);
+  clock += 1000;
+  await waitFor('the unfinished line flushed after the timeout', () => messagesOf(env.out).length >= 3);
   await source.stop();
   const events = readEvents(env.out);
   t.same(events.map((e) => e.message), ['err-start err-end', 'hello world', 'never finished']);
