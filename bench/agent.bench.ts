@@ -19,7 +19,7 @@
  * Target: >= 300,000 lines/s on one process, peak RSS < 200 MiB.
  *
  * The agent runs with the V8 flags the Helm chart sets in NODE_OPTIONS (its `nodeOptions` value,
- * read from helm/kube-log-enricher/values.yaml): semi-spaces of 16 MiB and an old space capped
+ * read from helm/kube-log-enricher/values.yaml): semi-spaces of 8 MiB and an old space capped
  * at 128 MiB. Left alone, V8 on a large machine grows its semi-spaces to 32 MiB and lets the old
  * space grow to ~4x what is live before collecting (peak RSS ~255 MiB here, ~210 with the
  * semi-space flag alone).

@@ -2,7 +2,7 @@
  * Memory of the worst batch (issue #12, point 1): tiny events of a pod with many labels and
  * annotations, as many as fit in server.maxBodyBytes (8 MiB), so that the enriched answer is
  * ~12x the request. The real `serve` command runs in its own process with the Helm chart's V8
- * flags (`--max-semi-space-size=16 --max-old-space-size=128`), against a simulated API server;
+ * flags (`--max-semi-space-size=8 --max-old-space-size=128`), against a simulated API server;
  * a fresh process per run, since the peak (VmHWM, the kernel's high-water mark of RSS, read from
  * /proc) only goes up.
  *
