@@ -42,9 +42,9 @@ export function nodeFlags(): string {
   return values.nodeOptions;
 }
 
-/** npm run build: the benchmarks run dist/, as the image does. */
-export function build(): void {
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO, 'tsconfig.build.json')], { stdio: 'inherit' });
+/** npm run build (of `project`, this checkout by default): the benchmarks run dist/, as the image does. */
+export function build(project = REPO): void {
+  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(project, 'tsconfig.build.json')], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm run build failed');
 }
 

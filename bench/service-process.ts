@@ -5,18 +5,17 @@
  * stime, all threads) and memory (VmRSS, VmHWM: the kernel's high-water mark) are read from
  * /proc/<pid>, so nothing in the process is instrumented.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 export { REPO, freePort, procCpuSeconds, procKiB } from './harness.ts';
 import { dirname, join } from 'node:path';
-import { REPO, nodeFlags } from './harness.ts';
+import { REPO, build as buildProject, nodeFlags } from './harness.ts';
 
 /** The installed entry point, running the compiled dist/ as the container image does (not the .ts sources through type stripping). */
 export const CLI = process.env.BENCH_CLI ?? join(REPO, 'bin', 'kube-log-enricher.js');
 
-/** npm run build: dist/ from the sources, so the process runs what the image would. */
-export function build(cwd = process.env.BENCH_CLI === undefined ? REPO : join(dirname(CLI), '..')): void {
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(cwd, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('npm run build failed');
+/** npm run build of the checkout whose CLI runs (BENCH_CLI's, else this one). */
+export function build(): void {
+  buildProject(process.env.BENCH_CLI === undefined ? REPO : join(dirname(CLI), '..'));
 }
 
 export interface CommandProcess {
