@@ -9,7 +9,7 @@
  */
 import { contentEnd, failure, snippet } from './failure.ts';
 import { isRfc3339 } from './timestamp.ts';
-import type { DecodeResult, Stream } from './types.ts';
+import { decodedLine, type DecodeResult, type Stream } from './types.ts';
 
 const SPACE = 32;
 const COLON = 58;
@@ -68,11 +68,5 @@ export function decodeCri(line: string): DecodeResult {
     }
   }
 
-  return {
-    format: 'cri',
-    timestamp: line.slice(0, tsEnd),
-    stream,
-    partial,
-    message: line.slice(messageStart, end),
-  };
+  return decodedLine('cri', line.slice(0, tsEnd), stream, partial, line.slice(messageStart, end));
 }

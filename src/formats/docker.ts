@@ -8,7 +8,7 @@
  */
 import { contentEnd, failure, snippet } from './failure.ts';
 import { isRfc3339 } from './timestamp.ts';
-import type { DecodeResult, DecodedLine, JsonMessageLine, Stream } from './types.ts';
+import { decodedLine, jsonMessageLine, type DecodeResult, type DecodedLine, type JsonMessageLine, type Stream } from './types.ts';
 
 const LOG_PREFIX = '{"log":"';
 const STREAM_KEY = '","stream":"';
@@ -18,9 +18,9 @@ function message(log: string, timestamp: string, stream: Stream): DecodedLine {
   const n = log.length;
   if (n > 0 && log.charCodeAt(n - 1) === 10) {
     const cut = n > 1 && log.charCodeAt(n - 2) === 13 ? n - 2 : n - 1;
-    return { format: 'docker', timestamp, stream, partial: false, message: log.slice(0, cut) };
+    return decodedLine('docker', timestamp, stream, false, log.slice(0, cut));
   }
-  return { format: 'docker', timestamp, stream, partial: true, message: log };
+  return decodedLine('docker', timestamp, stream, true, log);
 }
 
 function badTime(time: string): DecodeResult {
@@ -72,7 +72,7 @@ function decodeDockerFast(line: string, end: number): DecodeResult | undefined {
     // Escapes or control characters in "time": JSON.parse decides what it is.
     return time.indexOf('\\') >= 0 || CONTROL_CHAR.test(time) ? undefined : badTime(time);
   }
-  return { format: 'docker', timestamp: time, stream, partial, message: body };
+  return decodedLine('docker', time, stream, partial, body);
 }
 
 /** The general path: any field order, extra fields, whitespace. */
@@ -174,7 +174,7 @@ function decodeDockerShapeKeepingJson(line: string, end: number): DecodedLine | 
   // UTF-8 output (JSON.stringify writes it as an escape): such a line is decoded instead.
   const literal = newline === 0 ? line.slice(bodyStart - 1, logEnd + 1) : line.slice(bodyStart - 1, cut) + '"';
   if (!isWellFormed(literal)) return decodedShape(line, bodyStart, logEnd, timestamp, stream);
-  return { format: 'docker', timestamp, stream, partial: newline === 0, messageJson: literal };
+  return jsonMessageLine(timestamp, stream, newline === 0, literal);
 }
 
 /**
