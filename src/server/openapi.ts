@@ -2,19 +2,13 @@
  * The OpenAPI 3.1 document, generated from the routes' zod schemas by @fastify/swagger. The same
  * document is served at GET /openapi.json and committed as openapi/openapi.json (`npm run openapi`).
  */
-import { readFileSync } from 'node:fs';
 import fastifySwagger, { type SwaggerTransform } from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { PACKAGE_VERSION } from '../version/index.ts';
 
 export const OPENAPI_ROUTE = '/openapi.json';
-
-/** package.json sits two levels up from both src/server and dist/server. */
-export function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
 
 type ContentSchemas = Record<string, { schema: z.ZodType }>;
 
@@ -75,7 +69,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'kube-log-enricher', description: API_DESCRIPTION, version: packageVersion() },
+      info: { title: 'kube-log-enricher', description: API_DESCRIPTION, version: PACKAGE_VERSION },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'server.authToken, when configured' } } },
       security: [{ bearerAuth: [] }],
       tags: [
