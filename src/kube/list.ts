@@ -5,10 +5,12 @@
  */
 import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext } from './client-node.ts';
 import { KubeApiError, apiErrorFromStatus } from './errors.ts';
+import { splitListItems } from './list-items.ts';
 import type { RequestConfig } from './user-agent.ts';
 
 export interface ListPage {
-  items: unknown[];
+  /** Objects handed to onItem. */
+  count: number;
   /** The list's snapshot resourceVersion: watch from here. */
   resourceVersion: string;
   /** Set when more pages follow. */
@@ -26,7 +28,12 @@ function apiUrl(kc: RequestConfig, path: string, query: Record<string, string | 
   return url.toString();
 }
 
-export async function listPage(kc: RequestConfig, path: string, query: Record<string, string | undefined>, signal: AbortSignal): Promise<ListPage> {
+/**
+ * Lists one page; each object goes to `onItem` as soon as it is parsed (list-items.ts), so that
+ * a large page is never held as one parsed graph. When the page turns out to be invalid half-way,
+ * the objects before were handed on already: each was a whole object of the server's snapshot.
+ */
+export async function listPage(kc: RequestConfig, path: string, query: Record<string, string | undefined>, signal: AbortSignal, onItem: (item: unknown) => void): Promise<ListPage> {
   const ctx = new RequestContext(apiUrl(kc, path, query), HttpMethod.GET);
   ctx.setHeaderParam('Accept', 'application/json');
   try {
@@ -47,17 +54,28 @@ export async function listPage(kc: RequestConfig, path: string, query: Record<st
     }
     throw new KubeApiError(apiErrorFromStatus(status, response.httpStatusCode));
   }
-  let body: { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } };
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch (err) {
-    throw new KubeApiError({ code: 'decode', status: 200, message: `list ${path}: invalid JSON (${(err as Error).message})` });
-  }
+  const parts = splitListItems(text);
+  const body = parseJson<{ items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } }>(parts === undefined ? text : parts.envelope, path);
   const items = body?.items ?? [];
   const rv = body?.metadata?.resourceVersion;
   if (!Array.isArray(items) || typeof rv !== 'string') {
     throw new KubeApiError({ code: 'decode', status: 200, message: `list ${path}: the answer has no items array or no metadata.resourceVersion` });
   }
+  let count = items.length;
+  if (parts === undefined) for (const item of items) onItem(item);
+  else {
+    const { spans } = parts;
+    for (let i = 0; i < spans.length; i += 2) onItem(parseJson(text.slice(spans[i], spans[i + 1]), path));
+    count = spans.length / 2;
+  }
   const cont = body.metadata?.continue;
-  return { items, resourceVersion: rv, continueToken: typeof cont === 'string' && cont !== '' ? cont : undefined };
+  return { count, resourceVersion: rv, continueToken: typeof cont === 'string' && cont !== '' ? cont : undefined };
+}
+
+function parseJson<T>(text: string, path: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new KubeApiError({ code: 'decode', status: 200, message: `list ${path}: invalid JSON (${(err as Error).message})` });
+  }
 }

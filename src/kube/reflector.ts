@@ -234,9 +234,11 @@ export class Reflector {
           continue: continueToken,
         },
         signal,
+        (item) => {
+          if (session.add(item) === 'invalid') invalid++;
+        },
       );
       this.#o.metrics.reflectorActivity.contact(kind);
-      for (const item of page.items) if (session.add(item) === 'invalid') invalid++;
       continueToken = page.continueToken;
       rv = page.resourceVersion;
     } while (continueToken !== undefined && !this.#stopped);
