@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
 import type { StoreReader } from '../store/types.ts';
 import { installBearerAuth } from './auth.ts';
-import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, type ClientErrorLimits } from './errors.ts';
+import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, shuttingDown, type ClientErrorLimits } from './errors.ts';
 import { EventBus } from './event-bus.ts';
 import { installHttpMetrics } from './http-metrics.ts';
 import { ByteBudget } from './inflight-budget.ts';
@@ -47,6 +47,8 @@ export interface AppDeps {
 /**
  * Once shutdown begins, answers carry `Connection: close`: a keep-alive connection whose request
  * was in flight is closed after its answer instead of holding the close until its idle timeout.
+ * A request that still arrives (on a connection opened before) is refused with 503 and
+ * Retry-After, in the API's error shape, before its body is read; requests in flight finish.
  * Returns whether shutdown has begun, for answers sent past Fastify's hooks.
  */
 function installCloseOnShutdown(app: FastifyInstance): () => boolean {
@@ -54,6 +56,9 @@ function installCloseOnShutdown(app: FastifyInstance): () => boolean {
   app.addHook('preClose', (done) => {
     closing = true;
     done();
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw shuttingDown();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
@@ -111,7 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
     // Per-request log lines would dominate the log at hundreds of batches a second.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Its own 503 has another body shape: installCloseOnShutdown refuses those requests instead.
+    return503OnClosing: false,
     // Slow or stalled clients (slowloris) are cut off: 408, then the connection closes.
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,

@@ -102,8 +102,24 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ApiError(status, 'invalid_request', fastifyError.message ?? 'bad request');
   }
-  if (status === 503) return new ApiError(503, 'shutting_down', 'the service is shutting down', [], { 'retry-after': '1' });
   return new ApiError(500, 'internal', 'internal error', [{ message: 'see the service log' }]);
+}
+
+/**
+ * Seconds a client refused during shutdown waits before trying again: the process (or its
+ * replacement, during a rolling update) is not back sooner.
+ */
+const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
+
+/** A request that reached the service after its shutdown began (on a connection opened before). */
+export function shuttingDown(): ApiError {
+  return new ApiError(
+    503,
+    'shutting_down',
+    'the service is shutting down',
+    [{ message: 'nothing of this request was used; send it again after Retry-After seconds (to this service once it is back, or to its replacement)' }],
+    { 'retry-after': String(SHUTDOWN_RETRY_AFTER_SECONDS) },
+  );
 }
 
 export function unsupportedMediaType(): ApiError {

@@ -122,8 +122,8 @@ const BATCH_ERRORS = {
 };
 
 const BUSY = errorResponse(
-  'The requests being enriched hold `server.maxInflightBytes` already (a burst of large batches): nothing of this one was ' +
-    'used; retry after `Retry-After` seconds.',
+  'The requests being enriched hold `server.maxInflightBytes` already (a burst of large batches), or the service is shutting ' +
+    'down: nothing of this one was used; retry after `Retry-After` seconds.',
 );
 
 const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds after which a retry makes sense.', schema: { type: 'integer' as const } } };
@@ -286,7 +286,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
           ...BATCH_ERRORS,
           501: errorResponse('The service runs without a sink: use /v1/enrich, or configure one.'),
           503: errorResponse(
-            'The sink is unavailable, or the requests being enriched hold `server.maxInflightBytes` already; retry after ' +
+            'The sink is unavailable, the requests being enriched hold `server.maxInflightBytes` already, or the service is ' +
+              'shutting down; retry after ' +
               '`Retry-After` seconds. When the sink failed after a batch of more than 1 MiB of output was partly written, a ' +
               'retry may repeat the events of the parts it had acknowledged.',
           ),
