@@ -162,13 +162,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app);
 
   const { enricher, metrics } = deps;
+  const budget = new ByteBudget(options.maxInflightBytes, (used, waiting) => {
+    metrics.inflightBytes.set(used);
+    metrics.inflightWaiting.set(waiting);
+  });
   await app.register(
     enrichRoutes({
       enricher,
       bus,
       sink: deps.sink,
       maxBodyBytes: options.maxBodyBytes,
-      budget: new ByteBudget(options.maxInflightBytes),
+      budget,
+      maxInflightWaitMs: options.maxInflightWaitMs,
       sendTimeoutMs: options.sendTimeoutMs,
       closing,
       now: deps.now ?? Date.now,

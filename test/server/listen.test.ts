@@ -48,6 +48,9 @@ t.test('server options are checked when the app is built', async (t) => {
     { maxStreamSubscribers: 0 },
     { sendTimeoutMs: 0 },
     { headersTimeoutMs: DEFAULT_SERVER_OPTIONS.requestTimeoutMs + 1 },
+    { maxInflightWaitMs: -1 },
+    { maxInflightWaitMs: Number.NaN },
+    { maxInflightWaitMs: DEFAULT_SERVER_OPTIONS.requestTimeoutMs + 1 },
   ]) {
     await t.rejects(buildApp({ ...deps, options: { ...DEFAULT_SERVER_OPTIONS, ...bad } }), ServerOptionsError, JSON.stringify(bad));
   }

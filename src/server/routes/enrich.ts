@@ -38,6 +38,8 @@ export interface EnrichRoutesDeps {
   maxBodyBytes: number;
   /** server.maxInflightBytes: request bytes being enriched and answered at once, across both routes. */
   budget: ByteBudget;
+  /** server.maxInflightWait: how long a request that does not fit waits for room before its 503. */
+  maxInflightWaitMs: number;
   /** server.sendTimeout: a client that stops reading its answer this long loses its connection. */
   sendTimeoutMs: number;
   /** True once the server shuts down (a streamed answer then closes its connection). */
@@ -122,15 +124,17 @@ const BATCH_ERRORS = {
 };
 
 const BUSY = errorResponse(
-  'The requests being enriched hold `server.maxInflightBytes` already (a burst of large batches), or the service is shutting ' +
-    'down: nothing of this one was used; retry after `Retry-After` seconds.',
+  'The requests being enriched held `server.maxInflightBytes` (a burst of large batches) for all of the ' +
+    '`server.maxInflightWait` this one waited, or the service is shutting down: nothing of this one was used; retry after ' +
+    '`Retry-After` seconds.',
 );
 
 const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds after which a retry makes sense.', schema: { type: 'integer' as const } } };
 
 const ENCODING_NOTE =
   ' Bodies may be compressed (`Content-Encoding`: gzip, deflate, br or zstd); `server.maxBodyBytes` applies to the decompressed size too.' +
-  ' While the requests being enriched hold `server.maxInflightBytes`, more are answered 503 with `Retry-After`.';
+  ' While the requests being enriched hold `server.maxInflightBytes`, one more waits (its body unread, in arrival order) up to ' +
+  '`server.maxInflightWait` for room, then is answered 503 with `Retry-After`.';
 
 const ENRICH_HEADERS = {
   503: RETRY_AFTER_HEADER,
@@ -209,7 +213,7 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
   return async (app) => {
     installContentDecoding(app, deps.maxBodyBytes);
     // After decoding: a compressed body takes its decompressed size.
-    installInflightBudget(app, deps.budget, deps.maxBodyBytes);
+    installInflightBudget(app, deps.budget, { maxBodyBytes: deps.maxBodyBytes, waitMs: deps.maxInflightWaitMs });
     // Only JSON and NDJSON; anything else is a 415 before the body is read.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser(JSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
@@ -286,8 +290,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
           ...BATCH_ERRORS,
           501: errorResponse('The service runs without a sink: use /v1/enrich, or configure one.'),
           503: errorResponse(
-            'The sink is unavailable, the requests being enriched hold `server.maxInflightBytes` already, or the service is ' +
-              'shutting down; retry after ' +
+            'The sink is unavailable, the requests being enriched held `server.maxInflightBytes` for all of ' +
+              '`server.maxInflightWait`, or the service is shutting down; retry after ' +
               '`Retry-After` seconds. When the sink failed after a batch of more than 1 MiB of output was partly written, a ' +
               'retry may repeat the events of the parts it had acknowledged.',
           ),
