@@ -185,6 +185,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bus,
     connections,
     limits: { maxPendingBytes: options.ingestMaxPendingBytes, partialFlushTimeoutMs: options.partialFlushTimeoutMs },
+    budget,
   }));
   await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents, maxSubscribers: options.maxStreamSubscribers }));
   await app.register(lookupRoutes({ enricher, store: deps.store }));

@@ -319,19 +319,29 @@ export function ndjsonAnswer(records: readonly EnrichedRecord[], out?: ByteWrite
 }
 
 /**
- * An answer to /v1/enrich written a part at a time, so that a large one (a batch of tiny lines of
- * a pod with many labels grows ~12x) is never held whole: NDJSON (records only), or
- * `{"events":[...],"errors":[...]}` built from the records without parsing them again.
+ * Answers up to this size are sent whole; larger ones (an HTTP answer, a /v1/ingest message) go
+ * out in parts of about this size, each written once the previous one is out, and a /v1/forward
+ * batch is written to the sink in parts of it: what one request holds of its output.
+ */
+export const ANSWER_PART_BYTES = 1024 * 1024;
+
+/**
+ * An answer written a part at a time, so that a large one (a batch of tiny lines of a pod with
+ * many labels grows ~12x) is never held whole: NDJSON (records only, after `head` when given),
+ * or `{"events":[...],"errors":[...]}` built from the records without parsing them again.
  */
 export class AnswerEncoder {
   readonly #records: readonly EnrichedRecord[];
   /** JSON answers: the errors' JSON (written last); undefined for NDJSON. */
   readonly #errorsJson: string | undefined;
+  /** NDJSON answers: text written before the records (a /v1/ingest acknowledgement line). */
+  #head: string | undefined;
   #next = 0;
 
-  constructor(records: readonly EnrichedRecord[], format: BatchFormat, errors: readonly EventError[] = []) {
+  constructor(records: readonly EnrichedRecord[], format: BatchFormat, errors: readonly EventError[] = [], head?: string) {
     this.#records = records;
     this.#errorsJson = format === 'json' ? JSON.stringify(errors) : undefined;
+    this.#head = format === 'ndjson' ? head : undefined;
   }
 
   /** Records written so far. */
@@ -348,6 +358,10 @@ export class AnswerEncoder {
     const records = this.#records;
     const json = this.#errorsJson !== undefined;
     if (json && this.#next === 0) out.ascii('{"events":[');
+    if (this.#head !== undefined) {
+      out.utf8(this.#head);
+      this.#head = undefined;
+    }
     while (this.#next < records.length && out.length < partBytes) {
       if (!json) {
         records[this.#next++]!.writeTo(out);

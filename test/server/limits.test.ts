@@ -10,7 +10,8 @@ import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { podFor } from '../../src/sim/index.ts';
 import type { NdjsonChunk, Sink } from '../../src/sink/types.ts';
-import { ndjson, parseNdjson, post, postChunked, RawClient, rawEvent, sampleValue, scrape, startStack, waitFor, type PodRef, type Tap } from './harness.ts';
+import type { WebSocket } from 'ws';
+import { ndjson, parseNdjson, post, postChunked, RawClient, rawEvent, sampleValue, scrape, startStack, waitFor, WsClient, type PodRef, type Stack, type Tap } from './harness.ts';
 
 const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };
 const CAP_MS = 20_000;
@@ -47,6 +48,14 @@ async function heldBudget(t: Tap, maxInflightWaitMs: number) {
     return holder.status;
   };
   return { stack, url: `${stack.url}/v1/enrich`, cart, held: Buffer.byteLength(first), finish };
+}
+
+/** A pod with many labels: ~4 KB of metadata per tiny line, so its answers are ~25x its requests. */
+async function chattyPod(stack: Stack): Promise<PodRef> {
+  const labels = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`example.com/label-${i}`, `value-${i}-${'v'.repeat(30)}`]));
+  const created = stack.sim.create('pods', podFor({ name: 'chatty-0', namespace: 'shop', labels, containers: ['app'], seed: 9 }));
+  await waitFor(() => stack.store.reader().podByName('shop', 'chatty-0'), 'the pod to reach the store');
+  return { namespace: 'shop', name: 'chatty-0', uid: created.metadata.uid!, container: 'app', labels };
 }
 
 t.test('maxInflightBytes: beyond it, after a short maxInflightWait, 503 + Retry-After; freed when the answer is done', async (t) => {
@@ -105,6 +114,54 @@ t.test('a client that goes away while its request waits for room leaves the line
   t.equal(small.status, 200, 'a request that fits goes in: nobody waits ahead of it');
 });
 
+t.test('/v1/ingest shares maxInflightBytes: a message that does not fit waits, unanswered and with reading stopped, until room frees', async (t) => {
+  const { stack, cart, held, finish } = await heldBudget(t, 50);
+  const gauge = async (name: string) => sampleValue(await scrape(stack.url), `kube_log_enricher_${name}`);
+  await waitFor(async () => (await gauge('inflight_bytes')) === held, 'the HTTP request to hold its share');
+  const client = await WsClient.open(`${stack.url}/v1/ingest?ack=true`);
+  await waitFor(() => stack.app.websocketServer.clients.size === 1, 'the server side of the connection');
+  const serverSide = [...stack.app.websocketServer.clients][0] as WebSocket & { isPaused: boolean };
+  const large = bodyOf(cart, 40 * 1024, 'large');
+  client.socket.send(large);
+  await waitFor(async () => (await gauge('inflight_waiting')) === 1, 'the message to wait for room');
+  t.ok(serverSide.isPaused, 'reading from the connection stopped');
+  client.socket.send(ndjson([rawEvent(cart, 'small')]));
+  // Unlike an HTTP request, it waits for as long as it takes: no 503 to give (maxInflightWait is 50 ms here).
+  t.equal(await finish(), 200, 'the HTTP request holding the budget is answered');
+  await client.until(() => client.messages.length === 2, 'both answers', 20_000);
+  const heads = client.messages.map((m) => JSON.parse(m.slice(0, m.indexOf('\n'))) as { ack: number; events: number });
+  t.same(heads.map((h) => [h.ack, h.events]), [[1, large.split('\n').length - 1], [2, 1]], 'answered in full, in order');
+  await waitFor(() => !serverSide.isPaused, 'reading resumed');
+  await waitFor(async () => (await gauge('inflight_bytes')) === 0, 'every share given back once the answers are sent');
+  await client.close();
+});
+
+t.test('/v1/ingest: an answer over 1 MiB goes out as one message in 1 MiB fragments, the next one written once the last is out', async (t) => {
+  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024 } });
+  // ~2 MiB of tiny lines of a pod with many labels: an answer of ~50 MiB, more than the kernel
+  // buffers of a loopback connection hold, so a client that does not read holds it up.
+  const body = bodyOf(await chattyPod(stack), 2 * 1024 * 1024);
+  const events = body.split('\n').length - 1;
+  const client = await WsClient.open(`${stack.url}/v1/ingest?ack=true`);
+  await waitFor(() => stack.app.websocketServer.clients.size === 1, 'the server side of the connection');
+  const serverSide = [...stack.app.websocketServer.clients][0] as WebSocket & { isPaused: boolean };
+  client.socket.pause();
+  client.socket.send(body);
+  const ingested = async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_events_in_total', { route: 'ingest' });
+  await waitFor(async () => (await ingested()) === events, 'the message to be enriched');
+  await waitFor(() => serverSide.isPaused, 'reading to stop while the answer goes out');
+  t.equal(sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_bytes'), Buffer.byteLength(body), 'the message holds its share meanwhile');
+  t.ok(serverSide.bufferedAmount <= 2 * 1024 * 1024, `the service holds about one fragment of it (${serverSide.bufferedAmount} bytes unsent), not all of it`);
+  client.socket.resume();
+  await client.until(() => client.messages.length === 1, 'the answer', 60_000);
+  const answer = client.messages[0]!;
+  t.match(JSON.parse(answer.slice(0, answer.indexOf('\n'))), { ack: 1, events }, 'one message, led by its acknowledgement');
+  t.equal(answer.split('\n').length - 2, events, 'every event in it');
+  t.ok(answer.length > 32 * 1024 * 1024, `larger than the kernel buffers (${answer.length} bytes)`);
+  await waitFor(async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_bytes') === 0, 'its share given back');
+  await client.close();
+});
+
 t.test('a request larger than maxInflightBytes runs when nothing else does', async (t) => {
   const stack = await startStack(t, { server: { maxBodyBytes: 64 * 1024, maxInflightBytes: 16 * 1024, maxInflightWaitMs: 0 } });
   const url = `${stack.url}/v1/enrich`;
@@ -140,12 +197,8 @@ t.test('large answers are streamed in parts, small ones sent whole', async (t) =
 t.test('a client that stops reading its answer loses its connection after sendTimeout, and its share of the budget', async (t) => {
   const limit = 4 * 1024 * 1024;
   const stack = await startStack(t, { server: { maxBodyBytes: limit, maxInflightBytes: limit, sendTimeoutMs: 300 } });
-  // A pod with many labels: ~4 KB of metadata per tiny line, an answer of ~100 MiB, far more than
-  // the kernel buffers of a loopback connection hold (up to 32 MiB here).
-  const labels = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`example.com/label-${i}`, `value-${i}-${'v'.repeat(30)}`]));
-  const created = stack.sim.create('pods', podFor({ name: 'chatty-0', namespace: 'shop', labels, containers: ['app'], seed: 9 }));
-  const chatty: PodRef = { namespace: 'shop', name: 'chatty-0', uid: created.metadata.uid!, container: 'app', labels };
-  await waitFor(() => stack.store.reader().podByName('shop', 'chatty-0'), 'the pod to reach the store');
+  // An answer of ~100 MiB, far more than the kernel buffers of a loopback connection hold (up to 32 MiB here).
+  const chatty = await chattyPod(stack);
   const body = bodyOf(chatty, limit - 1024);
   const stalled = await startPost(stack.url, body, body.length);
   stalled.socket.pause();

@@ -12,6 +12,7 @@ import type { BatchResult, EnrichedRecord, Enricher } from '../../enrich/types.t
 import { SinkUnavailableError, type Sink } from '../../sink/types.ts';
 import { sendAnswer } from '../answer-sender.ts';
 import {
+  ANSWER_PART_BYTES,
   AnswerEncoder,
   JSON_TYPE,
   MAX_ERRORS_IN_HEADER,
@@ -47,12 +48,6 @@ export interface EnrichRoutesDeps {
   /** The clock deciding when a sink that reported itself unavailable is tried again. */
   now: () => number;
 }
-
-/**
- * Answers up to this size are sent whole; larger ones are streamed in parts of this size, and a
- * /v1/forward batch is written to the sink in parts of it: what one request holds of its output.
- */
-export const ANSWER_PART_BYTES = 1024 * 1024;
 
 // --- Schemas -----------------------------------------------------------------------------------
 
