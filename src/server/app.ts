@@ -14,6 +14,7 @@ import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
 import type { StoreReader } from '../store/types.ts';
 import { installBearerAuth } from './auth.ts';
+import { isClientError, logByFault, logClientError } from './client-errors.ts';
 import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, shuttingDown, type ClientErrorLimits } from './errors.ts';
 import { EventBus } from './event-bus.ts';
 import { installHttpMetrics } from './http-metrics.ts';
@@ -77,12 +78,12 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 function clientErrorHandler(limits: ClientErrorLimits) {
   return function (this: FastifyInstance, err: Error & { code?: string; reason?: string }, socket: Socket): void {
     const error = clientErrorAnswer(err, limits);
+    // Node reports here only what the client sent or did: its mistake (or its leaving), no stack trace.
+    logClientError(this.log, err, 'HTTP request', { status: error?.statusCode });
     if (error === undefined || socket.destroyed) {
       socket.destroy();
       return;
     }
-    // A client's mistake, not the service's: no stack trace.
-    this.log.debug({ code: err.code, status: error.statusCode }, error.message);
     // An answer already under way on this connection cannot be followed by another one.
     const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (!socket.writable || inFlight?.headersSent === true) {
@@ -95,14 +96,13 @@ function clientErrorHandler(limits: ClientErrorLimits) {
   };
 }
 
-/** Errors of established WebSockets: a client's protocol mistake is its own (ws has already closed with the right code). */
-function websocketErrorHandler(error: Error & { code?: string }, socket: WebSocket, request: FastifyRequest): void {
-  if (typeof error.code === 'string' && (error.code.startsWith('WS_ERR_') || error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
-    request.log.debug({ code: error.code, route: request.routeOptions.url }, `websocket client error: ${error.message}`);
-    return;
-  }
-  request.log.error({ err: error, route: request.routeOptions.url }, 'websocket connection failed');
-  socket.terminate();
+/**
+ * Errors of established WebSockets: a client's protocol mistake or reset is its own (ws has
+ * already closed with the right code); anything else is the service's, and ends the connection.
+ */
+function websocketErrorHandler(error: Error, socket: WebSocket, request: FastifyRequest): void {
+  logByFault(request.log, error, 'websocket connection', { route: request.routeOptions.url });
+  if (!isClientError(error)) socket.terminate();
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {

@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isPeerGone } from './client-errors.ts';
 
 export const ErrorDetailSchema = z
   .looseObject({
@@ -78,6 +79,8 @@ export class ApiError extends Error {
 /** Translates whatever reached the error handler into the answer a client gets. */
 export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
   if (err instanceof ApiError) return err;
+  // Not the service's fault, though there is nobody left to tell.
+  if (isPeerGone(err)) return new ApiError(400, 'invalid_request', 'the client went away before its request was read');
   if (hasZodFastifySchemaValidationErrors(err)) {
     const where = (err as { validationContext?: string }).validationContext ?? 'request';
     const details = err.validation.map((issue) => {
@@ -171,8 +174,10 @@ export interface ClientErrorLimits {
  */
 export function clientErrorAnswer(err: { code?: string | undefined; reason?: string | undefined }, limits: ClientErrorLimits): ApiError | undefined {
   switch (err.code) {
+    // The peer is gone, or its connection ended in the middle of a request.
     case 'ECONNRESET':
     case 'EPIPE':
+    case 'HPE_INVALID_EOF_STATE':
       return undefined;
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new ApiError(408, 'request_timeout', 'the request did not arrive in time', [

@@ -25,6 +25,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { ByteWriterPool } from '../enrich/byte-writer.ts';
 import type { BatchResult, EnrichedRecord, Enricher, MergeSession } from '../enrich/types.ts';
 import { ANSWER_PART_BYTES, AnswerEncoder, parseEventsMessage } from './batch-codec.ts';
+import { logByFault } from './client-errors.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
 import { Reservation, type ByteBudget } from './inflight-budget.ts';
@@ -151,7 +152,7 @@ export class IngestConnection {
   #run(): void {
     if (this.#working) return;
     this.#work().catch((err: unknown) => {
-      this.#deps.log.error({ err, route: INGEST_ROUTE }, 'ingest connection failed');
+      logByFault(this.#deps.log, err, 'ingest connection', { route: INGEST_ROUTE });
       this.#socket.terminate();
     });
   }
@@ -197,7 +198,7 @@ export class IngestConnection {
       parsed = parseEventsMessage(rawDataToText(data));
     } catch (err) {
       const error = err instanceof ApiError ? err : new ApiError(400, 'malformed_body', 'malformed message');
-      this.#deps.log.debug({ code: error.code, seq, route: INGEST_ROUTE }, `ingest message refused: ${error.message}`);
+      logByFault(this.#deps.log, error, 'ingest message', { seq, route: INGEST_ROUTE });
       this.#sendError(seq, error, share);
       return undefined;
     }
@@ -210,7 +211,7 @@ export class IngestConnection {
     } catch (err) {
       // A fault of the service (an enricher bug), not of the client: logged, answered, and the
       // connection goes on.
-      this.#deps.log.error({ err, route: INGEST_ROUTE }, 'ingest message failed');
+      logByFault(this.#deps.log, err, 'ingest message', { seq, route: INGEST_ROUTE });
       this.#sendError(seq, new ApiError(500, 'internal', 'internal error', [{ message: 'see the service log' }]), share);
       return undefined;
     }
