@@ -97,7 +97,7 @@ export interface NdjsonBatch {
  * occurs inside a multi-byte character), so a body is never held whole, as bytes or as a string.
  * One event per line; blank lines ignored; `\r\n` accepted; end() throws a 400 naming the bad lines.
  */
-export class NdjsonReader {
+export class NdjsonReader implements BodyReader<NdjsonBatch> {
   readonly #events: unknown[] = [];
   #lines = new Int32Array(64);
   #bad: ErrorDetail[] | undefined;
@@ -173,13 +173,19 @@ export class NdjsonReader {
   }
 }
 
+/** Reads a body a chunk at a time (NdjsonReader, JsonBatchReader). */
+export interface BodyReader<T> {
+  push(chunk: Buffer): void;
+  /** What the body was; throws an ApiError when it was not what it should be. */
+  end(): T;
+}
+
 /**
- * An NDJSON request body read and parsed as it streams in, cut off with `tooLarge()` past `limit`
+ * A request body given to `reader` as it streams in, cut off with `tooLarge()` past `limit`
  * bytes. Errors of the stream (a client gone, a body that does not decode) reject.
  */
-export function readNdjsonStream(payload: Readable, limit: number, tooLarge: () => Error): Promise<NdjsonBatch> {
+export function readBodyStream<T>(payload: Readable, limit: number, tooLarge: () => Error, reader: BodyReader<T>): Promise<T> {
   return new Promise((resolve, reject) => {
-    const reader = new NdjsonReader();
     let received = 0;
     const stop = (): void => {
       payload.off('data', onData);

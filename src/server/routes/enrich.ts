@@ -19,15 +19,17 @@ import {
   NDJSON_TYPE,
   NDJSON_TYPES,
   errorsHeader,
+  NdjsonReader,
   negotiateFormat,
-  parseJsonOrNdjsonBody,
-  readNdjsonStream,
+  readBodyStream,
   type BatchFormat,
+  type BodyReader,
 } from '../batch-codec.ts';
 import { installContentDecoding, SUPPORTED_CONTENT_ENCODINGS } from '../content-encoding.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
 import { installInflightBudget, type ByteBudget } from '../inflight-budget.ts';
+import { JsonBatchReader } from '../json-batch-reader.ts';
 import { withResponseHeaders } from '../openapi.ts';
 import { SinkProbe } from '../sink-probe.ts';
 
@@ -211,20 +213,21 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
     installInflightBudget(app, deps.budget, { maxBodyBytes: deps.maxBodyBytes, waitMs: deps.maxInflightWaitMs });
     // Only JSON and NDJSON; anything else is a 415 before the body is read.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser(JSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
-      try {
-        const parsed = parseJsonOrNdjsonBody(body as string);
-        // Answered as JSON, the type the client named; `lines` numbers its errors if it asks for NDJSON.
-        requestBatches.set(request, { format: 'json', lines: parsed.lines });
-        done(null, parsed.value);
-      } catch (err) {
-        done(err as Error, undefined);
-      }
+    // Both parsed as they stream in, an event at a time: neither the bytes nor a string of the
+    // whole body are held (save for JSON bodies that are not a batch, see JsonBatchReader).
+    const tooLarge = () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+    const readBody = <T>(request: FastifyRequest, payload: Readable, reader: BodyReader<T>): Promise<T> => {
+      if (Number(request.headers['content-length']) > deps.maxBodyBytes) throw tooLarge();
+      return readBodyStream(payload, deps.maxBodyBytes, tooLarge, reader);
+    };
+    app.addContentTypeParser(JSON_TYPE, async (request: FastifyRequest, payload: Readable) => {
+      const parsed = await readBody(request, payload, new JsonBatchReader());
+      // Answered as JSON, the type the client named; `lines` numbers its errors if it asks for NDJSON.
+      requestBatches.set(request, { format: 'json', lines: parsed.lines });
+      return parsed.value;
     });
-    // Parsed as it streams in, a line at a time: neither the bytes nor a string of the whole body are held.
     app.addContentTypeParser([...NDJSON_TYPES], async (request: FastifyRequest, payload: Readable) => {
-      if (Number(request.headers['content-length']) > deps.maxBodyBytes) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
-      const batch = await readNdjsonStream(payload, deps.maxBodyBytes, () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      const batch = await readBody(request, payload, new NdjsonReader());
       requestBatches.set(request, { format: 'ndjson', lines: batch.lines });
       return batch.events;
     });
