@@ -49,7 +49,8 @@ export interface IngestLimits {
   partialFlushTimeoutMs: number;
 }
 
-const NO_WAIT_LIMIT = Number.POSITIVE_INFINITY;
+/** A message has no 503 to get: it waits for room as long as it takes. */
+const UNBOUNDED_WAIT = Number.POSITIVE_INFINITY;
 
 export class IngestConnection {
   readonly #socket: WebSocket;
@@ -72,6 +73,8 @@ export class IngestConnection {
   #closing = false;
   #closed = false;
   #finished: Promise<void> | undefined;
+  /** Set while shutdown waits for the loop to end. */
+  #onIdle: (() => void) | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (the session's nextFlushAt it was armed for). */
   #flushTimerAt: number | undefined;
@@ -91,8 +94,6 @@ export class IngestConnection {
     this.#flushDue = true;
     this.#run();
   };
-
-  readonly #afterSend = (): void => this.#updateReading();
 
   constructor(socket: WebSocket, deps: IngestDeps, limits: IngestLimits, options: { ack?: boolean } = {}) {
     this.#socket = socket;
@@ -135,17 +136,13 @@ export class IngestConnection {
     return this.#finished;
   }
 
-  /** Called when the loop ends (shutdown waits for it). */
-  #onIdle: (() => void) | undefined;
-
   async #finish(): Promise<void> {
     if (this.#closed) return;
     const pending = this.#session.flush();
     if (!this.#ack) await this.#emit(pending, undefined, undefined);
     else if (pending.records.length > 0) await this.#answer(null, pending, undefined, undefined);
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#socket.close(1001, 'server shutting down');
+    // onClose follows the handshake (or its timeout), and gives back what answers still hold.
+    if (!this.#closed) this.#socket.close(1001, 'server shutting down');
   }
 
   /** Starts the loop unless it runs. */
@@ -170,7 +167,7 @@ export class IngestConnection {
         continue;
       }
       const data = this.#inbox.shift()!;
-      const share = new Reservation(this.#deps.budget, NO_WAIT_LIMIT);
+      const share = new Reservation(this.#deps.budget, UNBOUNDED_WAIT);
       this.#shares.add(share);
       const bytes = rawDataBytes(data);
       if (!this.#closing && !share.tryTake(bytes)) {
@@ -307,7 +304,7 @@ export class IngestConnection {
       share.release();
       this.#shares.delete(share);
     }
-    this.#afterSend();
+    this.#updateReading();
   }
 
   #block(blocked: boolean): void {
