@@ -126,7 +126,8 @@ export const serverSchema = z.strictObject({
   authToken: secret().optional().describe('Bearer token required on every route but health. Mutually exclusive with authTokenFile.'),
   authTokenFile: path().optional().describe('File holding the bearer token (read at start). Mutually exclusive with authToken.'),
   maxBodyBytes: size().prefault('8MiB').describe('Largest accepted request body.'),
-  maxInflightBytes: size().prefault('8MiB').describe('Request bodies being enriched and answered at once, across all requests (decompressed bytes); a request that would go beyond is answered 503 with Retry-After (one larger than this runs when nothing else does). Bounds the memory of bursts: while a batch is enriched, its events take several times its size in heap.'),
+  maxInflightBytes: size().prefault('8MiB').describe('Request bodies being enriched and answered at once, across all requests and /v1/ingest messages (decompressed bytes); a request that would go beyond waits up to maxInflightWait, then is answered 503 with Retry-After; a /v1/ingest message waits, its connection unread, as long as it takes (one larger than this runs when nothing else does). Bounds the memory of bursts: while a batch is enriched, its events take several times its size in heap.'),
+  maxInflightWait: duration().prefault('5s').describe('How long a request that does not fit in maxInflightBytes waits, its body unread, for room before it is answered 503 with Retry-After (0: at once). Waiting requests are let in in arrival order. Shippers that ignore Retry-After would otherwise send the same bytes again and again while a burst lasts. At most requestTimeout.'),
   tls: z.strictObject({
     certFile: path().describe('PEM certificate chain.'),
     keyFile: path().describe('PEM private key.'),
@@ -208,6 +209,8 @@ export const configSchema = z.strictObject({
 export const ORDERED: readonly (readonly [string, string])[] = [
   ['kubernetes.backoff.initial', 'kubernetes.backoff.max'],
   ['server.headersTimeout', 'server.requestTimeout'],
+  // The request waits unread, and its body must still be in within requestTimeout.
+  ['server.maxInflightWait', 'server.requestTimeout'],
 ];
 
 /** Pairs of keys that cannot both be set. */

@@ -131,6 +131,8 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     sinkErrors: new Counter({ name: `${PREFIX}sink_errors_total`, help: 'Failed deliveries to the sink or service (retried).', labelNames: ['sink'] as const, registers }),
 
     // HTTP and WebSocket
+    inflightBytes: new Gauge({ name: `${PREFIX}inflight_bytes`, help: 'Request bytes being enriched and answered (server.maxInflightBytes), HTTP and /v1/ingest.', registers }),
+    inflightWaiting: new Gauge({ name: `${PREFIX}inflight_waiting`, help: 'Requests and /v1/ingest messages waiting for room in server.maxInflightBytes.', registers }),
     wsClients: new Gauge({ name: `${PREFIX}websocket_clients`, help: 'Open WebSocket connections, by route.', labelNames: ['route'] as const, registers }),
     wsDropped: new Counter({ name: `${PREFIX}websocket_dropped_messages_total`, help: 'Events not sent to a slow /v1/stream subscriber.', labelNames: ['route'] as const, registers }),
     httpDuration: new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status.', labelNames: ['route', 'method', 'status_code'] as const, buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),

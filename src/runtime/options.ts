@@ -26,6 +26,7 @@ export function toServerOptions(c: Config, authToken: string | undefined): Serve
     authToken,
     maxBodyBytes: c.server.maxBodyBytes,
     maxInflightBytes: c.server.maxInflightBytes,
+    maxInflightWaitMs: c.server.maxInflightWait,
     streamBufferEvents: c.server.streamBufferEvents,
     maxStreamSubscribers: c.server.maxStreamSubscribers,
     // Enough for a few answers to 1,000-line batches; past it, reading from that client pauses.

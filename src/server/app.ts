@@ -14,7 +14,8 @@ import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
 import type { StoreReader } from '../store/types.ts';
 import { installBearerAuth } from './auth.ts';
-import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, type ClientErrorLimits } from './errors.ts';
+import { isClientError, logByFault, logClientError } from './client-errors.ts';
+import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, shuttingDown, type ClientErrorLimits } from './errors.ts';
 import { EventBus } from './event-bus.ts';
 import { installHttpMetrics } from './http-metrics.ts';
 import { ByteBudget } from './inflight-budget.ts';
@@ -47,6 +48,8 @@ export interface AppDeps {
 /**
  * Once shutdown begins, answers carry `Connection: close`: a keep-alive connection whose request
  * was in flight is closed after its answer instead of holding the close until its idle timeout.
+ * A request that still arrives (on a connection opened before) is refused with 503 and
+ * Retry-After, in the API's error shape, before its body is read; requests in flight finish.
  * Returns whether shutdown has begun, for answers sent past Fastify's hooks.
  */
 function installCloseOnShutdown(app: FastifyInstance): () => boolean {
@@ -54,6 +57,9 @@ function installCloseOnShutdown(app: FastifyInstance): () => boolean {
   app.addHook('preClose', (done) => {
     closing = true;
     done();
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw shuttingDown();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
@@ -72,12 +78,12 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 function clientErrorHandler(limits: ClientErrorLimits) {
   return function (this: FastifyInstance, err: Error & { code?: string; reason?: string }, socket: Socket): void {
     const error = clientErrorAnswer(err, limits);
+    // Node reports here only what the client sent or did: its mistake (or its leaving), no stack trace.
+    logClientError(this.log, err, 'HTTP request', { status: error?.statusCode });
     if (error === undefined || socket.destroyed) {
       socket.destroy();
       return;
     }
-    // A client's mistake, not the service's: no stack trace.
-    this.log.debug({ code: err.code, status: error.statusCode }, error.message);
     // An answer already under way on this connection cannot be followed by another one.
     const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (!socket.writable || inFlight?.headersSent === true) {
@@ -90,14 +96,13 @@ function clientErrorHandler(limits: ClientErrorLimits) {
   };
 }
 
-/** Errors of established WebSockets: a client's protocol mistake is its own (ws has already closed with the right code). */
-function websocketErrorHandler(error: Error & { code?: string }, socket: WebSocket, request: FastifyRequest): void {
-  if (typeof error.code === 'string' && (error.code.startsWith('WS_ERR_') || error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
-    request.log.debug({ code: error.code, route: request.routeOptions.url }, `websocket client error: ${error.message}`);
-    return;
-  }
-  request.log.error({ err: error, route: request.routeOptions.url }, 'websocket connection failed');
-  socket.terminate();
+/**
+ * Errors of established WebSockets: a client's protocol mistake or reset is its own (ws has
+ * already closed with the right code); anything else is the service's, and ends the connection.
+ */
+function websocketErrorHandler(error: Error, socket: WebSocket, request: FastifyRequest): void {
+  logByFault(request.log, error, 'websocket connection', { route: request.routeOptions.url });
+  if (!isClientError(error)) socket.terminate();
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -111,7 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
     // Per-request log lines would dominate the log at hundreds of batches a second.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Its own 503 has another body shape: installCloseOnShutdown refuses those requests instead.
+    return503OnClosing: false,
     // Slow or stalled clients (slowloris) are cut off: 408, then the connection closes.
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
@@ -156,13 +162,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app);
 
   const { enricher, metrics } = deps;
+  const budget = new ByteBudget(options.maxInflightBytes, (used, waiting) => {
+    metrics.inflightBytes.set(used);
+    metrics.inflightWaiting.set(waiting);
+  });
   await app.register(
     enrichRoutes({
       enricher,
       bus,
       sink: deps.sink,
       maxBodyBytes: options.maxBodyBytes,
-      budget: new ByteBudget(options.maxInflightBytes),
+      budget,
+      maxInflightWaitMs: options.maxInflightWaitMs,
       sendTimeoutMs: options.sendTimeoutMs,
       closing,
       now: deps.now ?? Date.now,
@@ -174,6 +185,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bus,
     connections,
     limits: { maxPendingBytes: options.ingestMaxPendingBytes, partialFlushTimeoutMs: options.partialFlushTimeoutMs },
+    budget,
   }));
   await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents, maxSubscribers: options.maxStreamSubscribers }));
   await app.register(lookupRoutes({ enricher, store: deps.store }));

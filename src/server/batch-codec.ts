@@ -97,7 +97,7 @@ export interface NdjsonBatch {
  * occurs inside a multi-byte character), so a body is never held whole, as bytes or as a string.
  * One event per line; blank lines ignored; `\r\n` accepted; end() throws a 400 naming the bad lines.
  */
-export class NdjsonReader {
+export class NdjsonReader implements BodyReader<NdjsonBatch> {
   readonly #events: unknown[] = [];
   #lines = new Int32Array(64);
   #bad: ErrorDetail[] | undefined;
@@ -173,13 +173,19 @@ export class NdjsonReader {
   }
 }
 
+/** Reads a body a chunk at a time (NdjsonReader, JsonBatchReader). */
+export interface BodyReader<T> {
+  push(chunk: Buffer): void;
+  /** What the body was; throws an ApiError when it was not what it should be. */
+  end(): T;
+}
+
 /**
- * An NDJSON request body read and parsed as it streams in, cut off with `tooLarge()` past `limit`
+ * A request body given to `reader` as it streams in, cut off with `tooLarge()` past `limit`
  * bytes. Errors of the stream (a client gone, a body that does not decode) reject.
  */
-export function readNdjsonStream(payload: Readable, limit: number, tooLarge: () => Error): Promise<NdjsonBatch> {
+export function readBodyStream<T>(payload: Readable, limit: number, tooLarge: () => Error, reader: BodyReader<T>): Promise<T> {
   return new Promise((resolve, reject) => {
-    const reader = new NdjsonReader();
     let received = 0;
     const stop = (): void => {
       payload.off('data', onData);
@@ -319,19 +325,29 @@ export function ndjsonAnswer(records: readonly EnrichedRecord[], out?: ByteWrite
 }
 
 /**
- * An answer to /v1/enrich written a part at a time, so that a large one (a batch of tiny lines of
- * a pod with many labels grows ~12x) is never held whole: NDJSON (records only), or
- * `{"events":[...],"errors":[...]}` built from the records without parsing them again.
+ * Answers up to this size are sent whole; larger ones (an HTTP answer, a /v1/ingest message) go
+ * out in parts of about this size, each written once the previous one is out, and a /v1/forward
+ * batch is written to the sink in parts of it: what one request holds of its output.
+ */
+export const ANSWER_PART_BYTES = 1024 * 1024;
+
+/**
+ * An answer written a part at a time, so that a large one (a batch of tiny lines of a pod with
+ * many labels grows ~12x) is never held whole: NDJSON (records only, after `head` when given),
+ * or `{"events":[...],"errors":[...]}` built from the records without parsing them again.
  */
 export class AnswerEncoder {
   readonly #records: readonly EnrichedRecord[];
   /** JSON answers: the errors' JSON (written last); undefined for NDJSON. */
   readonly #errorsJson: string | undefined;
+  /** NDJSON answers: text written before the records (a /v1/ingest acknowledgement line). */
+  #head: string | undefined;
   #next = 0;
 
-  constructor(records: readonly EnrichedRecord[], format: BatchFormat, errors: readonly EventError[] = []) {
+  constructor(records: readonly EnrichedRecord[], format: BatchFormat, errors: readonly EventError[] = [], head?: string) {
     this.#records = records;
     this.#errorsJson = format === 'json' ? JSON.stringify(errors) : undefined;
+    this.#head = format === 'ndjson' ? head : undefined;
   }
 
   /** Records written so far. */
@@ -348,6 +364,10 @@ export class AnswerEncoder {
     const records = this.#records;
     const json = this.#errorsJson !== undefined;
     if (json && this.#next === 0) out.ascii('{"events":[');
+    if (this.#head !== undefined) {
+      out.utf8(this.#head);
+      this.#head = undefined;
+    }
     while (this.#next < records.length && out.length < partBytes) {
       if (!json) {
         records[this.#next++]!.writeTo(out);

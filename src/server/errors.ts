@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isPeerGone } from './client-errors.ts';
 
 export const ErrorDetailSchema = z
   .looseObject({
@@ -78,6 +79,8 @@ export class ApiError extends Error {
 /** Translates whatever reached the error handler into the answer a client gets. */
 export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
   if (err instanceof ApiError) return err;
+  // Not the service's fault, though there is nobody left to tell.
+  if (isPeerGone(err)) return new ApiError(400, 'invalid_request', 'the client went away before its request was read');
   if (hasZodFastifySchemaValidationErrors(err)) {
     const where = (err as { validationContext?: string }).validationContext ?? 'request';
     const details = err.validation.map((issue) => {
@@ -102,8 +105,24 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ApiError(status, 'invalid_request', fastifyError.message ?? 'bad request');
   }
-  if (status === 503) return new ApiError(503, 'shutting_down', 'the service is shutting down', [], { 'retry-after': '1' });
   return new ApiError(500, 'internal', 'internal error', [{ message: 'see the service log' }]);
+}
+
+/**
+ * Seconds a client refused during shutdown waits before trying again: the process (or its
+ * replacement, during a rolling update) is not back sooner.
+ */
+const SHUTDOWN_RETRY_AFTER_SECONDS = 5;
+
+/** A request that reached the service after its shutdown began (on a connection opened before). */
+export function shuttingDown(): ApiError {
+  return new ApiError(
+    503,
+    'shutting_down',
+    'the service is shutting down',
+    [{ message: 'nothing of this request was used; send it again after Retry-After seconds (to this service once it is back, or to its replacement)' }],
+    { 'retry-after': String(SHUTDOWN_RETRY_AFTER_SECONDS) },
+  );
 }
 
 export function unsupportedMediaType(): ApiError {
@@ -155,8 +174,10 @@ export interface ClientErrorLimits {
  */
 export function clientErrorAnswer(err: { code?: string | undefined; reason?: string | undefined }, limits: ClientErrorLimits): ApiError | undefined {
   switch (err.code) {
+    // The peer is gone, or its connection ended in the middle of a request.
     case 'ECONNRESET':
     case 'EPIPE':
+    case 'HPE_INVALID_EOF_STATE':
       return undefined;
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new ApiError(408, 'request_timeout', 'the request did not arrive in time', [

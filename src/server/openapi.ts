@@ -63,6 +63,9 @@ const API_DESCRIPTION = [
   'Before any route, every request may be answered, in the same shape and then with the connection closed: 400 when it',
   'is not HTTP/1.1, 408 when its line and headers did not arrive within `server.headersTimeout` or the whole request',
   'within `server.requestTimeout`, 431 when its line (the URL with its query) and headers exceed 16 KiB.',
+  '',
+  'While the service shuts down, requests in flight are answered; one that still arrives (on a connection opened before)',
+  'gets 503 with `Retry-After` before its body is read, nothing of it used, and its connection is closed.',
 ].join('\n');
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {

@@ -14,6 +14,8 @@ export interface ServerOptions {
    * for a request that would go beyond; a larger one runs alone).
    */
   maxInflightBytes: number;
+  /** How long a request that does not fit in maxInflightBytes waits for room before its 503 (0: at once). */
+  maxInflightWaitMs: number;
   /** Events queued per /v1/stream subscriber; beyond that its events are dropped and counted. */
   streamBufferEvents: number;
   /** /v1/stream subscribers at once; the next one is refused with 503. */
@@ -39,6 +41,7 @@ export interface ServerOptions {
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxInflightBytes: 8 * 1024 * 1024,
+  maxInflightWaitMs: 5000,
   streamBufferEvents: 1000,
   maxStreamSubscribers: 100,
   ingestMaxPendingBytes: 4 * 1024 * 1024,
@@ -82,14 +85,18 @@ export function checkServerOptions(options: ServerOptions): ServerOptions & { cl
     }
   }
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_SERVER_OPTIONS.closeTimeoutMs!;
-  if (!Number.isSafeInteger(closeTimeoutMs) || closeTimeoutMs < 0) {
-    throw new ServerOptionsError(`server option closeTimeoutMs must be a non-negative integer, got ${String(closeTimeoutMs)}`);
+  for (const [key, value] of [['closeTimeoutMs', closeTimeoutMs], ['maxInflightWaitMs', options.maxInflightWaitMs]] as const) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new ServerOptionsError(`server option ${key} must be a non-negative integer, got ${String(value)}`);
+    }
   }
   if (options.authToken !== undefined && options.authToken.length === 0) {
     throw new ServerOptionsError('server option authToken is empty: leave it unset to disable authentication');
   }
-  if (options.headersTimeoutMs > options.requestTimeoutMs) {
-    throw new ServerOptionsError(`server option headersTimeoutMs (${options.headersTimeoutMs}) must not be longer than requestTimeoutMs (${options.requestTimeoutMs})`);
+  for (const key of ['headersTimeoutMs', 'maxInflightWaitMs'] as const) {
+    if (options[key] > options.requestTimeoutMs) {
+      throw new ServerOptionsError(`server option ${key} (${options[key]}) must not be longer than requestTimeoutMs (${options.requestTimeoutMs})`);
+    }
   }
   return { ...options, authToken: options.authToken, closeTimeoutMs };
 }

@@ -144,8 +144,8 @@ t.test('JSON files, YAML nulls and empty files', async (t) => {
 t.test('error: unknown key', async (t) => {
   const result = load(t, { file: yaml('server:\n  lisen: 0.0.0.0:80\n  frobnicate: 1\nlisten: 0.0.0.0:80\nsource:\n  deletionDelay: 5s\n') });
   t.same(errorLines(result), [
-    'server.lisen: unknown key, did you mean "server.listen"? (got "0.0.0.0:80", expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, tls, streamBufferEvents, maxStreamSubscribers, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:2:3]',
-    'server.frobnicate: unknown key (got 1, expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, tls, streamBufferEvents, maxStreamSubscribers, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:3:3]',
+    'server.lisen: unknown key, did you mean "server.listen"? (got "0.0.0.0:80", expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, maxInflightWait, tls, streamBufferEvents, maxStreamSubscribers, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:2:3]',
+    'server.frobnicate: unknown key (got 1, expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, maxInflightWait, tls, streamBufferEvents, maxStreamSubscribers, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:3:3]',
     'source.deletionDelay: unknown key, did you mean "kubernetes.deletionDelay"? (got "5s", expected a key of source: podsDir, include, exclude, readFrom, dataDir, maxLineBytes, maxLineAction, maxMergedLineBytes, partialFlushTimeout, rotateWait, rescanInterval, checkpointInterval, batchMaxEvents, batchMaxWait, maxBufferedBytes, sink, service, transport, serviceToken, serviceTokenFile, selfPodUid, selfPodName) [from file config.yaml:6:3]',
     'listen: unknown key, did you mean "server.listen"? (got "0.0.0.0:80", expected a section: kubernetes, server, enrichment, source, logging) [from file config.yaml:4:1]',
   ]);
@@ -232,6 +232,19 @@ t.test('error: keys out of order (a timeout beyond the one that bounds it)', asy
   t.same(!result.ok && result.errors.map((e) => e.code), ['bad_duration']);
   const raised = load(t, { file: yaml('server:\n  headersTimeout: 1m\n  requestTimeout: 2m\n') });
   t.ok(raised.ok, 'raised together, they are fine');
+});
+
+t.test('error: server.maxInflightWait not a duration, or longer than server.requestTimeout', async (t) => {
+  const bad = load(t, { file: yaml('server:\n  maxInflightWait: soon\n') });
+  t.same(errorLines(bad), [
+    'server.maxInflightWait: bad duration: not a duration (got "soon", expected a duration such as "500ms", "60s", "5m", "1h") [from file config.yaml:2:3]',
+  ]);
+  const tooLong = load(t, { argv: ['--set', 'server.maxInflightWait=45s'] });
+  t.same(errorLines(tooLong), [
+    'server.maxInflightWait: bad duration: longer than server.requestTimeout (got "45s", expected a duration no longer than server.requestTimeout, which is 30s) [from flag --set server.maxInflightWait]',
+  ]);
+  const none = load(t, { env: { KLE_SERVER_MAX_INFLIGHT_WAIT: '0s' } });
+  t.equal(none.ok && none.config.server.maxInflightWait, 0, '0: refused at once, the old behaviour');
 });
 
 t.test('error: bad size', async (t) => {

@@ -1,5 +1,7 @@
 import t from 'tap';
+import { ByteWriter } from '../../src/enrich/byte-writer.ts';
 import {
+  AnswerEncoder,
   errorsHeader,
   jsonAnswer,
   ndjsonAnswer,
@@ -141,6 +143,25 @@ t.test('answers are built from the records JSON, untouched', async (t) => {
     errors: [{ index: 2, field: 'line', error: 'bad ✗' }],
   });
   t.same(JSON.parse(jsonAnswer([], []).toString()), { events: [], errors: [] });
+});
+
+t.test('AnswerEncoder: parts of about partBytes that together are the whole answer, head first', async (t) => {
+  const records = Array.from({ length: 40 }, (_, i) => record(JSON.stringify({ i, m: 'x'.repeat(100) })));
+  const head = '{"ack":1,"events":40}\n';
+  const parts: Buffer[] = [];
+  const encoder = new AnswerEncoder(records, 'ndjson', [], head);
+  const out = new ByteWriter();
+  for (let last = false; !last; ) {
+    last = encoder.next(out, 1000);
+    parts.push(Buffer.from(out.view()));
+  }
+  t.ok(parts.length > 3, `${parts.length} parts`);
+  t.ok(
+    parts.every((p) => p.length < 1000 + 200),
+    'none much larger than partBytes',
+  );
+  t.equal(Buffer.concat(parts).toString(), ndjsonAnswer(records, undefined, head).toString(), 'together: the head, then every record');
+  t.equal(encoder.written, records.length);
 });
 
 t.test('the errors header is ASCII JSON, bounded, with NDJSON line numbers', async (t) => {

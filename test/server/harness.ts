@@ -101,6 +101,8 @@ export interface StackOptions {
   server?: Partial<ServerOptions>;
   sink?: Sink;
   enricher?: EnricherOptionsOverrides;
+  /** Wraps the real enricher the app gets, e.g. to inject a fault of the service. */
+  wrapEnricher?: (enricher: Enricher) => Enricher;
   /** Return before the reflectors synced (readiness tests). */
   waitForSync?: boolean;
   /** Called before the reflectors start, e.g. to inject API faults. */
@@ -167,7 +169,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
   const enricher = createEnricher(enricherOptions(options.enricher ?? {}), { store: store.reader(), metrics });
   const bus = new EventBus();
   const app = await buildApp({
-    enricher,
+    enricher: options.wrapEnricher?.(enricher) ?? enricher,
     store: store.reader(),
     readiness: reflectors,
     metrics,

@@ -171,12 +171,13 @@ t.test('shutdown sends what is pending, then closes with 1001', async (t) => {
 t.test('answers are written into reused buffers: a reader behind by many large answers gets each intact', async (t) => {
   // A pending-bytes limit far above the answers' size, so that many answers wait in the socket
   // at once: a buffer handed back for reuse before ws sent it would show another message's events.
+  // Answers under 1 MiB each: a larger one would go out in fragments, one at a time.
   const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024, ingestMaxPendingBytes: 256 * 1024 * 1024 } });
   const cart = stack.pod('cart');
   const client = await WsClient.open(`${stack.url}/v1/ingest`);
   client.socket.pause();
-  const MESSAGES = 12;
-  const EVENTS = 2000;
+  const MESSAGES = 24;
+  const EVENTS = 500;
   for (let m = 0; m < MESSAGES; m++) client.socket.send(ndjson(Array.from({ length: EVENTS }, (_, i) => rawEvent(cart, `m${m} e${i}`))));
   const ingested = async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_events_in_total', { route: 'ingest' });
   await waitFor(async () => (await ingested()) === MESSAGES * EVENTS, 'every message enriched while the client reads nothing');

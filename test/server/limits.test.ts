@@ -1,6 +1,7 @@
 /**
  * What a request may hold of the service's memory, over real sockets: the request bytes being
- * enriched at once (server.maxInflightBytes: 503 + Retry-After beyond, however the body comes),
+ * enriched at once (server.maxInflightBytes: beyond it a request waits up to server.maxInflightWait,
+ * then 503 + Retry-After, however the body comes),
  * answers streamed in parts with backpressure instead of built whole, clients that stop reading
  * cut off after server.sendTimeout, and /v1/forward writing a large batch to the sink in parts.
  */
@@ -9,7 +10,8 @@ import { gzipSync } from 'node:zlib';
 import t from 'tap';
 import { podFor } from '../../src/sim/index.ts';
 import type { NdjsonChunk, Sink } from '../../src/sink/types.ts';
-import { ndjson, parseNdjson, post, postChunked, RawClient, rawEvent, startStack, waitFor, type PodRef } from './harness.ts';
+import type { WebSocket } from 'ws';
+import { ndjson, parseNdjson, post, postChunked, RawClient, rawEvent, sampleValue, scrape, startStack, waitFor, WsClient, type PodRef, type Stack, type Tap } from './harness.ts';
 
 const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };
 const CAP_MS = 20_000;
@@ -28,21 +30,42 @@ async function startPost(url: string, body: string, sent: number): Promise<RawCl
   return client;
 }
 
-t.test('maxInflightBytes: beyond it 503 + Retry-After, before the body is read; freed when the answer is done', async (t) => {
+/**
+ * A stack with a budget of 64 KiB, 40 KiB of which a first request holds while its body is still
+ * arriving; `finish()` sends the rest of it and waits for its answer.
+ */
+async function heldBudget(t: Tap, maxInflightWaitMs: number) {
   const limit = 64 * 1024;
-  const stack = await startStack(t, { server: { maxBodyBytes: limit, maxInflightBytes: limit } });
-  const url = `${stack.url}/v1/enrich`;
+  const stack = await startStack(t, { server: { maxBodyBytes: limit, maxInflightBytes: limit, maxInflightWaitMs } });
   const cart = stack.pod('cart');
   const first = bodyOf(cart, 40 * 1024, 'first');
-  const second = bodyOf(cart, 40 * 1024, 'second');
-
-  // Holds 40 KiB of the budget while its body is still arriving.
   const holder = await startPost(stack.url, first, 1000);
+  t.teardown(() => holder.close());
+  const finish = async (): Promise<number | undefined> => {
+    holder.write(first.slice(1000));
+    await waitFor(() => holder.status !== undefined, 'the first answer');
+    holder.close();
+    return holder.status;
+  };
+  return { stack, url: `${stack.url}/v1/enrich`, cart, held: Buffer.byteLength(first), finish };
+}
+
+/** A pod with many labels: ~4 KB of metadata per tiny line, so its answers are ~25x its requests. */
+async function chattyPod(stack: Stack): Promise<PodRef> {
+  const labels = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`example.com/label-${i}`, `value-${i}-${'v'.repeat(30)}`]));
+  const created = stack.sim.create('pods', podFor({ name: 'chatty-0', namespace: 'shop', labels, containers: ['app'], seed: 9 }));
+  await waitFor(() => stack.store.reader().podByName('shop', 'chatty-0'), 'the pod to reach the store');
+  return { namespace: 'shop', name: 'chatty-0', uid: created.metadata.uid!, container: 'app', labels };
+}
+
+t.test('maxInflightBytes: beyond it, after a short maxInflightWait, 503 + Retry-After; freed when the answer is done', async (t) => {
+  const { url, cart, finish } = await heldBudget(t, 50);
+  const second = bodyOf(cart, 40 * 1024, 'second');
   await waitFor(async () => (await post(url, second, NDJSON_HEADERS)).status === 503, 'a request that does not fit to be refused');
   const refused = await post(url, second, NDJSON_HEADERS);
   t.equal(refused.status, 503);
   t.equal(refused.headers.get('retry-after'), '1');
-  t.match(JSON.parse(refused.text), { error: /retry later/, details: [{ message: /server\.maxInflightBytes/ }] });
+  t.match(JSON.parse(refused.text), { error: /retry later/, details: [{ message: /server\.maxInflightBytes.*0\.05 s.*server\.maxInflightWait/ }] });
 
   // Without Content-Length (chunked), or compressed: counted as it arrives, refused the same way.
   const chunked = await postChunked(url, second, NDJSON_HEADERS);
@@ -51,17 +74,96 @@ t.test('maxInflightBytes: beyond it 503 + Retry-After, before the body is read; 
   t.equal(compressed.status, 503, 'gzip: its decompressed size counts');
   t.ok((await post(url, bodyOf(cart, 10 * 1024), NDJSON_HEADERS)).status === 200, 'a small one still fits');
 
-  holder.write(first.slice(1000));
-  await waitFor(() => holder.status !== undefined, 'the first answer');
-  t.equal(holder.status, 200, 'the request holding the budget is answered');
-  holder.close();
+  t.equal(await finish(), 200, 'the request holding the budget is answered');
   const retried = await post(url, second, NDJSON_HEADERS);
   t.equal(retried.status, 200, 'once it is done, the refused one gets through');
   t.equal(parseNdjson(retried.text).length, second.split('\n').length - 1, 'in full');
 });
 
+t.test('over maxInflightBytes, requests wait for room, their bodies unread, and are answered in full once it frees', async (t) => {
+  // A wait far longer than the test needs: whatever the machine's load, the waiters are let in.
+  const { stack, url, cart, held, finish } = await heldBudget(t, 30_000);
+  const second = bodyOf(cart, 40 * 1024, 'second');
+  const third = bodyOf(cart, 40 * 1024, 'third');
+  const waiting = async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_waiting');
+  await waitFor(async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_bytes') === held, 'the first request to hold its share');
+  const secondAnswer = post(url, second, NDJSON_HEADERS);
+  await waitFor(async () => (await waiting()) === 1, 'the second request to wait');
+  // Without Content-Length: its first part waits the same way, behind the second.
+  const thirdAnswer = postChunked(url, third, NDJSON_HEADERS);
+  await waitFor(async () => (await waiting()) === 2, 'the third request to wait');
+
+  t.equal(await finish(), 200, 'the request holding the budget is answered');
+  for (const [name, answer, body] of [['second', secondAnswer, second], ['third', thirdAnswer, third]] as const) {
+    const res = await answer;
+    t.equal(res.status, 200, `the ${name} request, once there was room`);
+    t.equal(parseNdjson(res.text).length, body.split('\n').length - 1, `${name}: in full`);
+  }
+  t.equal(await waiting(), 0, 'nobody waits any more');
+  await waitFor(async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_bytes') === 0, 'the budget to be free');
+});
+
+t.test('a client that goes away while its request waits for room leaves the line', async (t) => {
+  const { stack, cart } = await heldBudget(t, 30_000);
+  const waiting = async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_waiting');
+  const quitter = await startPost(stack.url, bodyOf(cart, 40 * 1024, 'quitter'), 0);
+  await waitFor(async () => (await waiting()) === 1, 'the second request to wait');
+  quitter.close();
+  await waitFor(async () => (await waiting()) === 0, 'its wait to end with its connection');
+  const small = await post(`${stack.url}/v1/enrich`, bodyOf(cart, 8 * 1024), NDJSON_HEADERS);
+  t.equal(small.status, 200, 'a request that fits goes in: nobody waits ahead of it');
+});
+
+t.test('/v1/ingest shares maxInflightBytes: a message that does not fit waits, unanswered and with reading stopped, until room frees', async (t) => {
+  const { stack, cart, held, finish } = await heldBudget(t, 50);
+  const gauge = async (name: string) => sampleValue(await scrape(stack.url), `kube_log_enricher_${name}`);
+  await waitFor(async () => (await gauge('inflight_bytes')) === held, 'the HTTP request to hold its share');
+  const client = await WsClient.open(`${stack.url}/v1/ingest?ack=true`);
+  await waitFor(() => stack.app.websocketServer.clients.size === 1, 'the server side of the connection');
+  const serverSide = [...stack.app.websocketServer.clients][0] as WebSocket & { isPaused: boolean };
+  const large = bodyOf(cart, 40 * 1024, 'large');
+  client.socket.send(large);
+  await waitFor(async () => (await gauge('inflight_waiting')) === 1, 'the message to wait for room');
+  t.ok(serverSide.isPaused, 'reading from the connection stopped');
+  client.socket.send(ndjson([rawEvent(cart, 'small')]));
+  // Unlike an HTTP request, it waits for as long as it takes: no 503 to give (maxInflightWait is 50 ms here).
+  t.equal(await finish(), 200, 'the HTTP request holding the budget is answered');
+  await client.until(() => client.messages.length === 2, 'both answers', 20_000);
+  const heads = client.messages.map((m) => JSON.parse(m.slice(0, m.indexOf('\n'))) as { ack: number; events: number });
+  t.same(heads.map((h) => [h.ack, h.events]), [[1, large.split('\n').length - 1], [2, 1]], 'answered in full, in order');
+  await waitFor(() => !serverSide.isPaused, 'reading resumed');
+  await waitFor(async () => (await gauge('inflight_bytes')) === 0, 'every share given back once the answers are sent');
+  await client.close();
+});
+
+t.test('/v1/ingest: an answer over 1 MiB goes out as one message in 1 MiB fragments, the next one written once the last is out', async (t) => {
+  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024 } });
+  // ~2 MiB of tiny lines of a pod with many labels: an answer of ~50 MiB, more than the kernel
+  // buffers of a loopback connection hold, so a client that does not read holds it up.
+  const body = bodyOf(await chattyPod(stack), 2 * 1024 * 1024);
+  const events = body.split('\n').length - 1;
+  const client = await WsClient.open(`${stack.url}/v1/ingest?ack=true`);
+  await waitFor(() => stack.app.websocketServer.clients.size === 1, 'the server side of the connection');
+  const serverSide = [...stack.app.websocketServer.clients][0] as WebSocket & { isPaused: boolean };
+  client.socket.pause();
+  client.socket.send(body);
+  const ingested = async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_events_in_total', { route: 'ingest' });
+  await waitFor(async () => (await ingested()) === events, 'the message to be enriched');
+  await waitFor(() => serverSide.isPaused, 'reading to stop while the answer goes out');
+  t.equal(sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_bytes'), Buffer.byteLength(body), 'the message holds its share meanwhile');
+  t.ok(serverSide.bufferedAmount <= 2 * 1024 * 1024, `the service holds about one fragment of it (${serverSide.bufferedAmount} bytes unsent), not all of it`);
+  client.socket.resume();
+  await client.until(() => client.messages.length === 1, 'the answer', 60_000);
+  const answer = client.messages[0]!;
+  t.match(JSON.parse(answer.slice(0, answer.indexOf('\n'))), { ack: 1, events }, 'one message, led by its acknowledgement');
+  t.equal(answer.split('\n').length - 2, events, 'every event in it');
+  t.ok(answer.length > 32 * 1024 * 1024, `larger than the kernel buffers (${answer.length} bytes)`);
+  await waitFor(async () => sampleValue(await scrape(stack.url), 'kube_log_enricher_inflight_bytes') === 0, 'its share given back');
+  await client.close();
+});
+
 t.test('a request larger than maxInflightBytes runs when nothing else does', async (t) => {
-  const stack = await startStack(t, { server: { maxBodyBytes: 64 * 1024, maxInflightBytes: 16 * 1024 } });
+  const stack = await startStack(t, { server: { maxBodyBytes: 64 * 1024, maxInflightBytes: 16 * 1024, maxInflightWaitMs: 0 } });
   const url = `${stack.url}/v1/enrich`;
   const cart = stack.pod('cart');
   const big = bodyOf(cart, 40 * 1024);
@@ -95,12 +197,8 @@ t.test('large answers are streamed in parts, small ones sent whole', async (t) =
 t.test('a client that stops reading its answer loses its connection after sendTimeout, and its share of the budget', async (t) => {
   const limit = 4 * 1024 * 1024;
   const stack = await startStack(t, { server: { maxBodyBytes: limit, maxInflightBytes: limit, sendTimeoutMs: 300 } });
-  // A pod with many labels: ~4 KB of metadata per tiny line, an answer of ~100 MiB, far more than
-  // the kernel buffers of a loopback connection hold (up to 32 MiB here).
-  const labels = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`example.com/label-${i}`, `value-${i}-${'v'.repeat(30)}`]));
-  const created = stack.sim.create('pods', podFor({ name: 'chatty-0', namespace: 'shop', labels, containers: ['app'], seed: 9 }));
-  const chatty: PodRef = { namespace: 'shop', name: 'chatty-0', uid: created.metadata.uid!, container: 'app', labels };
-  await waitFor(() => stack.store.reader().podByName('shop', 'chatty-0'), 'the pod to reach the store');
+  // An answer of ~100 MiB, far more than the kernel buffers of a loopback connection hold (up to 32 MiB here).
+  const chatty = await chattyPod(stack);
   const body = bodyOf(chatty, limit - 1024);
   const stalled = await startPost(stack.url, body, body.length);
   stalled.socket.pause();
@@ -150,11 +248,7 @@ t.test('/v1/forward: a batch over 1 MiB of output reaches the sink in parts, eac
 });
 
 t.test('a request refused for the budget does not break its keep-alive connection', async (t) => {
-  const limit = 64 * 1024;
-  const stack = await startStack(t, { server: { maxBodyBytes: limit, maxInflightBytes: limit } });
-  const cart = stack.pod('cart');
-  const holder = await startPost(stack.url, bodyOf(cart, 40 * 1024), 100);
-  t.teardown(() => holder.close());
+  const { stack, cart } = await heldBudget(t, 50);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => agent.destroy());
   const ask = (body: string) =>

@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/config/index.ts';
 import { toServerOptions } from '../../src/runtime/options.ts';
 import { buildApp, DEFAULT_SERVER_OPTIONS, ListenError, ServerOptionsError, startServer, type ServerOptions } from '../../src/server/index.ts';
 import type { Sink } from '../../src/sink/types.ts';
-import { get, makeCertificate, ndjson, post, rawEvent, startStack, waitFor, WsClient } from './harness.ts';
+import { get, makeCertificate, ndjson, post, RawClient, rawEvent, startStack, waitFor, WsClient } from './harness.ts';
 
 t.test('plain HTTP on 127.0.0.1, the default family', async (t) => {
   const stack = await startStack(t);
@@ -48,6 +48,9 @@ t.test('server options are checked when the app is built', async (t) => {
     { maxStreamSubscribers: 0 },
     { sendTimeoutMs: 0 },
     { headersTimeoutMs: DEFAULT_SERVER_OPTIONS.requestTimeoutMs + 1 },
+    { maxInflightWaitMs: -1 },
+    { maxInflightWaitMs: Number.NaN },
+    { maxInflightWaitMs: DEFAULT_SERVER_OPTIONS.requestTimeoutMs + 1 },
   ]) {
     await t.rejects(buildApp({ ...deps, options: { ...DEFAULT_SERVER_OPTIONS, ...bad } }), ServerOptionsError, JSON.stringify(bad));
   }
@@ -102,6 +105,39 @@ t.test('graceful close: an in-flight forward is still answered', async (t) => {
   t.equal(res.status, 200, 'answered during shutdown');
   await closing;
   t.match(readFileSync(join(dir, 'out.ndjson'), 'utf8'), /in flight at shutdown/);
+});
+
+t.test('a request arriving during shutdown: 503 shutting_down with Retry-After, in the documented shape', async (t) => {
+  let release: (() => void) | undefined;
+  // A sink that holds the in-flight forward until the test lets it go: shutdown waits for it.
+  const heldSink: Sink = {
+    available: true,
+    write: () => new Promise<void>((resolve) => (release = resolve)),
+    close: async () => {},
+  };
+  const stack = await startStack(t, { sink: heldSink });
+  const inFlight = post(`${stack.url}/v1/forward`, ndjson([rawEvent(stack.pod('cart'), 'in flight')]), { 'content-type': 'application/x-ndjson' });
+  await waitFor(() => release !== undefined, 'the forward to reach the sink');
+  // A connection whose request has begun (so shutdown does not close it as idle) and ends after.
+  const late = await RawClient.open(stack.url);
+  late.write('POST /v1/enrich HTTP/1.1\r\n');
+  // Same process: a few turns of the event loop and the server has read those bytes.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const closing = stack.server.close();
+  await waitFor(() => fetch(`${stack.url}/healthz`).then(() => false, () => true), 'new connections to be refused');
+  const body = ndjson([rawEvent(stack.pod('cart'), 'too late')]);
+  late.write(`Host: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  await waitFor(() => late.closed, 'the late request to be answered and its connection closed');
+  t.equal(late.status, 503);
+  t.match(late.received, /\r\nretry-after: 5\r\n/i, 'Retry-After');
+  t.match(late.received, /\r\nconnection: close\r\n/i, 'the connection closes');
+  t.match(late.received, /\r\ncontent-type: application\/json/i);
+  const answer = late.json() as Record<string, unknown>;
+  t.same(Object.keys(answer), ['error', 'details'], 'the error shape of every other answer');
+  t.match(answer, { error: 'the service is shutting down', details: [{ message: /Retry-After/ }] });
+  release!();
+  t.equal((await inFlight).status, 200, 'the request in flight is still answered');
+  await closing;
 });
 
 function httpsGet(url: string, ca: string, agent: HttpsAgent): Promise<{ status: number; body: string }> {

@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { get, makeCertificate, RawClient, startStack, waitFor, WsClient } from './harness.ts';
 
 /** Short limits, so the tests wait for seconds at most; the caps below are generous for a loaded machine. */
-const LIMITS = { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, websocketPingIntervalMs: 200 };
+const LIMITS = { headersTimeoutMs: 300, requestTimeoutMs: 600, maxInflightWaitMs: 300, keepAliveTimeoutMs: 300, websocketPingIntervalMs: 200 };
 const CAP_MS = 20_000;
 
 /** Sends `text` one byte every `everyMs` until the connection closes or the text runs out. */

@@ -12,21 +12,24 @@ import type { BatchResult, EnrichedRecord, Enricher } from '../../enrich/types.t
 import { SinkUnavailableError, type Sink } from '../../sink/types.ts';
 import { sendAnswer } from '../answer-sender.ts';
 import {
+  ANSWER_PART_BYTES,
   AnswerEncoder,
   JSON_TYPE,
   MAX_ERRORS_IN_HEADER,
   NDJSON_TYPE,
   NDJSON_TYPES,
   errorsHeader,
+  NdjsonReader,
   negotiateFormat,
-  parseJsonOrNdjsonBody,
-  readNdjsonStream,
+  readBodyStream,
   type BatchFormat,
+  type BodyReader,
 } from '../batch-codec.ts';
 import { installContentDecoding, SUPPORTED_CONTENT_ENCODINGS } from '../content-encoding.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
 import { installInflightBudget, type ByteBudget } from '../inflight-budget.ts';
+import { JsonBatchReader } from '../json-batch-reader.ts';
 import { withResponseHeaders } from '../openapi.ts';
 import { SinkProbe } from '../sink-probe.ts';
 
@@ -38,6 +41,8 @@ export interface EnrichRoutesDeps {
   maxBodyBytes: number;
   /** server.maxInflightBytes: request bytes being enriched and answered at once, across both routes. */
   budget: ByteBudget;
+  /** server.maxInflightWait: how long a request that does not fit waits for room before its 503. */
+  maxInflightWaitMs: number;
   /** server.sendTimeout: a client that stops reading its answer this long loses its connection. */
   sendTimeoutMs: number;
   /** True once the server shuts down (a streamed answer then closes its connection). */
@@ -45,12 +50,6 @@ export interface EnrichRoutesDeps {
   /** The clock deciding when a sink that reported itself unavailable is tried again. */
   now: () => number;
 }
-
-/**
- * Answers up to this size are sent whole; larger ones are streamed in parts of this size, and a
- * /v1/forward batch is written to the sink in parts of it: what one request holds of its output.
- */
-export const ANSWER_PART_BYTES = 1024 * 1024;
 
 // --- Schemas -----------------------------------------------------------------------------------
 
@@ -122,15 +121,17 @@ const BATCH_ERRORS = {
 };
 
 const BUSY = errorResponse(
-  'The requests being enriched hold `server.maxInflightBytes` already (a burst of large batches): nothing of this one was ' +
-    'used; retry after `Retry-After` seconds.',
+  'The requests being enriched held `server.maxInflightBytes` (a burst of large batches) for all of the ' +
+    '`server.maxInflightWait` this one waited, or the service is shutting down: nothing of this one was used; retry after ' +
+    '`Retry-After` seconds.',
 );
 
 const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds after which a retry makes sense.', schema: { type: 'integer' as const } } };
 
 const ENCODING_NOTE =
   ' Bodies may be compressed (`Content-Encoding`: gzip, deflate, br or zstd); `server.maxBodyBytes` applies to the decompressed size too.' +
-  ' While the requests being enriched hold `server.maxInflightBytes`, more are answered 503 with `Retry-After`.';
+  ' While the requests being enriched hold `server.maxInflightBytes`, one more waits (its body unread, in arrival order) up to ' +
+  '`server.maxInflightWait` for room, then is answered 503 with `Retry-After`.';
 
 const ENRICH_HEADERS = {
   503: RETRY_AFTER_HEADER,
@@ -209,23 +210,24 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
   return async (app) => {
     installContentDecoding(app, deps.maxBodyBytes);
     // After decoding: a compressed body takes its decompressed size.
-    installInflightBudget(app, deps.budget, deps.maxBodyBytes);
+    installInflightBudget(app, deps.budget, { maxBodyBytes: deps.maxBodyBytes, waitMs: deps.maxInflightWaitMs });
     // Only JSON and NDJSON; anything else is a 415 before the body is read.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser(JSON_TYPE, { parseAs: 'string' }, (request, body, done) => {
-      try {
-        const parsed = parseJsonOrNdjsonBody(body as string);
-        // Answered as JSON, the type the client named; `lines` numbers its errors if it asks for NDJSON.
-        requestBatches.set(request, { format: 'json', lines: parsed.lines });
-        done(null, parsed.value);
-      } catch (err) {
-        done(err as Error, undefined);
-      }
+    // Both parsed as they stream in, an event at a time: neither the bytes nor a string of the
+    // whole body are held (save for JSON bodies that are not a batch, see JsonBatchReader).
+    const tooLarge = () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+    const readBody = <T>(request: FastifyRequest, payload: Readable, reader: BodyReader<T>): Promise<T> => {
+      if (Number(request.headers['content-length']) > deps.maxBodyBytes) throw tooLarge();
+      return readBodyStream(payload, deps.maxBodyBytes, tooLarge, reader);
+    };
+    app.addContentTypeParser(JSON_TYPE, async (request: FastifyRequest, payload: Readable) => {
+      const parsed = await readBody(request, payload, new JsonBatchReader());
+      // Answered as JSON, the type the client named; `lines` numbers its errors if it asks for NDJSON.
+      requestBatches.set(request, { format: 'json', lines: parsed.lines });
+      return parsed.value;
     });
-    // Parsed as it streams in, a line at a time: neither the bytes nor a string of the whole body are held.
     app.addContentTypeParser([...NDJSON_TYPES], async (request: FastifyRequest, payload: Readable) => {
-      if (Number(request.headers['content-length']) > deps.maxBodyBytes) throw new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
-      const batch = await readNdjsonStream(payload, deps.maxBodyBytes, () => new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      const batch = await readBody(request, payload, new NdjsonReader());
       requestBatches.set(request, { format: 'ndjson', lines: batch.lines });
       return batch.events;
     });
@@ -286,7 +288,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
           ...BATCH_ERRORS,
           501: errorResponse('The service runs without a sink: use /v1/enrich, or configure one.'),
           503: errorResponse(
-            'The sink is unavailable, or the requests being enriched hold `server.maxInflightBytes` already; retry after ' +
+            'The sink is unavailable, the requests being enriched held `server.maxInflightBytes` for all of ' +
+              '`server.maxInflightWait`, or the service is shutting down; retry after ' +
               '`Retry-After` seconds. When the sink failed after a batch of more than 1 MiB of output was partly written, a ' +
               'retry may repeat the events of the parts it had acknowledged.',
           ),

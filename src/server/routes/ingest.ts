@@ -9,6 +9,7 @@ import type { Enricher } from '../../enrich/types.ts';
 import type { Metrics } from '../../metrics/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
+import type { ByteBudget } from '../inflight-budget.ts';
 import { INGEST_ROUTE, IngestConnection, type IngestLimits } from '../ingest-connection.ts';
 import type { WebSocketConnections } from '../websocket-shutdown.ts';
 
@@ -18,6 +19,8 @@ export interface IngestRoutesDeps {
   bus: EventBus;
   connections: WebSocketConnections;
   limits: IngestLimits;
+  /** server.maxInflightBytes, shared with the HTTP routes: a message holds its share until it is answered. */
+  budget: ByteBudget;
 }
 
 const INGEST_DESCRIPTION = [
@@ -30,9 +33,14 @@ const INGEST_DESCRIPTION = [
   '  the line) or for events of it that could not be used (details carry `index`, `line`, `field`, `message`).',
   '',
   'Consecutive partial lines of the same file and stream are merged across messages; a partial line whose final fragment does',
-  'not arrive is sent after `enrichment.partialFlushTimeout`. A client that does not read its answers is not read from until',
-  'they drain. Messages larger than `server.maxBodyBytes` close the connection with 1009; on shutdown the service sends what',
-  'is pending and closes with 1001.',
+  'not arrive is sent after `enrichment.partialFlushTimeout`. Messages larger than `server.maxBodyBytes` close the connection',
+  'with 1009; on shutdown the service answers what it received, sends what is pending and closes with 1001.',
+  '',
+  'Backpressure, never an error: the service stops reading from the connection while its client does not read its answers,',
+  'while a message waits for room in `server.maxInflightBytes` (shared with POST /v1/enrich and /v1/forward; each message holds',
+  'its size there until its answer is sent, and waits as long as it takes, first come first served), and while an answer over',
+  '1 MiB goes out: such an answer is one WebSocket message sent in fragments of 1 MiB, each written once the previous one is',
+  'out (WebSocket libraries put them together).',
   '',
   'With `?ack=true` every message gets exactly one answer, in order: a first line `{"ack": n, "events": k, "excluded": x,',
   '"merged": m, "errors": [...]}` (n counts the messages of the connection from 1; errors are per-event details as above),',
@@ -82,17 +90,11 @@ export function ingestRoutes(deps: IngestRoutesDeps): FastifyPluginAsyncZod {
       },
       wsHandler: (socket, request) => {
         metrics.wsClients.inc({ route: INGEST_ROUTE });
-        const connection = new IngestConnection(socket, { enricher: deps.enricher, bus: deps.bus, writers }, limits, { ack: request.query.ack });
-        const forget = connections.add(connection);
-        socket.on('message', (data) => {
-          try {
-            connection.onMessage(data);
-          } catch (err) {
-            // An enricher bug must not take the process down with the socket's event loop.
-            request.log.error({ err }, 'ingest message failed');
-            socket.send(JSON.stringify({ error: 'internal error', details: [{ message: 'see the service log' }] }));
-          }
+        const connection = new IngestConnection(socket, { enricher: deps.enricher, bus: deps.bus, writers, budget: deps.budget, log: request.log }, limits, {
+          ack: request.query.ack,
         });
+        const forget = connections.add(connection);
+        socket.on('message', (data) => connection.onMessage(data));
         socket.on('close', () => {
           forget();
           metrics.wsClients.dec({ route: INGEST_ROUTE });
