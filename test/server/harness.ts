@@ -154,7 +154,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
     watchNamespaces: true,
     watchTimeoutMs: 5000,
     backoff: { initialMs: 20, maxMs: 200, factor: 2, jitter: 0.2 },
-    store,
+    writer: store.writer(),
     metrics,
     logger: QUIET,
   });
