@@ -15,13 +15,13 @@
  * Run: npm run bench enrich   (prints medians with min/max over rounds; asserts nothing)
  */
 import os from 'node:os';
-import { ByteWriter, createEnricher, enricherOptions, type SchemaName } from '../src/enrich/index.ts';
+import { ByteWriter, createEnricher, type SchemaName } from '../src/enrich/index.ts';
 import { decodeLine, decodeLineKeepingJson, isDecodeFailure } from '../src/formats/index.ts';
 import { generateCluster, SeededRandom } from '../src/sim/index.ts';
 import { ndjsonOfRecords } from '../src/sink/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 import { criLine, dockerLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
-import { defaultDeletionDelayMs } from '../test/builders/defaults.ts';
+import { defaultDeletionDelayMs, defaultEnricherOptions } from '../test/builders/defaults.ts';
 import { fmt, summarise } from './stats.ts';
 
 const LINES = 20_000;
@@ -155,7 +155,7 @@ function main(): void {
   // Output goes into one reused buffer, as the agent's sink stage does (a response gets a fresh one).
   const out = new ByteWriter(1 << 20);
   const enrichPass = (schema: SchemaName, workload: Workload, toBytes: boolean): Pass => {
-    const enricher = createEnricher(enricherOptions({ schema }), { store: store.reader() });
+    const enricher = createEnricher(defaultEnricherOptions({ schema }), { store: store.reader() });
     let session = enricher.newSession();
     // One session a round, as one /v1/ingest connection; its last batch also flushes what is left.
     return parsedPass(workload.bodies, (events: Record<string, unknown>[], b) => {

@@ -12,13 +12,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEnricher, enricherOptions } from '../src/enrich/index.ts';
+import { createEnricher } from '../src/enrich/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { buildApp, DEFAULT_SERVER_OPTIONS, startServer } from '../src/server/index.ts';
+import { buildApp, startServer } from '../src/server/index.ts';
 import { generateCluster, SeededRandom } from '../src/sim/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 import { criLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
-import { defaultDeletionDelayMs } from '../test/builders/defaults.ts';
+import { defaultDeletionDelayMs, defaultEnricherOptions, defaultServerOptions } from '../test/builders/defaults.ts';
 import type { LoadJob, LoadResult } from './http-load.ts';
 import { fmt, summarise } from './stats.ts';
 
@@ -39,8 +39,8 @@ store.replace('namespaces', cluster.namespaces);
 store.replace('nodes', cluster.nodes);
 store.replace('pods', cluster.pods);
 const metrics = createMetrics(undefined, { processMetrics: false });
-const enricher = createEnricher(enricherOptions(), { store: store.reader(), metrics });
-const app = await buildApp({ enricher, store: store.reader(), readiness: { status: () => [] }, metrics, logger: false, options: DEFAULT_SERVER_OPTIONS });
+const enricher = createEnricher(defaultEnricherOptions(), { store: store.reader(), metrics });
+const app = await buildApp({ enricher, store: store.reader(), readiness: { status: () => [] }, metrics, logger: false, options: defaultServerOptions() });
 const server = await startServer(app, { listen: '127.0.0.1:0' });
 
 // --- The input: 16 distinct 1,000-line batches of CRI lines, 50-300 byte messages ---------------

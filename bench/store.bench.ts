@@ -106,7 +106,7 @@ async function loadStore(url: string, interner: StringInterner | undefined, list
   const store = new RetainingStore({ deletionDelayMs: defaultDeletionDelayMs(), metrics, ...(interner ? { interner } : {}) });
   const started = performance.now();
   const cpuStart = process.cpuUsage();
-  const reflectors = startReflectors({ kubeConfig: kc, watchNodes: true, watchNamespaces: true, watchTimeoutMs: 30_000, backoff: defaultBackoff(), store, metrics, logger: silent, ...(listPageSize === undefined ? {} : { listPageSize }) });
+  const reflectors = startReflectors({ kubeConfig: kc, watchNodes: true, watchNamespaces: true, watchTimeoutMs: 30_000, backoff: defaultBackoff(), writer: store.writer(), metrics, logger: silent, ...(listPageSize === undefined ? {} : { listPageSize }) });
   await reflectors.ready();
   const readyMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuStart);

@@ -6,22 +6,25 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEnricher, DEFAULT_ENRICHER_OPTIONS } from '../src/enrich/index.ts';
+import { defaultConfig } from '../src/config/index.ts';
+import { createEnricher } from '../src/enrich/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { buildApp, DEFAULT_SERVER_OPTIONS, renderOpenApi } from '../src/server/index.ts';
+import { toEnricherOptions, toServerOptions } from '../src/runtime/options.ts';
+import { buildApp, renderOpenApi } from '../src/server/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 
 export const OPENAPI_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', 'openapi', 'openapi.json');
 
 export async function generateOpenApi(): Promise<string> {
+  const config = defaultConfig();
   const store = new RetainingStore({ deletionDelayMs: 0 });
   const metrics = createMetrics(undefined, { processMetrics: false });
   const app = await buildApp({
-    enricher: createEnricher(DEFAULT_ENRICHER_OPTIONS, { store: store.reader(), metrics }),
+    enricher: createEnricher(toEnricherOptions(config), { store: store.reader(), metrics }),
     store: store.reader(),
     readiness: { status: () => [] },
     metrics,
-    options: DEFAULT_SERVER_OPTIONS,
+    options: toServerOptions(config, undefined),
   });
   try {
     await app.ready();

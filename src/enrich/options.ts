@@ -1,6 +1,8 @@
 /**
- * What the enricher needs to know, as a plain value. The lead maps the `enrichment` config section
- * onto it (durations and sizes already in ms and bytes); tests build it with enricherOptions().
+ * What the enricher needs to know, as a plain, fully resolved value: src/runtime/options.ts maps
+ * the `enrichment` config section onto it (durations and sizes already in ms and bytes). Its
+ * defaults are the config schema's (src/config/schema.ts); tests build them through it too
+ * (test/builders/defaults.ts).
  */
 
 /** Output layouts, each mirroring the event another project emits (docs/schemas.md). */
@@ -52,49 +54,4 @@ export interface EnricherOptions {
   maxMergedLineBytes: number;
   /** A partial line whose final fragment never comes is emitted after this long. */
   partialFlushTimeoutMs: number;
-}
-
-export const DEFAULT_ENRICHER_OPTIONS: Readonly<EnricherOptions> = Object.freeze({
-  schema: 'vector',
-  include: Object.freeze({
-    podLabels: true,
-    podAnnotations: true,
-    namespaceLabels: true,
-    namespaceAnnotations: false,
-    nodeLabels: true,
-    nodeAnnotations: false,
-  }),
-  rename: Object.freeze({}),
-  exclude: Object.freeze({
-    label: 'logs.kube-log-enricher.io/exclude',
-    annotation: 'logs.kube-log-enricher.io/exclude',
-    containersAnnotation: 'logs.kube-log-enricher.io/exclude-containers',
-  }),
-  input: Object.freeze({ file: 'file', line: 'line', message: 'message', timestamp: 'timestamp', stream: 'stream' }),
-  maxMergedLineBytes: 1024 * 1024,
-  partialFlushTimeoutMs: 5000,
-});
-
-export interface EnricherOptionsOverrides {
-  schema?: SchemaName;
-  include?: Partial<IncludeGroups>;
-  rename?: Readonly<Record<string, string>>;
-  exclude?: Partial<ExcludeOptions>;
-  input?: Partial<InputFieldNames>;
-  maxMergedLineBytes?: number;
-  partialFlushTimeoutMs?: number;
-}
-
-/** The defaults with some keys overridden (one level deep). */
-export function enricherOptions(overrides: EnricherOptionsOverrides = {}): EnricherOptions {
-  const d = DEFAULT_ENRICHER_OPTIONS;
-  return {
-    schema: overrides.schema ?? d.schema,
-    include: { ...d.include, ...overrides.include },
-    rename: { ...d.rename, ...overrides.rename },
-    exclude: { ...d.exclude, ...overrides.exclude },
-    input: { ...d.input, ...overrides.input },
-    maxMergedLineBytes: overrides.maxMergedLineBytes ?? d.maxMergedLineBytes,
-    partialFlushTimeoutMs: overrides.partialFlushTimeoutMs ?? d.partialFlushTimeoutMs,
-  };
 }

@@ -1,10 +1,12 @@
 /**
  * A reflector (client-go's word): list, then watch from the list's resourceVersion, folding every
- * event into the RetainingStore; on any stop, decide between re-watching and relisting, and retry
- * with backoff. It is a plain loop over this state machine (kube-rs `watcher` style):
+ * event into the store through a StoreWriter (kube-rs `reflector::store::Writer`: the one writer
+ * of the store; this loop knows nothing of how objects are kept); on any stop, decide between
+ * re-watching and relisting, and retry with backoff. It is a plain loop over this state machine
+ * (kube-rs `watcher` style):
  *
- *   [need list] --list ok--> store.replace, synced --> [watching from rv]
- *   [watching]  --event/bookmark--> store.apply, rv = event rv, backoff reset
+ *   [need list] --list ok--> writer replace, synced --> [watching from rv]
+ *   [watching]  --event/bookmark--> writer.apply, rv = event rv, backoff reset
  *               --server closed / client inactivity timeout--> [watching] (same rv)
  *               --410 Expired (ERROR event or HTTP 410)--> [need consistent list]
  *               --any other error--> backoff --> [watching] (same rv; a too-old rv earns a 410)
@@ -19,7 +21,7 @@
  *
  * Why not client-node's ListWatch/informer: it keeps every full object in its own cache (5-20 KiB
  * per pod, beside our slim copy), stops for good on most errors, and requests no bookmarks. Its
- * `Watch` is used as is: one watch request, its inactivity timeout, its line parsing.
+ * `Watch` is used as is (watch.ts): one watch request, its inactivity timeout, its line parsing.
  *
  * Dead-watch detection: no extra watchdog. `Watch.requestTimeoutMs` is an inactivity timer reset
  * by every byte received; we set it to `watchTimeoutMs`, so a connection that sends nothing (not
@@ -28,15 +30,15 @@
  * quiet hour does not earn a 410 and a full relist), and send `timeoutSeconds` (5-10 min, like
  * client-go) so the server rotates watches itself.
  */
-import { Watch, type KubeConfig } from './client-node.ts';
+import type { KubeConfig, Watch } from './client-node.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { RetainingStore, WatchEventType } from '../store/index.ts';
-import type { ResourceKind } from '../store/types.ts';
+import type { ResourceKind, StoreWriter, WatchEventType } from '../store/index.ts';
 import { BackoffSequence, type Backoff } from '../backoff/index.ts';
 import { apiErrorFromStatus, normaliseApiError, type ApiError, type ApiErrorCode } from './errors.ts';
 import { listPage } from './list.ts';
 import type { ReflectorStatus } from './types.ts';
 import { withUserAgent, type RequestConfig } from './user-agent.ts';
+import { createWatch } from './watch.ts';
 
 /** Structurally pino's logger (pino.Logger fits). */
 export interface ReflectorLogger {
@@ -53,7 +55,8 @@ export interface ReflectorOptions {
   labelSelector?: string | undefined;
   fieldSelector?: string | undefined;
   kubeConfig: KubeConfig;
-  store: RetainingStore;
+  /** Where list results and watch events go: the reflector's only way to change the store. */
+  writer: StoreWriter;
   metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors' | 'reflectorActivity'>;
   logger: ReflectorLogger;
   backoff: Backoff;
@@ -124,14 +127,10 @@ export class Reflector {
     this.#random = options.random ?? Math.random;
     this.#backoff = new BackoffSequence(options.backoff, this.#random);
     this.#requests = withUserAgent(options.kubeConfig);
-    // Watch only calls the two methods a RequestConfig has (test/kube's User-Agent test guards it).
-    this.#watch = new Watch(this.#requests as KubeConfig);
-    // A plain instance field in client-node 2.0.1 (private only in its typings): the inactivity
-    // timer of every watch request. test/kube's dead-connection test guards it across upgrades.
-    (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.watchTimeoutMs;
+    this.#watch = createWatch(this.#requests, options.watchTimeoutMs);
     options.metrics.reflectorSynced.set({ kind: this.kind }, 0);
     options.metrics.reflectorActivity.started(this.kind);
-    options.store.expectSync(this.kind);
+    options.writer.expectSync(this.kind);
   }
 
   start(): void {
@@ -215,7 +214,7 @@ export class Reflector {
   async #list(): Promise<void> {
     const { kind } = this;
     const pageSize = this.#o.listPageSize ?? 500;
-    const session = this.#o.store.beginReplace(kind);
+    const session = this.#o.writer.beginReplace(kind);
     let continueToken: string | undefined;
     let rv: string;
     let invalid = 0;
@@ -293,7 +292,7 @@ export class Reflector {
             case 'ADDED':
             case 'MODIFIED':
             case 'DELETED':
-              if (this.#o.store.apply(kind, type as WatchEventType, object) === 'invalid') {
+              if (this.#o.writer.apply(kind, type as WatchEventType, object) === 'invalid') {
                 this.#o.logger.warn({ kind, type }, `${kind} watch event without metadata.uid/name: ignored`);
               }
               break;

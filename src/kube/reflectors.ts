@@ -1,12 +1,11 @@
 /**
  * The reflectors the product runs: pods (of this node, when a node name is set), namespaces and
- * nodes, all folding into one RetainingStore. A plain options object: src/runtime/service.ts maps
- * the `kubernetes` config section (docs/configuration.md) onto it.
+ * nodes, all folding into one store through its StoreWriter. A plain options object:
+ * src/runtime/service.ts maps the `kubernetes` config section (docs/configuration.md) onto it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../metrics/index.ts';
-import type { RetainingStore } from '../store/index.ts';
-import type { ResourceKind } from '../store/types.ts';
+import type { ResourceKind, StoreWriter } from '../store/index.ts';
 import type { Backoff } from '../backoff/index.ts';
 import { Reflector, type ReflectorLogger } from './reflector.ts';
 import type { ReadinessSource, ReflectorStatus } from './types.ts';
@@ -23,7 +22,8 @@ export interface ReflectorsOptions {
   /** A watch that receives nothing for this long is considered dead and re-opened. */
   watchTimeoutMs: number;
   backoff: Backoff;
-  store: RetainingStore;
+  /** The store's write half (RetainingStore.writer()). */
+  writer: StoreWriter;
   metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors' | 'reflectorActivity'>;
   logger: ReflectorLogger;
   /** Jitter source for backoff and watch durations; injectable for tests. */
@@ -86,7 +86,7 @@ export function startReflectors(o: ReflectorsOptions): Reflectors {
       new Reflector({
         ...target,
         kubeConfig: o.kubeConfig,
-        store: o.store,
+        writer: o.writer,
         metrics: o.metrics,
         logger: o.logger,
         backoff: o.backoff,

@@ -3,22 +3,22 @@
  * (pure functions: every component keeps a narrow, plain options interface of its own).
  */
 import type { Config } from '../config/index.ts';
-import { enricherOptions, type EnricherOptions } from '../enrich/index.ts';
+import type { EnricherOptions } from '../enrich/index.ts';
 import type { Backoff } from '../kube/index.ts';
 import type { ServerOptions } from '../server/index.ts';
 import type { FileSourceOptions } from '../source/index.ts';
 
 export function toEnricherOptions(c: Config): EnricherOptions {
   const e = c.enrichment;
-  return enricherOptions({
+  return {
     schema: e.schema,
-    include: e.include,
-    rename: e.rename,
-    exclude: e.exclude,
-    input: e.input,
+    include: { ...e.include },
+    rename: { ...e.rename },
+    exclude: { ...e.exclude },
+    input: { ...e.input },
     maxMergedLineBytes: e.maxMergedLineBytes,
     partialFlushTimeoutMs: e.partialFlushTimeout,
-  });
+  };
 }
 
 export function toServerOptions(c: Config, authToken: string | undefined): ServerOptions {

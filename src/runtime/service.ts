@@ -95,7 +95,7 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     watchNamespaces: k.watchNamespaces,
     watchTimeoutMs: k.watchTimeout,
     backoff: toBackoff(config),
-    store,
+    writer: store.writer(),
     metrics,
     logger: logger.child({ component: 'reflector' }),
   });

@@ -1,7 +1,8 @@
 /**
- * Every error the API answers with has one shape, `{"error": "...", "details": [...]}` (SPEC.md
- * section 3). Handlers throw ApiError values; Fastify's own errors are translated here, so a
- * client never sees a 5xx for something it sent.
+ * Every error the API answers with has one shape, `{"error": "...", "details": [...]}`: the
+ * `ApiError` schema of openapi/openapi.json, generated from ErrorBodySchema below. Handlers throw
+ * ApiError values; Fastify's own errors are translated here, so a client never sees a 5xx for
+ * something it sent.
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

@@ -14,12 +14,9 @@ export interface TlsMaterial {
   key: string | Buffer;
 }
 
-/** Loopback unless told otherwise: the API is for the node's own shippers. */
-export const DEFAULT_LISTEN = '127.0.0.1:8080';
-
 export interface StartServerOptions {
-  /** "127.0.0.1:8080" or "[::1]:8080"; port 0 picks a free port. Default DEFAULT_LISTEN. */
-  listen?: string | undefined;
+  /** "127.0.0.1:8080" or "[::1]:8080" (`server.listen`); port 0 picks a free port. */
+  listen: string;
   tls?: TlsMaterial | undefined;
 }
 
@@ -48,7 +45,7 @@ function baseUrl(scheme: string, host: string, port: number): string {
 }
 
 export async function startServer(app: FastifyInstance, options: StartServerOptions): Promise<RunningServer> {
-  const parsed = parseListenAddress(options.listen ?? DEFAULT_LISTEN);
+  const parsed = parseListenAddress(options.listen);
   if (!parsed.ok) throw new ListenError(parsed.message);
   const { host, port } = parsed.value;
   if (options.tls === undefined) {

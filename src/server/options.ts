@@ -1,8 +1,8 @@
 /**
- * What the HTTP/WebSocket API needs to know beyond its dependencies. TLS belongs to startServer.
- * The defaults of the keys a user can set live in src/config/schema.ts; DEFAULT_SERVER_OPTIONS
- * repeats them for callers without a configuration (tests, benchmarks, the OpenAPI generator),
- * and a test keeps the two in step.
+ * What the HTTP/WebSocket API needs to know beyond its dependencies, fully resolved: TLS belongs
+ * to startServer. src/runtime/options.ts maps the configuration onto it; the defaults of the keys
+ * a user can set live only in src/config/schema.ts (tests build them through it, see
+ * test/builders/defaults.ts).
  */
 export interface ServerOptions {
   /** Bearer token required on every route but /healthz and /readyz; undefined: no auth. Never logged. */
@@ -38,21 +38,8 @@ export interface ServerOptions {
   closeTimeoutMs?: number | undefined;
 }
 
-export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
-  maxBodyBytes: 8 * 1024 * 1024,
-  maxInflightBytes: 8 * 1024 * 1024,
-  maxInflightWaitMs: 5000,
-  streamBufferEvents: 1000,
-  maxStreamSubscribers: 100,
-  ingestMaxPendingBytes: 4 * 1024 * 1024,
-  partialFlushTimeoutMs: 5000,
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 72_000,
-  sendTimeoutMs: 30_000,
-  websocketPingIntervalMs: 30_000,
-  closeTimeoutMs: 2000,
-};
+/** closeTimeoutMs when not given: not a configuration key, so its default lives here. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 
 export class ServerOptionsError extends Error {
   readonly code = 'invalid_server_options';
@@ -84,7 +71,7 @@ export function checkServerOptions(options: ServerOptions): ServerOptions & { cl
       throw new ServerOptionsError(`server option ${key} must be a positive integer, got ${String(value)}`);
     }
   }
-  const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_SERVER_OPTIONS.closeTimeoutMs!;
+  const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   for (const [key, value] of [['closeTimeoutMs', closeTimeoutMs], ['maxInflightWaitMs', options.maxInflightWaitMs]] as const) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw new ServerOptionsError(`server option ${key} must be a non-negative integer, got ${String(value)}`);

@@ -3,7 +3,10 @@
  * tests: a real HTTP list/watch endpoint on loopback with injectable faults.
  */
 export { SimApiServer, startSimApiServer } from './server.ts';
-export type { SimApiServerOptions, SimLogger, RequestRecord, FailNextOptions, FaultVerb } from './server.ts';
+export type { SimApiServerOptions } from './server.ts';
+export type { SimLogger } from './reply.ts';
+export type { RequestRecord } from './request-log.ts';
+export type { FailNextOptions, FaultVerb, SimFaults } from './faults.ts';
 export { SimError } from './store.ts';
 export type { SimErrorCode, Change, ChangeType } from './store.ts';
 export type { KubeconfigOptions } from './kubeconfig.ts';

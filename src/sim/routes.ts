@@ -85,3 +85,12 @@ export function listKindOf(kind: SimKind): string {
 export function objectKindOf(kind: SimKind): string {
   return kind === 'pods' ? 'Pod' : kind === 'namespaces' ? 'Namespace' : 'Node';
 }
+
+/**
+ * An object's JSON with kind and apiVersion first, as `get` and watch events carry them (stored
+ * objects have neither). Built from the cached text: no new serialisation per reader.
+ */
+export function withKindJson(kind: SimKind, objectJson: string): string {
+  const head = `{"kind":"${objectKindOf(kind)}","apiVersion":"v1"`;
+  return objectJson === '{}' ? `${head}}` : `${head},${objectJson.slice(1)}`;
+}

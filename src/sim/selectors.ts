@@ -1,7 +1,11 @@
 /**
- * Field selectors as the API server parses them (k8s.io/apimachinery fields.ParseSelector): pure
- * functions, errors as values so the server can answer 400. Label selectors are src/selectors.
+ * Field selectors as the API server parses them (k8s.io/apimachinery fields.ParseSelector), and
+ * the selection of a list or watch request: pure functions, errors as values so the server can
+ * answer 400. Label selectors are src/selectors.
  */
+import { labelSelectorMatches, parseLabelSelector } from '../selectors/index.ts';
+import type { LabelSelector } from '../selectors/index.ts';
+import type { ResourceRoute } from './routes.ts';
 import type { KubeObject, SimKind } from './types.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -115,4 +119,33 @@ export function matchesFields(selector: FieldSelector, kind: SimKind, obj: KubeO
     if (operator === '=' ? actual !== value : actual === value) return false;
   }
   return true;
+}
+
+/** What a list or watch request selects: one kind, maybe one namespace, label and field selectors. */
+export interface Selection {
+  kind: SimKind;
+  namespace: string | undefined;
+  labels: LabelSelector;
+  fields: FieldSelector;
+}
+
+export type SelectionResult = { ok: true; value: Selection } | { ok: false; field: 'labelSelector' | 'fieldSelector'; error: string };
+
+/** The selection of a list or watch request; an error names the query parameter at fault. */
+export function selectionOf(route: ResourceRoute, params: URLSearchParams): SelectionResult {
+  // The real server's labels.Parse takes `key>n` and `key<n` too.
+  const labels = parseLabelSelector(params.get('labelSelector') ?? '', { allowComparisons: true });
+  if (!labels.ok) return { ok: false, field: 'labelSelector', error: labels.error };
+  let fieldText = params.get('fieldSelector') ?? undefined;
+  // A single-object path is a list/watch on metadata.name, as the real server does it.
+  if (route.name !== undefined) fieldText = fieldText ? `${fieldText},metadata.name=${route.name}` : `metadata.name=${route.name}`;
+  const fields = parseFieldSelector(fieldText, route.kind);
+  if (!fields.ok) return { ok: false, field: 'fieldSelector', error: fields.error };
+  return { ok: true, value: { kind: route.kind, namespace: route.namespace, labels: labels.selector, fields: fields.value } };
+}
+
+export function inSelection(selection: Selection, object: KubeObject): boolean {
+  return (selection.namespace === undefined || object.metadata.namespace === selection.namespace)
+    && labelSelectorMatches(selection.labels, object.metadata.labels)
+    && matchesFields(selection.fields, selection.kind, object);
 }

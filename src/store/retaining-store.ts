@@ -14,27 +14,20 @@
 import type { Metrics } from '../metrics/index.ts';
 import { StringInterner } from './intern.ts';
 import { objectKey, slimNamespace, slimNode, slimPod } from './slim.ts';
-import type { NamespaceMeta, NodeMeta, PodMeta, ResourceKind, StoreEntry, StoreReader } from './types.ts';
+import type {
+  ApplyOutcome,
+  NamespaceMeta,
+  NodeMeta,
+  PodMeta,
+  ReplaceResult,
+  ReplaceSession,
+  ResourceKind,
+  StoreEntry,
+  StoreReader,
+  StoreWriter,
+  WatchEventType,
+} from './types.ts';
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-/** What an apply() did; `invalid` means the object had no metadata.uid/name and was ignored. */
-export type ApplyOutcome = 'added' | 'updated' | 'deleted' | 'unchanged' | 'invalid';
-
-export interface ReplaceResult {
-  added: number;
-  updated: number;
-  unchanged: number;
-  /** Live objects absent from the list, now marked deleted (retained). */
-  deleted: number;
-  invalid: number;
-}
-
-/** A replace() fed page by page; see RetainingStore.beginReplace. */
-export interface ReplaceSession {
-  add(apiObject: unknown): ApplyOutcome;
-  commit(): ReplaceResult;
-}
 
 export interface StoreCounts {
   kind: ResourceKind;
@@ -101,7 +94,7 @@ const realTimers: StoreTimers = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-export class RetainingStore {
+export class RetainingStore implements StoreWriter {
   readonly #deletionDelayMs: number;
   readonly #now: () => number;
   readonly #timers: StoreTimers;
@@ -222,6 +215,11 @@ export class RetainingStore {
 
   reader(): StoreReader {
     return this.#reader;
+  }
+
+  /** The write half, for the reflectors: this store seen through StoreWriter. */
+  writer(): StoreWriter {
+    return this;
   }
 
   counts(): StoreCounts[] {

@@ -81,3 +81,39 @@ export interface StoreReader {
    */
   pending(kind: ResourceKind): boolean;
 }
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** What an apply() did; `invalid` means the object had no metadata.uid/name and was ignored. */
+export type ApplyOutcome = 'added' | 'updated' | 'deleted' | 'unchanged' | 'invalid';
+
+export interface ReplaceResult {
+  added: number;
+  updated: number;
+  unchanged: number;
+  /** Live objects absent from the list, now marked deleted (retained). */
+  deleted: number;
+  invalid: number;
+}
+
+/** A replace fed page by page (a paged list); see StoreWriter.beginReplace. */
+export interface ReplaceSession {
+  add(apiObject: unknown): ApplyOutcome;
+  commit(): ReplaceResult;
+}
+
+/**
+ * Write handle on the store: what the reflectors fold list results and watch events into (kube-rs
+ * `reflector::store::Writer`, client-go's Store as a Reflector sees it). One writer per kind.
+ */
+export interface StoreWriter {
+  /**
+   * The writer of `kind` announces itself: until its first replace is committed, readers are told
+   * the kind is not synced (StoreReader.pending).
+   */
+  expectSync(kind: ResourceKind): void;
+  /** A (re)list, page by page: commit() marks what the list no longer has as deleted. */
+  beginReplace(kind: ResourceKind): ReplaceSession;
+  /** One watch event. */
+  apply(kind: ResourceKind, type: WatchEventType, apiObject: unknown): ApplyOutcome;
+}

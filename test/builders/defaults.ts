@@ -4,8 +4,10 @@
  * from here instead of restating them.
  */
 import { defaultConfig } from '../../src/config/index.ts';
+import type { EnricherOptions, ExcludeOptions, IncludeGroups, InputFieldNames, SchemaName } from '../../src/enrich/index.ts';
 import type { PartialMergerOptions } from '../../src/formats/index.ts';
-import { toBackoff } from '../../src/runtime/options.ts';
+import { toBackoff, toEnricherOptions, toServerOptions } from '../../src/runtime/options.ts';
+import type { ServerOptions } from '../../src/server/index.ts';
 
 /** The kubernetes.backoff policy at its defaults. */
 export function defaultBackoff() {
@@ -21,4 +23,34 @@ export function defaultDeletionDelayMs(): number {
 export function defaultMergerOptions(overrides: Partial<PartialMergerOptions> = {}): PartialMergerOptions {
   const s = defaultConfig().source;
   return { maxMergedLineBytes: s.maxMergedLineBytes, flushTimeoutMs: s.partialFlushTimeout, ...overrides };
+}
+
+/** Keys of the enricher's options to override; the nested groups are merged one level deep. */
+export interface EnricherOptionsOverrides {
+  schema?: SchemaName;
+  include?: Partial<IncludeGroups>;
+  rename?: Readonly<Record<string, string>>;
+  exclude?: Partial<ExcludeOptions>;
+  input?: Partial<InputFieldNames>;
+  maxMergedLineBytes?: number;
+  partialFlushTimeoutMs?: number;
+}
+
+/** The enricher's options as `serve` builds them from the `enrichment` defaults, some keys overridden. */
+export function defaultEnricherOptions(overrides: EnricherOptionsOverrides = {}): EnricherOptions {
+  const d = toEnricherOptions(defaultConfig());
+  return {
+    schema: overrides.schema ?? d.schema,
+    include: { ...d.include, ...overrides.include },
+    rename: { ...d.rename, ...overrides.rename },
+    exclude: { ...d.exclude, ...overrides.exclude },
+    input: { ...d.input, ...overrides.input },
+    maxMergedLineBytes: overrides.maxMergedLineBytes ?? d.maxMergedLineBytes,
+    partialFlushTimeoutMs: overrides.partialFlushTimeoutMs ?? d.partialFlushTimeoutMs,
+  };
+}
+
+/** The server's options as `serve` builds them from a default configuration (no auth token), some keys overridden. */
+export function defaultServerOptions(overrides: Partial<ServerOptions> = {}): ServerOptions {
+  return { ...toServerOptions(defaultConfig(), undefined), ...overrides };
 }

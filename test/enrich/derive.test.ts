@@ -7,7 +7,7 @@ import t from 'tap';
 import { bareContainerId, cronJobOfJob, deploymentOfReplicaSet, fluentBitHash, parseImage } from '../../src/enrich/derive.ts';
 import { compileLayout, EnrichConfigError, parsePath } from '../../src/enrich/layout.ts';
 import { schemaFields } from '../../src/enrich/schemas.ts';
-import { DEFAULT_ENRICHER_OPTIONS } from '../../src/enrich/options.ts';
+import { defaultEnricherOptions } from '../builders/defaults.ts';
 import { msToUnixNanos, TimestampConverter } from '../../src/enrich/time.ts';
 import { rfc3339 } from '../builders/lines.ts';
 
@@ -86,7 +86,7 @@ t.test('dotted paths with quoted segments', async (t) => {
 });
 
 t.test('renames that cannot work are refused at construction with a clear message', async (t) => {
-  const fields = schemaFields('vector', DEFAULT_ENRICHER_OPTIONS.input);
+  const fields = schemaFields('vector', defaultEnricherOptions().input);
   const refuse = (rename: Record<string, string>, pattern: RegExp): void => {
     t.throws(() => compileLayout(fields, rename), pattern);
     try {
@@ -104,5 +104,5 @@ t.test('renames that cannot work are refused at construction with a clear messag
   const layout = compileLayout(fields, { kubernetes: 'k8s', 'kubernetes.pod_name': 'k8s.pod' });
   t.ok(layout.topLevelKeys.has('k8s'));
   t.notOk(layout.topLevelKeys.has('kubernetes'));
-  t.throws(() => compileLayout(schemaFields('fluentbit', { ...DEFAULT_ENRICHER_OPTIONS.input, file: 'log' }), {}), /two output fields end up at "log"/, 'an input file name clashing with an output key');
+  t.throws(() => compileLayout(schemaFields('fluentbit', { ...defaultEnricherOptions().input, file: 'log' }), {}), /two output fields end up at "log"/, 'an input file name clashing with an output key');
 });

@@ -2,7 +2,8 @@
  * Test fixtures for the enricher: a real RetainingStore fed with realistic API objects from the
  * simulator's builders, a controllable clock, and small helpers to run events through.
  */
-import { createEnricher, enricherOptions, type EnricherOptionsOverrides } from '../../src/enrich/index.ts';
+import { createEnricher } from '../../src/enrich/index.ts';
+import { defaultEnricherOptions, type EnricherOptionsOverrides } from '../builders/defaults.ts';
 import type { BatchResult, Enricher, MergeSession } from '../../src/enrich/index.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
 import { namespaceFor, nodeFor, podFor, type NamespaceOptions, type NodeOptions, type PodJson, type PodOptions } from '../../src/sim/index.ts';
@@ -81,7 +82,7 @@ export interface Harness {
 
 export function harness(c: Cluster, overrides: EnricherOptionsOverrides = {}): Harness {
   const metrics = createMetrics(undefined, { processMetrics: false });
-  const enricher = createEnricher(enricherOptions(overrides), { store: c.store.reader(), metrics, now: c.clock.now });
+  const enricher = createEnricher(defaultEnricherOptions(overrides), { store: c.store.reader(), metrics, now: c.clock.now });
   const session = enricher.newSession();
   const run = (events: readonly unknown[]): BatchResult => enricher.enrichBatch(events, session);
   return {

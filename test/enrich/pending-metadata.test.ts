@@ -4,7 +4,8 @@
  * again. First on a store fed by hand, then through the real reflectors and the simulated server.
  */
 import t from 'tap';
-import { createEnricher, enricherOptions, type SchemaName } from '../../src/enrich/index.ts';
+import { createEnricher, type SchemaName } from '../../src/enrich/index.ts';
+import { defaultEnricherOptions } from '../builders/defaults.ts';
 import { namespaceFor, nodeFor, podFor } from '../../src/sim/index.ts';
 import { criLine, podUid } from '../builders/lines.ts';
 import { readyWithin, startHarness, startSim, waitFor } from '../kube/helpers.ts';
@@ -94,7 +95,7 @@ t.test('through the reflectors: namespaces and nodes refused (403) at first, eve
   sim.faults.forbid('namespaces');
   sim.faults.forbid('nodes');
   const h = startHarness(t, sim, { nodeName: 'node-a' });
-  const enricher = createEnricher(enricherOptions(), { store: h.store.reader(), metrics: h.metrics });
+  const enricher = createEnricher(defaultEnricherOptions(), { store: h.store.reader(), metrics: h.metrics });
   const enrich = (): Record<string, unknown> => {
     const result = enricher.enrichBatch([{ file: logPath(pod), line }], enricher.newSession());
     return k8s(JSON.parse(result.records[0]!.json) as Record<string, unknown>);

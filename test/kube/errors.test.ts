@@ -3,6 +3,7 @@ import t from 'tap';
 import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import { normaliseApiError, redact } from '../../src/kube/index.ts';
 import { apiErrorFromStatus } from '../../src/kube/errors.ts';
+import { createWatch } from '../../src/kube/watch.ts';
 import { kubeConfigFor, startSim } from './helpers.ts';
 
 /** Runs one client-node watch and returns what its done callback received. */
@@ -42,10 +43,8 @@ t.test('connection refused, a cut stream, an inactivity timeout (no status at al
   t.match(normaliseApiError(await cut), { code: 'terminated', status: undefined, message: /stream cut/ });
   await sim.waitForWatchCount(0);
 
-  const watch = new Watch(kc);
-  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 100;
   sim.faults.silenceWatches(true);
-  const timeout = await watchError(watch);
+  const timeout = await watchError(createWatch(kc, 100));
   t.match(normaliseApiError(timeout), { code: 'timeout', status: undefined });
 
   await sim.stop();

@@ -108,7 +108,7 @@ export function startHarness(
     watchNamespaces: true,
     watchTimeoutMs: 5000,
     backoff: FAST_BACKOFF,
-    store,
+    writer: store.writer(),
     metrics,
     logger,
     ...options,

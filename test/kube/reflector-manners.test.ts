@@ -129,7 +129,7 @@ t.test('a bookmark is enough to reset the backoff', async (t) => {
   const store = new RetainingStore({ deletionDelayMs: 60_000 });
   const { logger, lines } = captureLogger();
   const reflector = new Reflector({
-    kind: 'pods', path: '/api/v1/pods', fieldSelector: `spec.nodeName=${NODE}`, kubeConfig: kubeConfigFor(t, sim), store, metrics, logger,
+    kind: 'pods', path: '/api/v1/pods', fieldSelector: `spec.nodeName=${NODE}`, kubeConfig: kubeConfigFor(t, sim), writer: store.writer(), metrics, logger,
     backoff: { initialMs: 20, maxMs: 60_000, factor: 2, jitter: 0 }, watchTimeoutMs: 5000,
   });
   reflector.start();

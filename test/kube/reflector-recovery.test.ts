@@ -128,7 +128,7 @@ t.test('bookmarks keep the resourceVersion fresh: a re-watch after compaction ne
   const store = new RetainingStore({ deletionDelayMs: 60_000 });
   const reflector = new Reflector({
     kind: 'pods', path: '/api/v1/pods', fieldSelector: `spec.nodeName=${NODE}`,
-    kubeConfig: kubeConfigFor(t, sim), store, metrics, logger: captureLogger().logger, backoff: FAST_BACKOFF, watchTimeoutMs: 5000,
+    kubeConfig: kubeConfigFor(t, sim), writer: store.writer(), metrics, logger: captureLogger().logger, backoff: FAST_BACKOFF, watchTimeoutMs: 5000,
   });
   reflector.start();
   t.teardown(async () => {

@@ -12,12 +12,12 @@ import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createEnricher } from '../../src/enrich/index.ts';
-import { enricherOptions, type EnricherOptionsOverrides } from '../../src/enrich/options.ts';
+import { defaultEnricherOptions, defaultServerOptions, type EnricherOptionsOverrides } from '../builders/defaults.ts';
 import type { Enricher } from '../../src/enrich/types.ts';
 import { loadKubeConfig, startReflectors, type Reflectors } from '../../src/kube/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
-import { buildApp, DEFAULT_SERVER_OPTIONS, EventBus, startServer, type RunningServer, type ServerOptions, type StartServerOptions } from '../../src/server/index.ts';
+import { buildApp, EventBus, startServer, type RunningServer, type ServerOptions, type StartServerOptions } from '../../src/server/index.ts';
 import { namespaceFor, nodeFor, podFor, startSimApiServer, type PodJson, type SimApiServer } from '../../src/sim/index.ts';
 import type { Sink } from '../../src/sink/types.ts';
 import { RetainingStore } from '../../src/store/index.ts';
@@ -156,7 +156,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
     watchNamespaces: true,
     watchTimeoutMs: 5000,
     backoff: { initialMs: 20, maxMs: 200, factor: 2, jitter: 0.2 },
-    store,
+    writer: store.writer(),
     metrics,
     logger: QUIET,
   });
@@ -166,7 +166,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
   });
   if (options.waitForSync !== false) await reflectors.ready();
 
-  const enricher = createEnricher(enricherOptions(options.enricher ?? {}), { store: store.reader(), metrics });
+  const enricher = createEnricher(defaultEnricherOptions(options.enricher), { store: store.reader(), metrics });
   const bus = new EventBus();
   const app = await buildApp({
     enricher: options.wrapEnricher?.(enricher) ?? enricher,
@@ -177,7 +177,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
     bus,
     now: options.now,
     logger: options.logger,
-    options: { ...DEFAULT_SERVER_OPTIONS, ...options.server },
+    options: defaultServerOptions(options.server),
   });
   const server = await startServer(app, options.start ?? { listen: '127.0.0.1:0' });
   t.teardown(() => server.close());

@@ -10,9 +10,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { DEFAULT_SERVER_OPTIONS, EventBus, buildApp } from '../../src/server/index.ts';
+import { EventBus, buildApp } from '../../src/server/index.ts';
 import { createFileSink, createHttpSink } from '../../src/sink/index.ts';
 import { createInProcessStage, createRemoteStage, createRemoteWebSocketStage, createSerialisingStage, startFileSource } from '../../src/source/index.ts';
+import { defaultServerOptions } from '../builders/defaults.ts';
 import { enrichmentFor } from './cluster.ts';
 import { append, completeLines, criLine, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
 
@@ -91,7 +92,7 @@ async function service(t: Test, port: number, options: { token?: string; maxBody
     store: store.reader(),
     readiness: { status: () => [] },
     metrics,
-    options: { ...DEFAULT_SERVER_OPTIONS, authToken: options.token, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_SERVER_OPTIONS.maxBodyBytes },
+    options: defaultServerOptions({ authToken: options.token, ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) }),
   });
   await app.listen({ host: '127.0.0.1', port });
   t.teardown(async () => {

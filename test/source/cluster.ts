@@ -1,8 +1,9 @@
 /** A real enricher over a real store holding a few pods, for the agent and remote-feed tests. */
-import { createEnricher, enricherOptions } from '../../src/enrich/index.ts';
+import { createEnricher } from '../../src/enrich/index.ts';
 import type { Metrics } from '../../src/metrics/index.ts';
 import { namespaceFor, nodeFor, podFor } from '../../src/sim/index.ts';
 import { RetainingStore } from '../../src/store/index.ts';
+import { defaultEnricherOptions } from '../builders/defaults.ts';
 
 export interface PodSpec {
   namespace: string;
@@ -19,6 +20,6 @@ export function enrichmentFor(pods: readonly PodSpec[], metrics: Metrics) {
   for (const p of pods) {
     store.apply('pods', 'ADDED', podFor({ name: p.name, namespace: p.namespace, uid: p.uid, containers: p.containers, labels: { app: p.name, ...p.labels } }));
   }
-  const enricher = createEnricher(enricherOptions(), { store: store.reader(), metrics });
+  const enricher = createEnricher(defaultEnricherOptions(), { store: store.reader(), metrics });
   return { store, enricher };
 }
