@@ -132,7 +132,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
 
     // HTTP and WebSocket
     wsClients: new Gauge({ name: `${PREFIX}websocket_clients`, help: 'Open WebSocket connections, by route.', labelNames: ['route'] as const, registers }),
-    wsDropped: new Counter({ name: `${PREFIX}websocket_dropped_messages_total`, help: 'Events not sent to a slow /v1/stream subscriber.', labelNames: ['route'] as const, registers }),
+    wsDropped: new Counter({ name: `${PREFIX}websocket_dropped_messages_total`, help: 'Events not sent to a /v1/stream subscriber: it did not keep up, or the fan-out did not (its share of time used up).', labelNames: ['route'] as const, registers }),
     httpDuration: new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status.', labelNames: ['route', 'method', 'status_code'] as const, buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
   };
 }
