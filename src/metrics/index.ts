@@ -55,6 +55,12 @@ export class ReflectorActivity {
     this.#lastEvent.set(kind, at);
     this.#lastContact.set(kind, at);
   }
+
+  /** Seconds since `kind`'s moment in `since` (lastEvent or lastContact); undefined before its reflector started. */
+  ageSeconds(since: ReadonlyMap<string, number>, kind: string, now = this.now()): number | undefined {
+    const at = since.get(kind);
+    return at === undefined ? undefined : Math.max(0, now - at) / 1000;
+  }
 }
 
 /** A gauge whose values are the ages, in seconds, of the moments in `since`, computed when scraped. */
@@ -66,7 +72,7 @@ function ageGauge(name: string, help: string, registers: Registry[], activity: R
     registers,
     collect() {
       const now = activity.now();
-      for (const [kind, at] of since) this.set({ kind }, Math.max(0, now - at) / 1000);
+      for (const kind of since.keys()) this.set({ kind }, activity.ageSeconds(since, kind, now)!);
     },
   });
 }

@@ -21,14 +21,20 @@ t.test('readiness follows the reflectors: 503 with reasons, then 200', async (t)
     const res = await get(`${stack.url}/readyz`);
     return res.status === 200 ? res : undefined;
   }, 'ready');
-  t.match(JSON.parse(ready.text), {
+  const body = JSON.parse(ready.text) as { reflectors: { kind: string; lastEventAgeSeconds: number; lastContactAgeSeconds: number }[] };
+  t.match(body, {
     status: 'ready',
     reflectors: [
-      { kind: 'pods', synced: true },
-      { kind: 'namespaces', synced: true },
-      { kind: 'nodes', synced: true },
+      { kind: 'pods', synced: true, lastError: null },
+      { kind: 'namespaces', synced: true, lastError: null },
+      { kind: 'nodes', synced: true, lastError: null },
     ],
   });
+  for (const r of body.reflectors) {
+    t.ok(r.lastEventAgeSeconds >= 0 && r.lastContactAgeSeconds >= 0, `${r.kind}: ages in seconds`);
+    // Bringing the store up to date is an answer from the API server: contact is never older.
+    t.ok(r.lastContactAgeSeconds <= r.lastEventAgeSeconds, `${r.kind}: last contact at least as recent as the last event`);
+  }
 });
 
 t.test('operations on a synced stack', async (t) => {
