@@ -128,7 +128,7 @@ class LogEnricher implements Enricher, SessionOwner {
     const meta = this.#files.metaFor(fs);
     // The entry found by name is not reported when its container id says it is another pod.
     const pod = meta.ctx.pod === undefined ? undefined : fs.podEntry;
-    return { file, identity: fs.identity, matched: meta.ctx.reason === undefined, reason: meta.ctx.reason, pod };
+    return { file, identity: fs.identity, matched: meta.ctx.reason === undefined, reason: meta.ctx.reason, pod, pending: meta.ctx.pending ?? [] };
   }
 
   /** Emits what a session's merger still holds (all of it, or the overdue lines). */

@@ -87,6 +87,8 @@ export interface PathResolution {
   matched: boolean;
   reason: UnmatchedReason | undefined;
   pod: StoreEntry<PodMeta> | undefined;
+  /** What the file's events lack only because a reflector has not synced yet: their `pending_metadata` marker ([] when nothing). */
+  pending: readonly PendingMetadata[];
 }
 
 /** A line already decoded and merged (the in-process source's path). */

@@ -144,7 +144,16 @@ export class Reflector {
   }
 
   status(): ReflectorStatus {
-    return { kind: this.kind, synced: this.#synced, lastError: this.#lastError };
+    const activity = this.#o.metrics.reflectorActivity;
+    // One clock reading for both ages, so that they compare as the moments they measure do.
+    const now = activity.now();
+    return {
+      kind: this.kind,
+      synced: this.#synced,
+      lastError: this.#lastError,
+      lastEventAgeSeconds: activity.ageSeconds(activity.lastEvent, this.kind, now),
+      lastContactAgeSeconds: activity.ageSeconds(activity.lastContact, this.kind, now),
+    };
   }
 
   /** The resourceVersion the next watch starts from ('' while a list is due). */

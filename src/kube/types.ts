@@ -7,6 +7,10 @@ export interface ReflectorStatus {
   synced: boolean;
   /** The last error, already safe to show (no tokens); cleared on recovery. */
   lastError: string | undefined;
+  /** Seconds since the store was last brought up to date for this kind (a completed list, a watch event or bookmark). */
+  lastEventAgeSeconds: number | undefined;
+  /** Seconds since the API server last answered this reflector. */
+  lastContactAgeSeconds: number | undefined;
 }
 
 /** Anything that can tell whether the store is ready to serve. */

@@ -55,6 +55,12 @@ export class ReflectorActivity {
     this.#lastEvent.set(kind, at);
     this.#lastContact.set(kind, at);
   }
+
+  /** Seconds since `kind`'s moment in `since` (lastEvent or lastContact); undefined before its reflector started. */
+  ageSeconds(since: ReadonlyMap<string, number>, kind: string, now = this.now()): number | undefined {
+    const at = since.get(kind);
+    return at === undefined ? undefined : Math.max(0, now - at) / 1000;
+  }
 }
 
 /** A gauge whose values are the ages, in seconds, of the moments in `since`, computed when scraped. */
@@ -66,7 +72,7 @@ function ageGauge(name: string, help: string, registers: Registry[], activity: R
     registers,
     collect() {
       const now = activity.now();
-      for (const [kind, at] of since) this.set({ kind }, Math.max(0, now - at) / 1000);
+      for (const kind of since.keys()) this.set({ kind }, activity.ageSeconds(since, kind, now)!);
     },
   });
 }
@@ -134,7 +140,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     inflightBytes: new Gauge({ name: `${PREFIX}inflight_bytes`, help: 'Request bytes being enriched and answered (server.maxInflightBytes), HTTP and /v1/ingest.', registers }),
     inflightWaiting: new Gauge({ name: `${PREFIX}inflight_waiting`, help: 'Requests and /v1/ingest messages waiting for room in server.maxInflightBytes.', registers }),
     wsClients: new Gauge({ name: `${PREFIX}websocket_clients`, help: 'Open WebSocket connections, by route.', labelNames: ['route'] as const, registers }),
-    wsDropped: new Counter({ name: `${PREFIX}websocket_dropped_messages_total`, help: 'Events not sent to a slow /v1/stream subscriber.', labelNames: ['route'] as const, registers }),
+    wsDropped: new Counter({ name: `${PREFIX}websocket_dropped_messages_total`, help: 'Events not sent to a /v1/stream subscriber: it did not keep up, or the fan-out did not (its share of time used up).', labelNames: ['route'] as const, registers }),
     httpDuration: new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration, by route, method and status.', labelNames: ['route', 'method', 'status_code'] as const, buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
   };
 }

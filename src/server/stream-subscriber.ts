@@ -1,11 +1,13 @@
 /**
- * One /v1/stream subscriber: a bounded queue between the event bus and its socket. While the
- * socket keeps up, a chunk goes straight to it (the same bytes as for every subscriber of its
- * filter); when it does not, chunks wait in the queue, and beyond `maxQueuedEvents` events are
- * dropped and the gap is announced in place, as a `{"dropped": n}` message, once the subscriber
- * has read up to it. Publishers never wait, and what one subscriber holds is bounded.
+ * One /v1/stream subscriber: a bounded queue between the event bus and its socket. A publish only
+ * queues (the same chunk, the same bytes, for every subscriber of its filter); the send scheduler
+ * hands the queue to the socket a message at a time, after the publisher's turn and only while
+ * the socket keeps up (send-scheduler.ts). Beyond `maxQueuedEvents` events are dropped and the
+ * gap is announced in place, as a `{"dropped": n}` message, once the subscriber has read up to it.
+ * Publishers never wait, and what one subscriber holds is bounded.
  */
 import type { EventSubscriber, StreamChunk } from './event-bus.ts';
+import type { ScheduledSender, SendScheduler } from './send-scheduler.ts';
 
 /** The part of a `ws` WebSocket a subscriber uses. */
 export interface MessageSocket {
@@ -33,8 +35,9 @@ class DropMarker {
 
 const DEFAULT_SOCKET_HIGH_WATER = 256 * 1024;
 
-export class StreamSubscriber implements EventSubscriber {
+export class StreamSubscriber implements EventSubscriber, ScheduledSender {
   readonly #socket: MessageSocket;
+  readonly #scheduler: SendScheduler;
   readonly #maxQueued: number;
   readonly #highWater: number;
   readonly #onDropped: ((count: number) => void) | undefined;
@@ -42,13 +45,14 @@ export class StreamSubscriber implements EventSubscriber {
   #head = 0;
   #queuedEvents = 0;
   #closed = false;
-  /** Shared by every send: once data reaches the kernel, send more. */
+  /** Shared by every send: once data reaches the kernel, the next message may go. */
   readonly #afterSend = (err?: Error): void => {
-    if (err === undefined || err === null) this.#pump();
+    if ((err === undefined || err === null) && this.ready) this.#scheduler.wake(this);
   };
 
-  constructor(socket: MessageSocket, options: StreamSubscriberOptions) {
+  constructor(socket: MessageSocket, scheduler: SendScheduler, options: StreamSubscriberOptions) {
     this.#socket = socket;
+    this.#scheduler = scheduler;
     this.#maxQueued = options.maxQueuedEvents;
     this.#highWater = options.socketHighWaterBytes ?? DEFAULT_SOCKET_HIGH_WATER;
     this.#onDropped = options.onDropped;
@@ -59,25 +63,32 @@ export class StreamSubscriber implements EventSubscriber {
     return this.#queuedEvents;
   }
 
+  get ready(): boolean {
+    return !this.#closed && this.#head < this.#queue.length && this.#socket.bufferedAmount < this.#highWater;
+  }
+
   deliver(chunk: StreamChunk): void {
     if (this.#closed) return;
-    this.#pump();
-    // Keeping up (nothing queued, socket below its high-water mark): straight to the socket.
-    if (this.#head === this.#queue.length && this.#socket.bufferedAmount < this.#highWater) {
-      this.#socket.send(chunk.bytes, TEXT_FRAME, this.#afterSend);
-      return;
-    }
-    const room = this.#maxQueued - this.#queuedEvents;
-    const kept = Math.min(room, chunk.events);
+    // Keeping up (nothing queued, socket below its high-water mark): the chunk is taken whole,
+    // whatever maxQueuedEvents, so a subscriber that keeps up loses nothing.
+    const keepingUp = this.#head === this.#queue.length && this.#socket.bufferedAmount < this.#highWater;
+    const kept = keepingUp ? chunk.events : Math.min(Math.max(0, this.#maxQueued - this.#queuedEvents), chunk.events);
     if (kept > 0) {
       this.#queue.push(kept === chunk.events ? chunk : chunk.head(kept));
       this.#queuedEvents += kept;
+      this.#scheduler.wake(this);
     }
-    const dropped = chunk.events - kept;
-    if (dropped === 0) return;
+    if (kept < chunk.events) this.skip(chunk.events - kept);
+  }
+
+  skip(dropped: number): void {
+    if (this.#closed) return;
     const tail = this.#queue.length > this.#head ? this.#queue[this.#queue.length - 1] : undefined;
     if (tail instanceof DropMarker) tail.dropped += dropped;
-    else this.#queue.push(new DropMarker(dropped));
+    else {
+      this.#queue.push(new DropMarker(dropped));
+      this.#scheduler.wake(this);
+    }
     this.#onDropped?.(dropped);
   }
 
@@ -88,23 +99,30 @@ export class StreamSubscriber implements EventSubscriber {
     this.#queuedEvents = 0;
   }
 
-  #pump(): void {
-    const queue = this.#queue;
-    while (!this.#closed && this.#head < queue.length && this.#socket.bufferedAmount < this.#highWater) {
-      const entry = queue[this.#head++]!;
-      if (entry instanceof DropMarker) {
-        this.#socket.send(`{"dropped":${entry.dropped}}`, TEXT_FRAME, this.#afterSend);
-        continue;
-      }
+  sendNext(): number {
+    if (!this.ready) return 0;
+    const entry = this.#queue[this.#head++]!;
+    let sent: number;
+    if (entry instanceof DropMarker) {
+      const notice = `{"dropped":${entry.dropped}}`;
+      this.#socket.send(notice, TEXT_FRAME, this.#afterSend);
+      sent = notice.length;
+    } else {
       this.#queuedEvents -= entry.events;
       this.#socket.send(entry.bytes, TEXT_FRAME, this.#afterSend);
+      sent = entry.bytes.length;
     }
-    // Reclaim the consumed head of the queue now and then, not on every message.
-    if (this.#head === queue.length) {
+    this.#reclaim();
+    return sent;
+  }
+
+  /** Drops the consumed head of the queue now and then, not on every message. */
+  #reclaim(): void {
+    if (this.#head === this.#queue.length) {
       this.#queue.length = 0;
       this.#head = 0;
-    } else if (this.#head > 4096 && this.#head * 2 > queue.length) {
-      this.#queue = queue.slice(this.#head);
+    } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
   }

@@ -155,7 +155,7 @@ t.test('unmatched events come back with the path identity and a reason, never dr
   }
 
   const resolution = h.enricher.resolve('/var/log/syslog');
-  t.same({ ...resolution }, { file: '/var/log/syslog', identity: undefined, matched: false, reason: 'path_not_recognised', pod: undefined });
+  t.same({ ...resolution }, { file: '/var/log/syslog', identity: undefined, matched: false, reason: 'path_not_recognised', pod: undefined, pending: [] });
 });
 
 t.test('the marker is named per schema', async (t) => {

@@ -1,7 +1,7 @@
 /** Probes, metrics and /v1/lookup, against real reflectors syncing from the simulated API server. */
 import t from 'tap';
 import { containerLogPath } from '../builders/lines.ts';
-import { fileOf, get, parsePrometheus, sampleValue, startStack, waitFor } from './harness.ts';
+import { fileOf, get, kubernetesOf, ndjson, parseNdjson, parsePrometheus, post, rawEvent, sampleValue, startStack, waitFor } from './harness.ts';
 
 t.test('readiness follows the reflectors: 503 with reasons, then 200', async (t) => {
   const stack = await startStack(t, { waitForSync: false, beforeReflectors: (sim) => sim.faults.forbid('nodes') });
@@ -21,14 +21,45 @@ t.test('readiness follows the reflectors: 503 with reasons, then 200', async (t)
     const res = await get(`${stack.url}/readyz`);
     return res.status === 200 ? res : undefined;
   }, 'ready');
-  t.match(JSON.parse(ready.text), {
+  const body = JSON.parse(ready.text) as { reflectors: { kind: string; lastEventAgeSeconds: number; lastContactAgeSeconds: number }[] };
+  t.match(body, {
     status: 'ready',
     reflectors: [
-      { kind: 'pods', synced: true },
-      { kind: 'namespaces', synced: true },
-      { kind: 'nodes', synced: true },
+      { kind: 'pods', synced: true, lastError: null },
+      { kind: 'namespaces', synced: true, lastError: null },
+      { kind: 'nodes', synced: true, lastError: null },
     ],
   });
+  for (const r of body.reflectors) {
+    t.ok(r.lastEventAgeSeconds >= 0 && r.lastContactAgeSeconds >= 0, `${r.kind}: ages in seconds`);
+    // Bringing the store up to date is an answer from the API server: contact is never older.
+    t.ok(r.lastContactAgeSeconds <= r.lastEventAgeSeconds, `${r.kind}: last contact at least as recent as the last event`);
+  }
+});
+
+t.test('lookup: a known pod whose namespace has not synced says what is pending, as its events do', async (t) => {
+  // The namespace list is held back (403) while pods and nodes sync.
+  const stack = await startStack(t, { waitForSync: false, beforeReflectors: (sim) => sim.faults.forbid('namespaces') });
+  const cart = stack.pod('cart');
+  const lookup = async () => JSON.parse((await get(`${stack.url}/v1/lookup?file=${encodeURIComponent(fileOf(cart))}`)).text) as Record<string, unknown>;
+  await waitFor(
+    () => stack.reflectors.status().every((s) => s.synced === (s.kind !== 'namespaces')),
+    'pods and nodes synced, namespaces not',
+  );
+  const early = await lookup();
+  t.match(early, { matched: true, pod: { metadata: { name: cart.name } }, namespace: null, node: { name: 'node-a' } });
+  t.same(early.pendingMetadata, ['namespace'], 'the namespace is not known yet: pending, not absent');
+  const res = await post(`${stack.url}/v1/enrich`, ndjson([rawEvent(cart, 'early')]), { 'content-type': 'application/x-ndjson' });
+  t.same(kubernetesOf(parseNdjson(res.text)[0]!).pending_metadata, early.pendingMetadata, 'the same words as the event\'s marker');
+  const readyz = await get(`${stack.url}/readyz`);
+  t.equal(readyz.status, 503, 'not ready meanwhile');
+  t.match(JSON.parse(readyz.text), { details: [{ kind: 'namespaces' }] });
+
+  stack.sim.faults.forbid(undefined);
+  await waitFor(async () => (await get(`${stack.url}/readyz`)).status === 200, 'ready');
+  const late = await lookup();
+  t.match(late, { matched: true, namespace: { name: 'shop', labels: { team: 'shop' } } });
+  t.same(late.pendingMetadata, [], 'nothing pending once synced');
 });
 
 t.test('operations on a synced stack', async (t) => {
@@ -64,6 +95,7 @@ t.test('operations on a synced stack', async (t) => {
       pod: { state: 'live', deletedAt: null, retainedUntil: null, metadata: { name: cart.name, labels: { app: 'cart' }, nodeName: 'node-a' } },
       namespace: { name: 'shop', state: 'live', labels: { team: 'shop' } },
       node: { name: 'node-a', state: 'live' },
+      pendingMetadata: [],
     });
   });
 
@@ -93,7 +125,7 @@ t.test('operations on a synced stack', async (t) => {
 
   t.test('lookup: unknown pods and unrecognised paths are answered', async (t) => {
     const ghost = JSON.parse((await get(`${stack.url}/v1/lookup?file=${encodeURIComponent(fileOf({ ...cart, name: 'ghost', uid: '00000000-0000-0000-0000-000000000001' }))}`)).text);
-    t.match(ghost, { matched: false, reason: 'pod_not_found', identity: { podName: 'ghost' }, pod: null });
+    t.match(ghost, { matched: false, reason: 'pod_not_found', identity: { podName: 'ghost' }, pod: null, pendingMetadata: [] });
     const odd = JSON.parse((await get(`${stack.url}/v1/lookup?file=/etc/hosts`)).text);
     t.match(odd, { matched: false, reason: 'path_not_recognised', identity: null, pod: null, namespace: null, node: null });
   });

@@ -3,7 +3,7 @@ import t from 'tap';
 import type { WebSocket } from 'ws';
 import type { EnrichedRecord } from '../../src/enrich/types.ts';
 import { EventBus } from '../../src/server/index.ts';
-import { StreamChunk } from '../../src/server/event-bus.ts';
+import { MAX_PENDING_EVENTS, StreamChunk } from '../../src/server/event-bus.ts';
 import { textRecord } from '../builders/records.ts';
 import { fileOf, get, ndjson, post, rawEvent, sampleValue, scrape, startStack, waitFor, WsClient, type PodRef } from './harness.ts';
 
@@ -22,19 +22,31 @@ t.test('the bus serialises once per filter: subscribers of one filter share the 
   const shop = { namespace: 'shop', podName: 'cart-1', containerName: 'cart', pod: undefined };
   const data = { namespace: 'data', podName: 'db-0', containerName: 'postgres', pod: undefined };
   const seen = new Map<string, Buffer[]>();
-  const subscriber = (name: string) => ({ deliver: (chunk: StreamChunk) => seen.set(name, [...(seen.get(name) ?? []), chunk.bytes]) });
+  const subscriber = (name: string) => ({
+    deliver: (chunk: StreamChunk) => seen.set(name, [...(seen.get(name) ?? []), chunk.bytes]),
+    skip: () => t.fail(`${name}: nothing is dropped here`),
+  });
   const unsubscribeA = bus.subscribe({ namespace: 'shop' }, subscriber('a'));
   bus.subscribe({ namespace: 'shop' }, subscriber('b'));
   bus.subscribe({}, subscriber('all'));
+  bus.subscribe({ container: 'cart' }, subscriber('cart'));
   bus.subscribe({ namespace: 'nowhere' }, subscriber('idle'));
-  t.equal(bus.subscriberCount, 4);
+  t.equal(bus.subscriberCount, 5);
   const records = Array.from({ length: 1200 }, (_, i) => textRecord(JSON.stringify({ i }), i % 3 === 0 ? data : shop));
   bus.publish(records);
+  t.equal(seen.size, 0, 'a publish only takes note: the fan-out runs later');
+  t.equal(bus.pendingEvents, 1200);
+  await waitFor(() => bus.pendingEvents === 0, 'the fan-out');
+  await waitFor(() => seen.get('all')?.length === 3, 'the last chunk');
   const linesIn = (bytes: Buffer) => bytes.toString().split('\n').length - 1;
-  t.same(seen.get('a')!.map(linesIn), [500, 300], 'one chunk per publish, at most 500 events each');
+  t.same(seen.get('all')!.map(linesIn), [500, 500, 200], 'at most 500 events a chunk');
   t.ok(
     seen.get('a')!.every((bytes, i) => bytes === seen.get('b')![i]),
     'the same buffers for both subscribers of a filter',
+  );
+  t.ok(
+    seen.get('a')!.every((bytes, i) => bytes === seen.get('cart')![i]),
+    'and for another filter that picked the same events',
   );
   const lines = (name: string) => seen.get(name)!.map((b) => b.toString()).join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
   t.same(lines('a'), records.map((_, i) => i).filter((i) => i % 3 !== 0), 'a filter gets its events, in order');
@@ -42,16 +54,45 @@ t.test('the bus serialises once per filter: subscribers of one filter share the 
   t.notOk(seen.has('idle'), 'a filter matching nothing gets nothing');
   unsubscribeA();
   unsubscribeA();
-  t.equal(bus.subscriberCount, 3, 'unsubscribing twice counts once');
+  t.equal(bus.subscriberCount, 4, 'unsubscribing twice counts once');
 });
 
-t.test('a chunk\'s head is a copy of its first events', async (t) => {
+t.test('a batch beyond what may wait for the fan-out is dropped at once, counted for each subscriber', async (t) => {
+  const bus = new EventBus();
+  const shop = { namespace: 'shop', podName: 'cart-1', containerName: 'cart', pod: undefined };
+  const data = { namespace: 'data', podName: 'db-0', containerName: 'postgres', pod: undefined };
+  const got = { shop: 0, all: 0 };
+  const skipped = { shop: 0, all: 0 };
+  const subscriber = (name: keyof typeof got) => ({
+    deliver: (chunk: StreamChunk) => (got[name] += chunk.events),
+    skip: (count: number) => (skipped[name] += count),
+  });
+  bus.subscribe({ namespace: 'shop' }, subscriber('shop'));
+  bus.subscribe({}, subscriber('all'));
+  const first = Array.from({ length: MAX_PENDING_EVENTS + 10 }, (_, i) => textRecord(JSON.stringify({ i }), shop));
+  bus.publish(first);
+  t.equal(bus.pendingEvents, first.length, 'a batch arriving at an empty queue is taken whole, whatever its size');
+  bus.publish([textRecord('{}', shop), textRecord('{}', data), textRecord('{}', shop)]);
+  t.same(skipped, { shop: 2, all: 3 }, 'the next one is dropped, each subscriber told how many of its events');
+  t.equal(bus.pendingEvents, first.length);
+  await waitFor(() => got.all === first.length, 'the first batch delivered');
+  t.same(got, { shop: first.length, all: first.length });
+  bus.publish([textRecord('{}', data)]);
+  await waitFor(() => got.all === first.length + 1, 'room again once the fan-out caught up');
+  t.same(skipped, { shop: 2, all: 3 });
+});
+
+t.test('a chunk\'s head: a view of most of it, a copy of a small part', async (t) => {
   const chunk = new StreamChunk(Buffer.from('{"a":1}\n{"b":2}\n{"c":3}\n'), Int32Array.from([8, 16, 24]));
-  const head = chunk.head(2);
-  t.equal(head.bytes.toString(), '{"a":1}\n{"b":2}\n');
-  t.equal(head.events, 2);
+  const most = chunk.head(2);
+  const small = chunk.head(1);
+  t.equal(most.bytes.toString(), '{"a":1}\n{"b":2}\n');
+  t.equal(most.events, 2);
+  t.equal(small.bytes.toString(), '{"a":1}\n');
+  t.equal(small.events, 1);
   chunk.bytes.fill(0x20);
-  t.equal(head.bytes.toString(), '{"a":1}\n{"b":2}\n', 'a copy: it does not keep the whole chunk\'s memory');
+  t.equal(most.bytes.toString().trim(), '', 'two thirds: a view of the same memory (the chunk is shared anyway)');
+  t.equal(small.bytes.toString(), '{"a":1}\n', 'a third: a copy, so a small part never keeps a large chunk\'s memory');
 });
 
 t.test('stream', async (t) => {

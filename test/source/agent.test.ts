@@ -46,7 +46,14 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
   t.teardown(() => store.close());
   const bus = new EventBus();
   const published: Enriched[] = [];
-  bus.subscribe({}, { deliver: (chunk) => published.push(...chunk.bytes.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Enriched)) });
+  let skipped = 0;
+  bus.subscribe(
+    {},
+    {
+      deliver: (chunk) => published.push(...chunk.bytes.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Enriched)),
+      skip: (count) => (skipped += count),
+    },
+  );
   const files = PODS.flatMap((p) => p.containers.map((c) => ({ pod: p, container: c, log: podDir(podsDir, p.namespace, p.name, p.uid, c).log })));
   for (const f of files) append(f.log, criLine(`${f.container} says hi`) + criLine(`${f.container} ends`, 'stderr'));
   const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), {
@@ -67,6 +74,8 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
     t.same(mine.map((e) => [e.stream, e.message]), [['stdout', `${f.container} says hi`], ['stderr', `${f.container} ends`]]);
     t.match(mine[0]?.kubernetes, { pod_name: f.pod.name, pod_namespace: f.pod.namespace, pod_uid: f.pod.uid, container_name: f.container, pod_labels: { app: f.pod.name } });
   }
+  // The bus's fan-out runs after the publish, between the event loop's other work.
+  await waitFor('the fan-out to the event bus', () => published.length + skipped >= 6);
   t.equal(published.length, 6, 'published to the event bus too');
   t.ok(published.every((e) => typeof e.kubernetes.pod_name === 'string'), 'with their pods');
   t.equal(await metricValue(metrics, 'kube_log_enricher_events_out_total', { route: 'agent' }), 6);

@@ -1,7 +1,7 @@
 /**
  * GET /v1/lookup?file=PATH: what the service knows for a log path, for debugging a shipper's
  * setup: the identity parsed from the path, the pod (live, or deleted and retained until when),
- * its namespace and node.
+ * its namespace and node, and what is not known yet because a reflector has not synced.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -70,6 +70,13 @@ const LookupAnswerSchema = z.object({
   pod: PodSchema.nullable(),
   namespace: ObjectMetaSchema.nullable(),
   node: ObjectMetaSchema.nullable(),
+  pendingMetadata: z
+    .array(z.enum(['pod', 'namespace', 'node']))
+    .describe(
+      'What the events of this file lack only because its kind has not completed its initial list yet (the pod, its namespace, its ' +
+        'node), as their `pending_metadata` marker says: a `null` pod, namespace or node listed here is not known *yet*, one not ' +
+        'listed is known not to be there. Empty when nothing is pending; only kinds the output includes are listed.',
+    ),
 });
 
 const LookupQuerySchema = z.object({
@@ -161,6 +168,7 @@ export function lookupRoutes(deps: LookupRoutesDeps): FastifyPluginAsyncZod {
           pod: podEntry === undefined ? null : podAnswer(podEntry),
           namespace: objectAnswer(namespaceName === undefined ? undefined : store.namespace(namespaceName)),
           node: objectAnswer(nodeName === undefined ? undefined : store.node(nodeName)),
+          pendingMetadata: [...resolution.pending],
         };
       },
     });

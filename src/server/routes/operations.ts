@@ -13,11 +13,22 @@ export interface OperationsRoutesDeps {
 
 const ReflectorSchema = z.object({
   kind: z.enum(['pods', 'namespaces', 'nodes']),
-  synced: z.boolean().describe('The initial list completed.'),
+  synced: z.boolean().describe('The initial list completed. Until then an event whose object of this kind is not in the store yet says so (`pending_metadata`).'),
   lastError: z.string().nullable(),
+  lastEventAgeSeconds: z
+    .number()
+    .nullable()
+    .describe('Seconds since the store was last brought up to date for this kind (a completed list, a watch event or bookmark): how stale it may be. As `kube_log_enricher_reflector_last_event_age_seconds`.'),
+  lastContactAgeSeconds: z
+    .number()
+    .nullable()
+    .describe('Seconds since the API server last answered this reflector (a list page, a watch accepted, a line on a watch). As `kube_log_enricher_reflector_last_contact_age_seconds`.'),
 });
 
-const ReadyAnswerSchema = z.object({ status: z.literal('ready'), reflectors: z.array(ReflectorSchema) });
+const ReadyAnswerSchema = z.object({
+  status: z.literal('ready'),
+  reflectors: z.array(ReflectorSchema).describe('One per watched kind: pods, and namespaces and nodes unless their watches are turned off.'),
+});
 const HealthAnswerSchema = z.object({ status: z.literal('ok') });
 
 export function operationsRoutes(deps: OperationsRoutesDeps): FastifyPluginAsyncZod {
@@ -41,6 +52,10 @@ export function operationsRoutes(deps: OperationsRoutesDeps): FastifyPluginAsync
       schema: {
         tags: ['operations'],
         summary: 'Readiness: the initial list of every watched resource has synced',
+        description:
+          'Ready (200) once pods, namespaces and nodes (those watched) have each completed their initial list; the answer says, per ' +
+          'reflector, how long ago its store was last brought up to date and how long ago the API server last answered it. Not ready ' +
+          '(503): one detail per reflector not synced yet, with its last error.',
         security: [],
         response: {
           200: ReadyAnswerSchema,
@@ -58,7 +73,16 @@ export function operationsRoutes(deps: OperationsRoutesDeps): FastifyPluginAsync
             waiting.map((s) => ({ kind: s.kind, message: s.lastError === undefined ? `${s.kind}: initial list not complete yet` : `${s.kind}: ${s.lastError}` })),
           );
         }
-        return { status: 'ready' as const, reflectors: statuses.map((s) => ({ kind: s.kind, synced: s.synced, lastError: s.lastError ?? null })) };
+        return {
+          status: 'ready' as const,
+          reflectors: statuses.map((s) => ({
+            kind: s.kind,
+            synced: s.synced,
+            lastError: s.lastError ?? null,
+            lastEventAgeSeconds: s.lastEventAgeSeconds ?? null,
+            lastContactAgeSeconds: s.lastContactAgeSeconds ?? null,
+          })),
+        };
       },
     });
 

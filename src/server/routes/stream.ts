@@ -7,8 +7,9 @@ import { z } from 'zod';
 import type { Metrics } from '../../metrics/index.ts';
 import { parseLabelSelector } from '../../selectors/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
-import type { EventBus } from '../event-bus.ts';
+import { MAX_PENDING_EVENTS, type EventBus } from '../event-bus.ts';
 import { withResponseHeaders } from '../openapi.ts';
+import { FAN_OUT_SHARE } from '../send-scheduler.ts';
 import { StreamSubscriber } from '../stream-subscriber.ts';
 import type { WebSocketConnections } from '../websocket-shutdown.ts';
 import { UpgradeResponseSchema, upgradeRequired } from './ingest.ts';
@@ -68,8 +69,10 @@ const STREAM_DESCRIPTION = [
   '',
   'Messages from the service:',
   '- enriched events as NDJSON text: one event per line, each line ending with a newline;',
-  '- `{"dropped": n}`: the subscriber did not keep up and n events were dropped at this point of the stream (sent once it',
-  '  has read up to the gap). At most `server.streamBufferEvents` events wait per subscriber.',
+  '- `{"dropped": n}`: n events were dropped at this point of the stream (sent once the subscriber has read up to the gap):',
+  '  the subscriber did not keep up (at most `server.streamBufferEvents` events wait per subscriber), or the service did not:',
+  `  the fan-out runs after the answers, with at most ${FAN_OUT_SHARE * 100}% of the service's time, and at most ${MAX_PENDING_EVENTS}`,
+  '  published events wait for it.',
   '',
   'Messages from the client are ignored. On shutdown the service closes with 1001. At most `server.maxStreamSubscribers`',
   'subscribe at once: one more is refused with 503 and `Retry-After` (or, when it raced for the last place, closed with',
@@ -78,7 +81,9 @@ const STREAM_DESCRIPTION = [
 
 export function streamRoutes(deps: StreamRoutesDeps): FastifyPluginAsyncZod {
   const { metrics, bus, connections, maxQueuedEvents, maxSubscribers } = deps;
-  const onDropped = (count: number) => metrics.wsDropped.inc({ route: STREAM_ROUTE }, count);
+  // Called for every subscriber a chunk overflows: the labelled child, not a label lookup each time.
+  const droppedCounter = metrics.wsDropped.labels({ route: STREAM_ROUTE });
+  const onDropped = (count: number) => droppedCounter.inc(count);
   return async (app) => {
     app.route({
       method: 'GET',
@@ -115,7 +120,7 @@ export function streamRoutes(deps: StreamRoutesDeps): FastifyPluginAsyncZod {
           return;
         }
         const { namespace, pod, container, labelSelector } = request.query;
-        const subscriber = new StreamSubscriber(socket, { maxQueuedEvents, onDropped });
+        const subscriber = new StreamSubscriber(socket, bus.scheduler, { maxQueuedEvents, onDropped });
         metrics.wsClients.inc({ route: STREAM_ROUTE });
         const unsubscribe = bus.subscribe({ namespace, pod, container, labelSelector }, subscriber);
         const forget = connections.add({ shutdown: () => socket.close(1001, 'server shutting down') });
