@@ -134,6 +134,7 @@ export const serverSchema = z.strictObject({
   }).optional().describe('Serve HTTPS with this certificate and key. Unset: plain HTTP.'),
   streamBufferEvents: positiveInt().prefault(1000).describe('Events buffered per /v1/stream subscriber before events are dropped for it.'),
   maxStreamSubscribers: positiveInt().prefault(100).describe('/v1/stream subscribers at once; one more is refused with 503 and Retry-After.'),
+  streamTimeShare: z.number().gt(0).max(1).prefault(0.1).describe('Share of the service\'s time the /v1/stream fan-out (matching, serialising, sending) may take; beyond it, subscribers get drops (counted, announced) rather than slowing the routes that enrich. 0.1 adds at most ~1.11x to a busy service\'s work; raise it (up to 1) for live tails that must not lose events on a saturated service.'),
   headersTimeout: duration({ min: 1 }).prefault('10s').describe('Time to receive a request\'s line and headers; a slower client gets 408 and its connection is closed. At most requestTimeout.'),
   requestTimeout: duration({ min: 1 }).prefault('30s').describe('Time to receive a whole request, headers and body; a slower client (e.g. a body trickling in) gets 408 and its connection is closed.'),
   sendTimeout: duration({ min: 1 }).prefault('30s').describe('An answer the client stops reading is abandoned, and its connection closed, after this long without progress.'),

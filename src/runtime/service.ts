@@ -101,7 +101,7 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   });
   const enricher = createEnricher(toEnricherOptions(config), { store: store.reader(), metrics });
   const sink = createSink(config.source.sink, { metrics, stdout: runtime.stdout });
-  const bus = new EventBus();
+  const bus = new EventBus({ share: config.server.streamTimeShare });
 
   let server: RunningServer;
   try {

@@ -144,8 +144,8 @@ t.test('JSON files, YAML nulls and empty files', async (t) => {
 t.test('error: unknown key', async (t) => {
   const result = load(t, { file: yaml('server:\n  lisen: 0.0.0.0:80\n  frobnicate: 1\nlisten: 0.0.0.0:80\nsource:\n  deletionDelay: 5s\n') });
   t.same(errorLines(result), [
-    'server.lisen: unknown key, did you mean "server.listen"? (got "0.0.0.0:80", expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, maxInflightWait, tls, streamBufferEvents, maxStreamSubscribers, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:2:3]',
-    'server.frobnicate: unknown key (got 1, expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, maxInflightWait, tls, streamBufferEvents, maxStreamSubscribers, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:3:3]',
+    'server.lisen: unknown key, did you mean "server.listen"? (got "0.0.0.0:80", expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, maxInflightWait, tls, streamBufferEvents, maxStreamSubscribers, streamTimeShare, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:2:3]',
+    'server.frobnicate: unknown key (got 1, expected a key of server: listen, authToken, authTokenFile, maxBodyBytes, maxInflightBytes, maxInflightWait, tls, streamBufferEvents, maxStreamSubscribers, streamTimeShare, headersTimeout, requestTimeout, sendTimeout, keepAliveTimeout, websocketPingInterval) [from file config.yaml:3:3]',
     'source.deletionDelay: unknown key, did you mean "kubernetes.deletionDelay"? (got "5s", expected a key of source: podsDir, include, exclude, readFrom, dataDir, maxLineBytes, maxLineAction, maxMergedLineBytes, partialFlushTimeout, rotateWait, rescanInterval, checkpointInterval, batchMaxEvents, batchMaxWait, maxBufferedBytes, sink, service, transport, serviceToken, serviceTokenFile, selfPodUid, selfPodName) [from file config.yaml:6:3]',
     'listen: unknown key, did you mean "server.listen"? (got "0.0.0.0:80", expected a section: kubernetes, server, enrichment, source, logging) [from file config.yaml:4:1]',
   ]);
@@ -232,6 +232,18 @@ t.test('error: keys out of order (a timeout beyond the one that bounds it)', asy
   t.same(!result.ok && result.errors.map((e) => e.code), ['bad_duration']);
   const raised = load(t, { file: yaml('server:\n  headersTimeout: 1m\n  requestTimeout: 2m\n') });
   t.ok(raised.ok, 'raised together, they are fine');
+});
+
+t.test('server.streamTimeShare: a share of time in (0, 1]', async (t) => {
+  for (const value of ['0', '1.5', 'soon', '-0.1']) {
+    const lines = errorLines(load(t, { argv: ['--set', `server.streamTimeShare=${value}`] }));
+    t.equal(lines.length, 1, `${value} is refused: ${lines.join(' | ')}`);
+    t.match(lines[0], /^server\.streamTimeShare: .*\[from flag --set server\.streamTimeShare\]$/, `${value}: the error names the key and where it came from`);
+  }
+  const all = load(t, { argv: ['--set', 'server.streamTimeShare=1'] });
+  t.equal(all.ok && all.config.server.streamTimeShare, 1, '1: the fan-out may take all the time it needs');
+  const fallback = load(t, {});
+  t.equal(fallback.ok && fallback.config.server.streamTimeShare, 0.1, 'default 0.1');
 });
 
 t.test('error: server.maxInflightWait not a duration, or longer than server.requestTimeout', async (t) => {
