@@ -82,7 +82,7 @@ interface Sample {
 }
 
 async function runCase(pods: number, rate: number, run: string): Promise<Sample> {
-  const WARMUP = warmupSeconds(rate);
+  const warmup = warmupSeconds(rate);
   const rig = await prepareRig('steady-bench', pods, 0, MESSAGE_BYTES);
   try {
     const fd = openFifo(join(rig.root, 'stdout.fifo'));
@@ -91,9 +91,9 @@ async function runCase(pods: number, rate: number, run: string): Promise<Sample>
       await agent.waitForLog('"file source started"');
       await sleep(1000);
       const start = monoMicros() + 1_500_000; // the writer process starts meanwhile
-      const window: [number, number] = [start + WARMUP * 1e6, start + (WARMUP + SECONDS) * 1e6];
-      const reader = await attachReader(fd, { fifo: join(rig.root, 'stdout.fifo'), capacity: Math.ceil(rate * (WARMUP + SECONDS)) + 1, windowMicros: window });
-      const writing = runWriter({ files: rig.files, linesPerSecond: rate, startMicros: start, seconds: WARMUP + SECONDS, messageBytes: MESSAGE_BYTES });
+      const window: [number, number] = [start + warmup * 1e6, start + (warmup + SECONDS) * 1e6];
+      const reader = await attachReader(fd, { fifo: join(rig.root, 'stdout.fifo'), capacity: Math.ceil(rate * (warmup + SECONDS)) + 1, windowMicros: window });
+      const writing = runWriter({ files: rig.files, linesPerSecond: rate, startMicros: start, seconds: warmup + SECONDS, messageBytes: MESSAGE_BYTES });
       await sleep((window[0] - monoMicros()) / 1000);
       const from = cpuMark(agent.pid);
       const outFrom = reader.progress().lines;
@@ -128,8 +128,8 @@ async function runCase(pods: number, rate: number, run: string): Promise<Sample>
         duplicates: report.duplicates,
         peakRss,
         burst: writer.maxBurst,
-        writerCpuPercent: (writer.cpuSeconds / (WARMUP + SECONDS)) * 100,
-        readerCpuPercent: ((report.cpuSeconds ?? NaN) / (WARMUP + SECONDS)) * 100,
+        writerCpuPercent: (writer.cpuSeconds / (warmup + SECONDS)) * 100,
+        readerCpuPercent: ((report.cpuSeconds ?? NaN) / (warmup + SECONDS)) * 100,
         exit,
       };
     } finally {

@@ -9,8 +9,6 @@ import { splitListItems } from './list-items.ts';
 import type { RequestConfig } from './user-agent.ts';
 
 export interface ListPage {
-  /** Objects handed to onItem. */
-  count: number;
   /** The list's snapshot resourceVersion: watch from here. */
   resourceVersion: string;
   /** Set when more pages follow. */
@@ -61,15 +59,13 @@ export async function listPage(kc: RequestConfig, path: string, query: Record<st
   if (!Array.isArray(items) || typeof rv !== 'string') {
     throw new KubeApiError({ code: 'decode', status: 200, message: `list ${path}: the answer has no items array or no metadata.resourceVersion` });
   }
-  let count = items.length;
   if (parts === undefined) for (const item of items) onItem(item);
   else {
     const { spans } = parts;
     for (let i = 0; i < spans.length; i += 2) onItem(parseJson(text.slice(spans[i], spans[i + 1]), path));
-    count = spans.length / 2;
   }
   const cont = body.metadata?.continue;
-  return { count, resourceVersion: rv, continueToken: typeof cont === 'string' && cont !== '' ? cont : undefined };
+  return { resourceVersion: rv, continueToken: typeof cont === 'string' && cont !== '' ? cont : undefined };
 }
 
 function parseJson<T>(text: string, path: string): T {

@@ -29,6 +29,7 @@ export function toServerOptions(c: Config, authToken: string | undefined): Serve
     maxInflightWaitMs: c.server.maxInflightWait,
     streamBufferEvents: c.server.streamBufferEvents,
     maxStreamSubscribers: c.server.maxStreamSubscribers,
+    streamTimeShare: c.server.streamTimeShare,
     // Enough for a few answers to 1,000-line batches; past it, reading from that client pauses.
     ingestMaxPendingBytes: Math.max(1024 * 1024, c.server.maxBodyBytes),
     partialFlushTimeoutMs: c.enrichment.partialFlushTimeout,

@@ -107,7 +107,7 @@ function websocketErrorHandler(error: Error, socket: WebSocket, request: Fastify
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const options = checkServerOptions(deps.options);
-  const bus = deps.bus ?? new EventBus();
+  const bus = deps.bus ?? new EventBus({ share: options.streamTimeShare });
   const connections = new WebSocketConnections();
 
   const app = Fastify({

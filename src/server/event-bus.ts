@@ -150,7 +150,7 @@ export class EventBus implements ScheduledSender {
   /** The chunks cut in this step, by the lines they hold. */
   readonly #taken = new Map<string, StreamChunk>();
 
-  constructor(options: SendSchedulerOptions = {}) {
+  constructor(options: SendSchedulerOptions) {
     this.scheduler = new SendScheduler(options);
   }
 

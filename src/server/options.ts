@@ -20,6 +20,8 @@ export interface ServerOptions {
   streamBufferEvents: number;
   /** /v1/stream subscribers at once; the next one is refused with 503. */
   maxStreamSubscribers: number;
+  /** Share of the service's time the /v1/stream fan-out may take (0 < share <= 1). */
+  streamTimeShare: number;
   /** Enriched output waiting to be sent to one /v1/ingest client, in bytes, above which reading from it pauses. */
   ingestMaxPendingBytes: number;
   /** A partial line on a /v1/ingest connection waits at most this long for its final fragment. */
@@ -76,6 +78,9 @@ export function checkServerOptions(options: ServerOptions): ServerOptions & { cl
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw new ServerOptionsError(`server option ${key} must be a non-negative integer, got ${String(value)}`);
     }
+  }
+  if (!(typeof options.streamTimeShare === 'number' && options.streamTimeShare > 0 && options.streamTimeShare <= 1)) {
+    throw new ServerOptionsError(`server option streamTimeShare must be in (0, 1], got ${String(options.streamTimeShare)}`);
   }
   if (options.authToken !== undefined && options.authToken.length === 0) {
     throw new ServerOptionsError('server option authToken is empty: leave it unset to disable authentication');

@@ -23,8 +23,8 @@ export interface ScheduledSender {
 }
 
 export interface SendSchedulerOptions {
-  /** The share of time sending may take, over time (0 < share <= 1). */
-  share?: number;
+  /** The share of time sending may take, over time (0 < share <= 1): the server.streamTimeShare setting. */
+  share: number;
   /** Sending time saved up while there is nothing to send, at most. */
   burstMs?: number;
   /** Bytes handed to sockets per slice: what one slice adds to the latency of a request waiting behind it. */
@@ -33,8 +33,6 @@ export interface SendSchedulerOptions {
   now?: () => number;
 }
 
-/** 1 / (1 - 0.1) = 1.11: what the fan-out at its full share adds to the time of the work beside it. */
-export const FAN_OUT_SHARE = 0.1;
 const DEFAULT_BURST_MS = 10;
 const DEFAULT_BYTES_PER_TURN = 256 * 1024;
 
@@ -52,8 +50,8 @@ export class SendScheduler {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(options: SendSchedulerOptions = {}) {
-    this.#share = options.share ?? FAN_OUT_SHARE;
+  constructor(options: SendSchedulerOptions) {
+    this.#share = options.share;
     this.#burstMs = options.burstMs ?? DEFAULT_BURST_MS;
     this.#bytesPerTurn = options.bytesPerTurn ?? DEFAULT_BYTES_PER_TURN;
     this.#now = options.now ?? performance.now.bind(performance);

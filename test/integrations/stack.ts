@@ -10,7 +10,7 @@ import type { Config } from '../../src/config/index.ts';
 import { createEnricher } from '../../src/enrich/index.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
 import { toEnricherOptions, toServerOptions } from '../../src/runtime/options.ts';
-import { buildApp, EventBus, startServer, type RunningServer } from '../../src/server/index.ts';
+import { buildApp, startServer, type RunningServer } from '../../src/server/index.ts';
 import { namespaceFor, nodeFor, podFor } from '../../src/sim/index.ts';
 import type { Sink } from '../../src/sink/index.ts';
 import { RetainingStore } from '../../src/store/index.ts';
@@ -104,7 +104,6 @@ export async function startRecipeStack(t: Tap, options: RecipeStackOptions): Pro
     readiness: { status: () => [] },
     metrics,
     sink: options.sink,
-    bus: new EventBus(),
     now: options.now,
     options: toServerOptions(options.config, options.authToken),
   });

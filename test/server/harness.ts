@@ -167,7 +167,7 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
   if (options.waitForSync !== false) await reflectors.ready();
 
   const enricher = createEnricher(defaultEnricherOptions(options.enricher), { store: store.reader(), metrics });
-  const bus = new EventBus();
+  const bus = new EventBus({ share: defaultServerOptions().streamTimeShare });
   const app = await buildApp({
     enricher: options.wrapEnricher?.(enricher) ?? enricher,
     store: store.reader(),

@@ -21,7 +21,7 @@ function sender(name: string, messages: number, log: string[], clock: { ms: numb
 
 t.test('one message per sender in turn; a slice stops after bytesPerTurn', async (t) => {
   const clock = { ms: 0 };
-  const scheduler = new SendScheduler({ bytesPerTurn: 250, now: () => clock.ms });
+  const scheduler = new SendScheduler({ share: 0.1, bytesPerTurn: 250, now: () => clock.ms });
   t.teardown(() => scheduler.stop());
   const log: string[] = [];
   const a = sender('a', 3, log, clock);
@@ -64,7 +64,7 @@ t.test('sending takes at most its share of the time: past it, the scheduler wait
 
 t.test('stop() ends sending; a stopped scheduler takes no work', async (t) => {
   const clock = { ms: 0 };
-  const scheduler = new SendScheduler({ now: () => clock.ms });
+  const scheduler = new SendScheduler({ share: 0.1, now: () => clock.ms });
   const log: string[] = [];
   const a = sender('a', 3, log, clock);
   scheduler.wake(a);

@@ -6,11 +6,12 @@ import { EventBus } from '../../src/server/index.ts';
 import { MAX_PENDING_EVENTS, StreamChunk } from '../../src/server/event-bus.ts';
 import { textRecord } from '../builders/records.ts';
 import { fileOf, get, ndjson, post, rawEvent, sampleValue, scrape, startStack, waitFor, WsClient, type PodRef } from './harness.ts';
+import { defaultServerOptions } from '../builders/defaults.ts';
 
 const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };
 
 t.test('publishing with no subscribers is a no-op', async (t) => {
-  const bus = new EventBus();
+  const bus = new EventBus({ share: defaultServerOptions().streamTimeShare });
   t.equal(bus.subscriberCount, 0);
   bus.publish([]);
   bus.publish([textRecord('{}')]);
@@ -18,7 +19,7 @@ t.test('publishing with no subscribers is a no-op', async (t) => {
 });
 
 t.test('the bus serialises once per filter: subscribers of one filter share the bytes', async (t) => {
-  const bus = new EventBus();
+  const bus = new EventBus({ share: defaultServerOptions().streamTimeShare });
   const shop = { namespace: 'shop', podName: 'cart-1', containerName: 'cart', pod: undefined };
   const data = { namespace: 'data', podName: 'db-0', containerName: 'postgres', pod: undefined };
   const seen = new Map<string, Buffer[]>();
@@ -58,7 +59,7 @@ t.test('the bus serialises once per filter: subscribers of one filter share the 
 });
 
 t.test('a batch beyond what may wait for the fan-out is dropped at once, counted for each subscriber', async (t) => {
-  const bus = new EventBus();
+  const bus = new EventBus({ share: defaultServerOptions().streamTimeShare });
   const shop = { namespace: 'shop', podName: 'cart-1', containerName: 'cart', pod: undefined };
   const data = { namespace: 'data', podName: 'db-0', containerName: 'postgres', pod: undefined };
   const got = { shop: 0, all: 0 };

@@ -44,7 +44,7 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
   const metrics = testMetrics();
   const { enricher, store } = enrichmentFor(PODS, metrics);
   t.teardown(() => store.close());
-  const bus = new EventBus();
+  const bus = new EventBus({ share: defaultServerOptions().streamTimeShare });
   const published: Enriched[] = [];
   let skipped = 0;
   bus.subscribe(

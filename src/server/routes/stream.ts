@@ -9,7 +9,6 @@ import { parseLabelSelector } from '../../selectors/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import { MAX_PENDING_EVENTS, type EventBus } from '../event-bus.ts';
 import { withResponseHeaders } from '../openapi.ts';
-import { FAN_OUT_SHARE } from '../send-scheduler.ts';
 import { StreamSubscriber } from '../stream-subscriber.ts';
 import type { WebSocketConnections } from '../websocket-shutdown.ts';
 import { UpgradeResponseSchema, upgradeRequired } from './ingest.ts';
@@ -71,7 +70,7 @@ const STREAM_DESCRIPTION = [
   '- enriched events as NDJSON text: one event per line, each line ending with a newline;',
   '- `{"dropped": n}`: n events were dropped at this point of the stream (sent once the subscriber has read up to the gap):',
   '  the subscriber did not keep up (at most `server.streamBufferEvents` events wait per subscriber), or the service did not:',
-  `  the fan-out runs after the answers, with at most ${FAN_OUT_SHARE * 100}% of the service's time, and at most ${MAX_PENDING_EVENTS}`,
+  `  the fan-out runs after the answers, with at most \`server.streamTimeShare\` of the service's time, and at most ${MAX_PENDING_EVENTS}`,
   '  published events wait for it.',
   '',
   'Messages from the client are ignored. On shutdown the service closes with 1001. At most `server.maxStreamSubscribers`',
