@@ -236,19 +236,58 @@ export function compileLayout(fields: readonly Field[], rename: Readonly<Record<
 /**
  * One output line's text with holes: `parts[0] + values[slots[0]] + parts[1] + ... + parts[n]`,
  * where the last part stops before the root object's closing brace (pass-through fields go there);
- * `closedTail` is that last part with the brace, for the common line without pass-through fields.
+ * the closed tail is that last part with the brace, for the common line without pass-through fields.
+ *
+ * A file keeps its templates for as long as it is followed (2,000 files: 2,000 or more of them),
+ * so a template is held once, as UTF-8 in one buffer of its own size: records are written as bytes
+ * (record.ts), and the text forms are decoded only when a caller asks for a record's text. Its own
+ * buffer, not slices of Node's shared 64 KiB pool, which a long-lived slice would pin whole.
  */
-export interface Template {
-  readonly parts: readonly string[];
+export class Template {
   readonly slots: readonly number[];
-  readonly closedTail: string;
   /** The root object has no member (every field renamed away): no comma before pass-through. */
   readonly empty: boolean;
-  /** `parts` and `closedTail` as UTF-8, for records written straight into bytes (record.ts). */
+  /** The parts as UTF-8 (views of one buffer). */
   readonly partBytes: readonly Buffer[];
+  /** The last part and the closing brace. */
   readonly closedTailBytes: Buffer;
   /** Bytes of the parts and the closed tail together: what a line adds beyond its values. */
   readonly fixedBytes: number;
+  #text: { parts: readonly string[]; closedTail: string } | undefined;
+
+  constructor(parts: readonly string[], slots: readonly number[], empty: boolean) {
+    this.slots = slots;
+    this.empty = empty;
+    let size = 1;
+    for (const p of parts) size += Buffer.byteLength(p, 'utf8');
+    const all = Buffer.allocUnsafeSlow(size);
+    const partBytes: Buffer[] = [];
+    let at = 0;
+    for (const p of parts) {
+      const end = at + all.write(p, at, 'utf8');
+      partBytes.push(all.subarray(at, end));
+      at = end;
+    }
+    all[at] = 0x7d; // }
+    this.partBytes = partBytes;
+    this.closedTailBytes = all.subarray(at - partBytes[partBytes.length - 1]!.length);
+    this.fixedBytes = this.closedTailBytes.length;
+    for (let i = 0; i < partBytes.length - 1; i++) this.fixedBytes += partBytes[i]!.length;
+  }
+
+  /** The parts as text (decoded on first use; each part is whole JSON tokens, so whole characters). */
+  get parts(): readonly string[] {
+    return this.#decoded().parts;
+  }
+
+  get closedTail(): string {
+    return this.#decoded().closedTail;
+  }
+
+  #decoded(): { parts: readonly string[]; closedTail: string } {
+    this.#text ??= { parts: this.partBytes.map((b) => b.toString('utf8')), closedTail: this.closedTailBytes.toString('utf8') };
+    return this.#text;
+  }
 }
 
 class TemplateBuilder {
@@ -335,10 +374,5 @@ export function renderTemplate(layout: Layout, ctx: MetaContext, fixed: FixedVal
   const empty = !renderObject(layout.root, ctx, fixed, b);
   if (empty) b.text('{}');
   // Leave the root's closing brace off: pass-through fields are appended before it.
-  const parts = [...b.parts, b.current.slice(0, -1)];
-  const partBytes = parts.map((p) => Buffer.from(p, 'utf8'));
-  const closedTailBytes = Buffer.from(b.current, 'utf8');
-  let fixedBytes = closedTailBytes.length;
-  for (const bytes of partBytes) fixedBytes += bytes.length;
-  return { parts, slots: b.slots, closedTail: b.current, empty, partBytes, closedTailBytes, fixedBytes };
+  return new Template([...b.parts, b.current.slice(0, -1)], b.slots, empty);
 }
