@@ -86,6 +86,9 @@ function describeLeaf(schema: z.ZodType, id: string): { kind: LeafKind; secret: 
   if (schema instanceof z.ZodArray && schema.element instanceof z.ZodString) {
     return { kind: 'stringList', secret: false, expected: 'a list of strings', typeLabel: 'list of strings' };
   }
+  if (schema instanceof z.ZodArray) {
+    return { kind: 'objectList', secret: false, expected: 'a list of objects (JSON in the environment and in flags)', typeLabel: 'list of objects' };
+  }
   if (schema instanceof z.ZodRecord) {
     return { kind: 'stringMap', secret: false, expected: 'a map of strings to strings', typeLabel: 'map of strings' };
   }

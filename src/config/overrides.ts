@@ -43,6 +43,13 @@ function coerceText(key: ConfigKey, text: string): unknown {
     case 'integer':
     case 'number': return /^-?\d+(?:\.\d+)?$/.test(text.trim()) ? Number(text) : text;
     case 'stringList': return splitList(text);
+    case 'objectList': {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return text;
+      }
+    }
     case 'stringMap': {
       const map: Record<string, string> = {};
       for (const pair of splitList(text)) {

@@ -10,10 +10,11 @@
 import { z } from 'zod';
 import { DURATION_EXAMPLES, SIZE_EXAMPLES, parseDuration, parseSize } from './units.ts';
 import { LISTEN_EXAMPLES, parseListenAddress } from './listen.ts';
+import { fieldRuleProblem } from '../enrich/field-rules.ts';
 
 /** How a leaf is written and checked; drives coercion of env/flag strings, docs and printing. */
 export type LeafKind =
-  | 'string' | 'boolean' | 'integer' | 'number' | 'enum' | 'stringList' | 'stringMap'
+  | 'string' | 'boolean' | 'integer' | 'number' | 'enum' | 'stringList' | 'stringMap' | 'objectList'
   | 'duration' | 'size' | 'listen' | 'sink' | 'url';
 
 export interface LeafMeta {
@@ -142,6 +143,21 @@ export const serverSchema = z.strictObject({
   websocketPingInterval: duration({ min: 1 }).prefault('30s').describe('WebSocket clients (/v1/ingest, /v1/stream) are pinged this often; one that has not answered the previous ping is cut off.'),
 });
 
+/** One `enrichment.fields` rule (enrich/field-rules.ts has its meaning and checks). */
+const fieldRuleSchema = z
+  .strictObject({
+    from: z.enum(['pod', 'namespace', 'node']).describe('Whose labels or annotations.'),
+    kind: z.enum(['label', 'annotation']),
+    key: z.string().min(1).optional().describe('The exact key.'),
+    keyPattern: z.string().min(1).optional().describe('A regular expression matching the whole key.'),
+    as: z.string().min(1).optional().describe('The carried key\'s name; $1... are the pattern\'s groups.'),
+    action: z.enum(['include', 'exclude']).prefault('include'),
+  })
+  .superRefine((rule, ctx) => {
+    const problem = fieldRuleProblem(rule);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+  });
+
 export const enrichmentSchema = z.strictObject({
   schema: z.enum(['vector', 'fluentbit', 'otel']).prefault('vector').describe('Shape of enriched events: vector (Vector kubernetes_logs), fluentbit (Fluent Bit kubernetes filter) or otel (OpenTelemetry resource attributes).'),
   include: z.strictObject({
@@ -153,6 +169,12 @@ export const enrichmentSchema = z.strictObject({
     nodeAnnotations: z.boolean().prefault(false).describe('Add node annotations.'),
   }).prefault({}).describe('Which label and annotation groups enriched events carry.'),
   rename: z.record(z.string().min(1), z.string().min(1)).prefault({}).describe('Output key renames, e.g. {"kubernetes.pod_labels": "kubernetes.labels"}.'),
+  fields: z
+    .array(fieldRuleSchema)
+    .prefault([])
+    .describe('Ordered rules choosing and renaming labels and annotations, e.g. [{"from": "pod", "kind": "label", "keyPattern": "app\\.kubernetes\\.io/(.*)", "as": "app_$1"}]. The first rule matching a key decides; with rules, only what they include is carried (the include booleans then do not apply). Empty: the include groups, whole.'),
+  dedot: z.string().max(8).optional().describe('Replaces the dots of carried label and annotation keys with this text (e.g. "_", as mmkubernetes and Fluentd users expect). Unset: keys as they are.'),
+  clusterName: z.string().min(1).max(253).optional().describe('The cluster\'s name, added to every event (k8s.cluster.name in otel, kubernetes.cluster_name otherwise).'),
   exclude: z.strictObject({
     label: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod with this label set to "true" is skipped.'),
     annotation: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod with this annotation set to "true" is skipped.'),

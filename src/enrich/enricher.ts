@@ -21,6 +21,7 @@ import type { MergedLine, PartialMergerOptions, Stream } from '../formats/index.
 import type { Metrics } from '../metrics/index.ts';
 import type { StoreReader } from '../store/types.ts';
 import { EnrichCounters, Tally, type RouteCounters } from './counters.ts';
+import { MetadataMaps } from './field-rules.ts';
 import { FileMetadataCache, type FileState, type MetaState } from './file-metadata.ts';
 import { compileLayout, SLOT_OBSERVED_NANOS, SLOT_TIME_NANOS, SLOT_TIMESTAMP_UTC } from './layout.ts';
 import type { EnricherOptions } from './options.ts';
@@ -63,7 +64,8 @@ class LogEnricher implements Enricher, SessionOwner {
     this.#counters = new EnrichCounters(deps.metrics);
     this.#messageCounters = this.#counters.forRoute(deps.messageRoute ?? 'agent');
     this.#reader = new RawEventReader(options.input, layout.topLevelKeys, this.#now, this.#counters);
-    this.#files = new FileMetadataCache({ store: deps.store, layout, include: options.include, exclude: options.exclude });
+    const maps = new MetadataMaps(options.include, options.fields, options.dedot);
+    this.#files = new FileMetadataCache({ store: deps.store, layout, maps, clusterName: options.clusterName, exclude: options.exclude });
   }
 
   newSession(options: SessionOptions = {}): Session {

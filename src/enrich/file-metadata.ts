@@ -9,7 +9,8 @@ import type { PodLogIdentity } from '../paths/index.ts';
 import type { ContainerMeta, NamespaceMeta, NodeMeta, PodMeta, StoreEntry, StoreReader } from '../store/types.ts';
 import { bareContainerId, workloadOf } from './derive.ts';
 import { renderTemplate, type Layout, type MetaContext, type Template } from './layout.ts';
-import type { ExcludeOptions, IncludeGroups } from './options.ts';
+import type { MetadataMaps } from './field-rules.ts';
+import type { ExcludeOptions } from './options.ts';
 import type { PendingMetadata, RecordOrigin, UnmatchedReason } from './types.ts';
 
 /** Files remembered (identity and rendered metadata); past it the cache starts over. */
@@ -112,7 +113,8 @@ function listsContainer(list: string | undefined, container: string | undefined)
 export interface FileMetadataOptions {
   store: StoreReader;
   layout: Layout;
-  include: IncludeGroups;
+  maps: MetadataMaps;
+  clusterName: string | undefined;
   exclude: ExcludeOptions;
 }
 
@@ -120,7 +122,8 @@ export interface FileMetadataOptions {
 export class FileMetadataCache {
   readonly #store: StoreReader;
   readonly #layout: Layout;
-  readonly #include: IncludeGroups;
+  readonly #maps: MetadataMaps;
+  readonly #clusterName: string | undefined;
   readonly #exclude: ExcludeOptions;
   /** Whether the output carries namespace / node metadata at all (else its absence is no news). */
   readonly #showsNamespace: boolean;
@@ -143,10 +146,11 @@ export class FileMetadataCache {
   constructor(options: FileMetadataOptions) {
     this.#store = options.store;
     this.#layout = options.layout;
-    this.#include = options.include;
+    this.#maps = options.maps;
+    this.#clusterName = options.clusterName;
     this.#exclude = options.exclude;
-    this.#showsNamespace = options.include.namespaceLabels || options.include.namespaceAnnotations;
-    this.#showsNode = options.include.nodeLabels || options.include.nodeAnnotations;
+    this.#showsNamespace = options.maps.shows('namespace');
+    this.#showsNode = options.maps.shows('node');
   }
 
   /** Starts a call: the store may have changed since the last one. */
@@ -244,7 +248,8 @@ export class FileMetadataCache {
       namespace,
       node,
       workload: pod === undefined ? undefined : workloadOf(pod),
-      include: this.#include,
+      maps: this.#maps,
+      clusterName: this.#clusterName,
     };
     return new MetaState(ctx, pod !== undefined && this.#isExcluded(pod, id?.containerName), pending);
   }

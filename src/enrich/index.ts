@@ -5,5 +5,7 @@ export { createEnricher } from './enricher.ts';
 export type { EnricherDeps } from './enricher.ts';
 export { SCHEMA_NAMES } from './options.ts';
 export type { EnricherOptions, ExcludeOptions, IncludeGroups, InputFieldNames, SchemaName } from './options.ts';
+export { fieldRuleProblem } from './field-rules.ts';
+export type { FieldRule, MetaKind, MetaSource } from './field-rules.ts';
 export { EnrichConfigError } from './layout.ts';
 export { PENDING_MARKER, UNMATCHED_MARKER } from './schemas.ts';

@@ -9,7 +9,7 @@
 import type { ContainerMeta, Labels, NamespaceMeta, NodeMeta, PodMeta } from '../store/types.ts';
 import type { PodLogIdentity } from '../paths/types.ts';
 import type { PendingMetadata, UnmatchedReason } from './types.ts';
-import type { IncludeGroups } from './options.ts';
+import type { MetadataMaps } from './field-rules.ts';
 import type { Workload } from './derive.ts';
 
 /**
@@ -44,7 +44,10 @@ export interface MetaContext {
   namespace: NamespaceMeta | undefined;
   node: NodeMeta | undefined;
   workload: Workload | undefined;
-  include: IncludeGroups;
+  /** The label and annotation maps as the output carries them (field-rules.ts). */
+  maps: MetadataMaps;
+  /** `enrichment.clusterName`, or undefined. */
+  clusterName: string | undefined;
 }
 
 export type MetaValue = string | readonly string[] | Labels | undefined;
@@ -82,8 +85,8 @@ export const spread = (path: readonly string[], prefix: string, value: (c: MetaC
 
 /** A configuration the enricher cannot work with; thrown at construction, never per event. */
 export class EnrichConfigError extends Error {
-  readonly code: 'invalid_rename';
-  constructor(code: 'invalid_rename', message: string) {
+  readonly code: 'invalid_rename' | 'invalid_field_rule';
+  constructor(code: 'invalid_rename' | 'invalid_field_rule', message: string) {
     super(message);
     this.name = 'EnrichConfigError';
     this.code = code;

@@ -5,6 +5,8 @@
  * (test/builders/defaults.ts).
  */
 
+import type { FieldRule } from './field-rules.ts';
+
 /** Output layouts, each mirroring the event another project emits (docs/schemas.md). */
 export type SchemaName = 'vector' | 'fluentbit' | 'otel';
 export const SCHEMA_NAMES: readonly SchemaName[] = ['vector', 'fluentbit', 'otel'];
@@ -48,6 +50,12 @@ export interface EnricherOptions {
    * segment containing dots is quoted (`resource."k8s.pod.name"`); an empty target drops the field.
    */
   rename: Readonly<Record<string, string>>;
+  /** Which labels and annotations are carried, under which keys; empty: the `include` groups, whole. */
+  fields: readonly FieldRule[];
+  /** Replaces the dots of carried label and annotation keys; undefined: keys as they are. */
+  dedot: string | undefined;
+  /** The cluster's name, in every event; undefined: none. */
+  clusterName: string | undefined;
   exclude: ExcludeOptions;
   input: InputFieldNames;
   /** Cap on a merged partial line, in bytes. */

@@ -27,12 +27,13 @@ const podUid = (c: MetaContext): string | undefined => c.pod?.uid ?? c.identity?
 const containerName = (c: MetaContext): string | undefined => c.identity?.containerName;
 const image = (c: MetaContext): string | undefined => (c.container?.image === '' ? undefined : c.container?.image);
 
-const podLabels = (c: MetaContext): Labels | undefined => (c.include.podLabels ? c.pod?.labels : undefined);
-const podAnnotations = (c: MetaContext): Labels | undefined => (c.include.podAnnotations ? c.pod?.annotations : undefined);
-const namespaceLabels = (c: MetaContext): Labels | undefined => (c.include.namespaceLabels ? c.namespace?.labels : undefined);
-const namespaceAnnotations = (c: MetaContext): Labels | undefined => (c.include.namespaceAnnotations ? c.namespace?.annotations : undefined);
-const nodeLabels = (c: MetaContext): Labels | undefined => (c.include.nodeLabels ? c.node?.labels : undefined);
-const nodeAnnotations = (c: MetaContext): Labels | undefined => (c.include.nodeAnnotations ? c.node?.annotations : undefined);
+const podLabels = (c: MetaContext): Labels | undefined => c.maps.map('pod', 'label', c.pod?.labels);
+const podAnnotations = (c: MetaContext): Labels | undefined => c.maps.map('pod', 'annotation', c.pod?.annotations);
+const namespaceLabels = (c: MetaContext): Labels | undefined => c.maps.map('namespace', 'label', c.namespace?.labels);
+const namespaceAnnotations = (c: MetaContext): Labels | undefined => c.maps.map('namespace', 'annotation', c.namespace?.annotations);
+const nodeLabels = (c: MetaContext): Labels | undefined => c.maps.map('node', 'label', c.node?.labels);
+const nodeAnnotations = (c: MetaContext): Labels | undefined => c.maps.map('node', 'annotation', c.node?.annotations);
+const clusterName = (c: MetaContext): string | undefined => c.clusterName;
 
 /** The marker on an event returned without (full) metadata, per schema. */
 export const UNMATCHED_MARKER: Readonly<Record<SchemaName, string>> = {
@@ -57,6 +58,8 @@ function vectorFields(): Field[] {
     line(['stream'], SLOT_STREAM),
     line(['file'], SLOT_FILE),
     meta(['source_type'], () => 'kubernetes_logs'),
+    // Not in Vector: enrichment.clusterName, under the name Fluentd's and mmkubernetes' users know.
+    meta(k('cluster_name'), clusterName),
     meta(k('pod_name'), podName),
     meta(k('pod_namespace'), podNamespace),
     meta(k('pod_uid'), podUid),
@@ -83,13 +86,15 @@ function vectorFields(): Field[] {
 /** Fluent Bit's tail record (`log`, `stream`, `time`, Path_Key) after its kubernetes filter. */
 function fluentBitFields(input: InputFieldNames): Field[] {
   const k = (name: string): string[] => ['kubernetes', name];
-  const hasNamespaceMeta = (c: MetaContext): boolean => c.include.namespaceLabels || c.include.namespaceAnnotations;
+  const hasNamespaceMeta = (c: MetaContext): boolean => c.maps.shows('namespace');
   return [
     line(['log'], SLOT_MESSAGE),
     line(['stream'], SLOT_STREAM),
     line(['time'], SLOT_TIMESTAMP_RAW),
     // Fluent Bit puts the path under its tail's Path_Key: the same name the input uses.
     line([input.file], SLOT_FILE),
+    // Not in Fluent Bit: enrichment.clusterName.
+    meta(k('cluster_name'), clusterName),
     meta(k('pod_name'), podName),
     meta(k('namespace_name'), podNamespace),
     meta(k('pod_id'), (c) => c.pod?.uid),
@@ -120,6 +125,7 @@ function fluentBitFields(input: InputFieldNames): Field[] {
 function otelFields(): Field[] {
   const r = (name: string): string[] => ['resource', name];
   return [
+    meta(r('k8s.cluster.name'), clusterName),
     meta(r('k8s.namespace.name'), podNamespace),
     meta(r('k8s.pod.name'), podName),
     meta(r('k8s.pod.uid'), podUid),

@@ -4,7 +4,7 @@
  * from here instead of restating them.
  */
 import { defaultConfig } from '../../src/config/index.ts';
-import type { EnricherOptions, ExcludeOptions, IncludeGroups, InputFieldNames, SchemaName } from '../../src/enrich/index.ts';
+import type { EnricherOptions, ExcludeOptions, FieldRule, IncludeGroups, InputFieldNames, SchemaName } from '../../src/enrich/index.ts';
 import type { PartialMergerOptions } from '../../src/formats/index.ts';
 import { toBackoff, toEnricherOptions, toServerOptions } from '../../src/runtime/options.ts';
 import type { ServerOptions } from '../../src/server/index.ts';
@@ -30,6 +30,9 @@ export interface EnricherOptionsOverrides {
   schema?: SchemaName;
   include?: Partial<IncludeGroups>;
   rename?: Readonly<Record<string, string>>;
+  fields?: readonly FieldRule[];
+  dedot?: string;
+  clusterName?: string;
   exclude?: Partial<ExcludeOptions>;
   input?: Partial<InputFieldNames>;
   maxMergedLineBytes?: number;
@@ -43,6 +46,9 @@ export function defaultEnricherOptions(overrides: EnricherOptionsOverrides = {})
     schema: overrides.schema ?? d.schema,
     include: { ...d.include, ...overrides.include },
     rename: { ...d.rename, ...overrides.rename },
+    fields: overrides.fields ?? d.fields,
+    dedot: overrides.dedot ?? d.dedot,
+    clusterName: overrides.clusterName ?? d.clusterName,
     exclude: { ...d.exclude, ...overrides.exclude },
     input: { ...d.input, ...overrides.input },
     maxMergedLineBytes: overrides.maxMergedLineBytes ?? d.maxMergedLineBytes,

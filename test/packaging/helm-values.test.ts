@@ -102,6 +102,8 @@ t.test('invalid values are rejected, naming the value', async (t) => {
     { name: 'negative UID', values: { securityContext: { runAsUser: -1 } }, path: '/securityContext/runAsUser' },
     { name: 'bad toleration operator', values: { tolerations: [{ operator: 'Any' }] }, path: '/tolerations/0/operator' },
     { name: 'maxSurge (two agents on a node would read files twice)', values: { updateStrategy: { rollingUpdate: { maxSurge: 1 } } }, path: '/updateStrategy/rollingUpdate' },
+    { name: 'field rule with both key and keyPattern', values: { config: { enrichment: { fields: [{ from: 'pod', kind: 'label', key: 'a', keyPattern: 'b' }] } } }, path: '/config/enrichment/fields/0' },
+    { name: 'field rule from an unknown source', values: { config: { enrichment: { fields: [{ from: 'pods', kind: 'label', key: 'a' }] } } }, path: '/config/enrichment/fields/0/from' },
     { name: 'bad sink', values: { config: { source: { sink: 'kafka://broker' } } }, path: '/config/source/sink' },
     { name: 'image digest not sha256', values: { image: { digest: 'latest' } }, path: '/image/digest' },
     { name: 'hostPort out of range', values: { mode: 'serve', api: { hostPort: 70000 } }, path: '/api/hostPort' },
@@ -125,6 +127,7 @@ t.test('valid variations are accepted', async (t) => {
     { name: 'root for CRI-O', values: { securityContext: { runAsUser: 0, runAsGroup: 0 } } },
     { name: 'percentage maxUnavailable', values: { updateStrategy: { rollingUpdate: { maxUnavailable: '10%' } } } },
     { name: 'full config', values: { config: { kubernetes: { backoff: { initial: '1s', factor: 1.5, jitter: 0.1 }, watchTimeout: '1h30m' }, server: { tls: { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' } }, enrichment: { rename: { 'kubernetes.pod_labels': 'kubernetes.labels' }, include: { nodeAnnotations: true } }, source: { include: ['**/*.log'], maxLineBytes: '512Ki', sink: 'https://collector:8443/ingest' } } } },
+    { name: 'field rules, dedot and a cluster name', values: { config: { enrichment: { fields: [{ from: 'pod', kind: 'label', keyPattern: 'app\\.kubernetes\\.io/(.*)', as: 'app_$1' }, { from: 'node', kind: 'label', key: 'topology.kubernetes.io/zone', action: 'include' }], dedot: '_', clusterName: 'prod-eu' } } } },
     { name: 'docker runtime', values: { hostPaths: { dockerContainers: { enabled: true, path: '/data/docker/containers' } } } },
     { name: 'globals from a parent chart', values: { global: { imageRegistry: 'registry.example.com' } } },
   ];
@@ -139,7 +142,7 @@ t.test('the schema\'s config block covers exactly the service\'s config keys, mi
 
   const jsonType: Record<string, string> = {
     string: 'string', url: 'string', listen: 'string', sink: 'string', duration: 'string', size: 'string', enum: 'string',
-    boolean: 'boolean', integer: 'integer', number: 'number', stringList: 'array', stringMap: 'object',
+    boolean: 'boolean', integer: 'integer', number: 'number', stringList: 'array', stringMap: 'object', objectList: 'array',
   };
   for (const key of configKeys) {
     const leaf = leaves.get(key.id);
