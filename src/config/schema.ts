@@ -174,6 +174,12 @@ export const enrichmentSchema = z.strictObject({
     .prefault([])
     .describe('Ordered rules choosing and renaming labels and annotations, e.g. [{"from": "pod", "kind": "label", "keyPattern": "app\\.kubernetes\\.io/(.*)", "as": "app_$1"}]. The first rule matching a key decides; with rules, only what they include is carried (the include booleans then do not apply). Empty: the include groups, whole.'),
   dedot: z.string().max(8).optional().describe('Replaces the dots of carried label and annotation keys with this text (e.g. "_", as mmkubernetes and Fluentd users expect). Unset: keys as they are.'),
+  parseJson: z.strictObject({
+    enabled: z.boolean().prefault(false).describe('Parse every message that is a JSON object into fields (otherwise only those of pods annotated as below).'),
+    target: z.string().max(253).prefault('').describe('Where the parsed members go: empty for the event\'s root (never replacing an enrichment field), else under this key. Not for the otel schema, whose body becomes the object.'),
+    keepMessage: z.boolean().prefault(true).describe('Keep the message field beside the parsed members.'),
+    annotation: z.string().min(1).prefault('logs.kube-log-enricher.io/parser').describe('Pod annotation asking for JSON parsing: "json" (every container) or "json/<container>", comma-separated.'),
+  }).prefault({}).describe('Messages that are JSON objects parsed into fields, as Fluent Bit\'s Merge_Log does.'),
   clusterName: z.string().min(1).max(253).optional().describe('The cluster\'s name, added to every event (k8s.cluster.name in otel, kubernetes.cluster_name otherwise).'),
   exclude: z.strictObject({
     label: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod with this label set to "true" is skipped.'),

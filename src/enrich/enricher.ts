@@ -22,7 +22,8 @@ import type { Metrics } from '../metrics/index.ts';
 import type { StoreReader } from '../store/types.ts';
 import { EnrichCounters, Tally, type RouteCounters } from './counters.ts';
 import { MetadataMaps } from './field-rules.ts';
-import { FileMetadataCache, type FileState, type MetaState } from './file-metadata.ts';
+import { FileMetadataCache, type FileState, type MetaState, type StreamVariant } from './file-metadata.ts';
+import { JsonMessageParser } from './json-message.ts';
 import { compileLayout, SLOT_OBSERVED_NANOS, SLOT_TIME_NANOS, SLOT_TIMESTAMP_UTC } from './layout.ts';
 import type { EnricherOptions } from './options.ts';
 import { RawEventReader } from './raw-event.ts';
@@ -48,6 +49,7 @@ class LogEnricher implements Enricher, SessionOwner {
   readonly #messageCounters: RouteCounters | undefined;
   readonly #reader: RawEventReader;
   readonly #files: FileMetadataCache;
+  readonly #json: JsonMessageParser;
   readonly #time = new TimestampConverter();
   /** Which per-line values the layout uses, so the others are not computed. */
   readonly #uses: readonly boolean[];
@@ -65,7 +67,22 @@ class LogEnricher implements Enricher, SessionOwner {
     this.#messageCounters = this.#counters.forRoute(deps.messageRoute ?? 'agent');
     this.#reader = new RawEventReader(options.input, layout.topLevelKeys, this.#now, this.#counters);
     const maps = new MetadataMaps(options.include, options.fields, options.dedot);
-    this.#files = new FileMetadataCache({ store: deps.store, layout, maps, clusterName: options.clusterName, exclude: options.exclude });
+    this.#files = new FileMetadataCache({
+      store: deps.store,
+      layout,
+      maps,
+      clusterName: options.clusterName,
+      exclude: options.exclude,
+      parseJson: options.parseJson.enabled,
+      parseJsonAnnotation: options.parseJson.annotation,
+    });
+    const m = deps.metrics?.jsonMessages;
+    this.#json = new JsonMessageParser(
+      options.schema,
+      options.parseJson,
+      layout.topLevelKeys,
+      m === undefined ? undefined : { parsed: m.labels({ result: 'parsed' }), invalid: m.labels({ result: 'invalid' }), notAnObject: m.labels({ result: 'not_an_object' }) },
+    );
   }
 
   newSession(options: SessionOptions = {}): Session {
@@ -181,7 +198,15 @@ class LogEnricher implements Enricher, SessionOwner {
   }
 
   #render(fs: FileState, meta: MetaState, timestamp: string, stream: Stream | undefined, messageJson: string, passThrough: string): EnrichedRecord {
-    const variant = stream === undefined ? 0 : stream === 'stdout' ? 1 : 2;
+    let variant: StreamVariant = stream === undefined ? 0 : stream === 'stdout' ? 1 : 2;
+    if (meta.parseJson) {
+      const parsed = this.#json.parse(messageJson, passThrough);
+      if (parsed !== undefined) {
+        messageJson = parsed.messageJson;
+        passThrough += parsed.extra;
+        if (parsed.omitMessage) variant = (variant + 3) as StreamVariant;
+      }
+    }
     const template = meta.templates[variant] ?? this.#files.renderTemplate(fs, meta, variant);
     const uses = this.#uses;
     // Timestamps are validated RFC 3339 (ASCII, no quotes): the template's quotes need no escaping.

@@ -10,6 +10,7 @@ import type { ContainerMeta, NamespaceMeta, NodeMeta, PodMeta, StoreEntry, Store
 import { bareContainerId, workloadOf } from './derive.ts';
 import { renderTemplate, type Layout, type MetaContext, type Template } from './layout.ts';
 import type { MetadataMaps } from './field-rules.ts';
+import { annotationAsksJson } from './json-message.ts';
 import type { ExcludeOptions } from './options.ts';
 import type { PendingMetadata, RecordOrigin, UnmatchedReason } from './types.ts';
 
@@ -28,9 +29,12 @@ function recentSlot(path: string): number {
   return mix & (RECENT_FILES - 1); // a short path's NaN becomes 0
 }
 
-/** A template per stream variant: 0 for lines without a stream, 1 stdout, 2 stderr. */
-export type StreamVariant = 0 | 1 | 2;
-const STREAM_JSON = [undefined, '"stdout"', '"stderr"'] as const;
+/**
+ * A template per stream variant: 0 for lines without a stream, 1 stdout, 2 stderr; 3 to 5 the
+ * same without the message field (a message parsed as JSON, parseJson.keepMessage false).
+ */
+export type StreamVariant = 0 | 1 | 2 | 3 | 4 | 5;
+const STREAM_JSON = [undefined, '"stdout"', '"stderr"', undefined, '"stdout"', '"stderr"'] as const;
 
 /** Store versions of a file's objects: ABSENT, or NOT_SYNCED (absent, its reflector not synced yet). */
 const ABSENT = -1;
@@ -81,17 +85,20 @@ export class MetaState implements RecordOrigin {
   readonly excluded: boolean;
   /** PENDING_* bits: metadata missing because it has not synced yet. */
   readonly pending: number;
-  /** Templates for lines without a stream, from stdout and from stderr; rendered on first use. */
-  readonly templates: [Template | undefined, Template | undefined, Template | undefined] = [undefined, undefined, undefined];
+  /** Templates by StreamVariant; rendered on first use. */
+  readonly templates: (Template | undefined)[] = [undefined, undefined, undefined];
+  /** Its messages are parsed as JSON (enrichment.parseJson, or the pod's annotation). */
+  readonly parseJson: boolean;
   readonly namespace: string | undefined;
   readonly podName: string | undefined;
   readonly containerName: string | undefined;
   readonly pod: PodMeta | undefined;
 
-  constructor(ctx: MetaContext, excluded: boolean, pending: number) {
+  constructor(ctx: MetaContext, excluded: boolean, pending: number, parseJson: boolean) {
     this.ctx = ctx;
     this.excluded = excluded;
     this.pending = pending;
+    this.parseJson = parseJson;
     this.pod = ctx.pod;
     this.namespace = ctx.pod?.namespace ?? ctx.identity?.namespace;
     this.podName = ctx.pod?.name ?? ctx.identity?.podName;
@@ -116,6 +123,9 @@ export interface FileMetadataOptions {
   maps: MetadataMaps;
   clusterName: string | undefined;
   exclude: ExcludeOptions;
+  /** Every file's messages are parsed as JSON; else those of pods annotated with `parseJsonAnnotation`. */
+  parseJson: boolean;
+  parseJsonAnnotation: string;
 }
 
 /** The FileStates of the files seen, and their metadata kept in step with the store. */
@@ -125,6 +135,8 @@ export class FileMetadataCache {
   readonly #maps: MetadataMaps;
   readonly #clusterName: string | undefined;
   readonly #exclude: ExcludeOptions;
+  readonly #parseJson: boolean;
+  readonly #parseJsonAnnotation: string;
   /** Whether the output carries namespace / node metadata at all (else its absence is no news). */
   readonly #showsNamespace: boolean;
   readonly #showsNode: boolean;
@@ -149,6 +161,8 @@ export class FileMetadataCache {
     this.#maps = options.maps;
     this.#clusterName = options.clusterName;
     this.#exclude = options.exclude;
+    this.#parseJson = options.parseJson;
+    this.#parseJsonAnnotation = options.parseJsonAnnotation;
     this.#showsNamespace = options.maps.shows('namespace');
     this.#showsNode = options.maps.shows('node');
   }
@@ -209,7 +223,7 @@ export class FileMetadataCache {
   /** Renders a metadata state's template for one stream variant and keeps it in meta.templates. */
   renderTemplate(fs: FileState, meta: MetaState, variant: StreamVariant): Template {
     const fileJson = fs.file === undefined ? undefined : fs.fileJson;
-    const template = renderTemplate(this.#layout, meta.ctx, { streamJson: STREAM_JSON[variant], fileJson });
+    const template = renderTemplate(this.#layout, meta.ctx, { streamJson: STREAM_JSON[variant], fileJson, omitMessage: variant >= 3 });
     meta.templates[variant] = template;
     return template;
   }
@@ -251,7 +265,8 @@ export class FileMetadataCache {
       maps: this.#maps,
       clusterName: this.#clusterName,
     };
-    return new MetaState(ctx, pod !== undefined && this.#isExcluded(pod, id?.containerName), pending);
+    const parseJson = this.#parseJson || (pod !== undefined && annotationAsksJson(pod.annotations[this.#parseJsonAnnotation], id?.containerName));
+    return new MetaState(ctx, pod !== undefined && this.#isExcluded(pod, id?.containerName), pending, parseJson);
   }
 
   #isExcluded(pod: PodMeta, containerName: string | undefined): boolean {

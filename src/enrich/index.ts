@@ -7,5 +7,6 @@ export { SCHEMA_NAMES } from './options.ts';
 export type { EnricherOptions, ExcludeOptions, IncludeGroups, InputFieldNames, SchemaName } from './options.ts';
 export { fieldRuleProblem } from './field-rules.ts';
 export type { FieldRule, MetaKind, MetaSource } from './field-rules.ts';
+export type { ParseJsonOptions } from './json-message.ts';
 export { EnrichConfigError } from './layout.ts';
 export { PENDING_MARKER, UNMATCHED_MARKER } from './schemas.ts';

@@ -85,8 +85,8 @@ export const spread = (path: readonly string[], prefix: string, value: (c: MetaC
 
 /** A configuration the enricher cannot work with; thrown at construction, never per event. */
 export class EnrichConfigError extends Error {
-  readonly code: 'invalid_rename' | 'invalid_field_rule';
-  constructor(code: 'invalid_rename' | 'invalid_field_rule', message: string) {
+  readonly code: 'invalid_rename' | 'invalid_field_rule' | 'invalid_parse_json';
+  constructor(code: 'invalid_rename' | 'invalid_field_rule' | 'invalid_parse_json', message: string) {
     super(message);
     this.name = 'EnrichConfigError';
     this.code = code;
@@ -328,6 +328,8 @@ export interface FixedValues {
   /** `"stdout"` / `"stderr"`, JSON-encoded. */
   streamJson: string | undefined;
   fileJson: string | undefined;
+  /** The message field is left out (a message parsed as JSON, enrichment.parseJson.keepMessage false). */
+  omitMessage: boolean;
 }
 
 function renderObject(node: ObjectNode, ctx: MetaContext, fixed: FixedValues, out: TemplateBuilder): boolean {
@@ -345,6 +347,7 @@ function renderObject(node: ObjectNode, ctx: MetaContext, fixed: FixedValues, ou
     }
     const child = entry.node;
     if (child.kind === 'line') {
+      if (child.slot === SLOT_MESSAGE && fixed.omitMessage) continue;
       const value = child.slot === SLOT_STREAM ? fixed.streamJson : child.slot === SLOT_FILE ? fixed.fileJson : '';
       if (value === undefined) continue;
       body.text((members++ === 0 ? '' : ',') + entry.keyJson + ':');

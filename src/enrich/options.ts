@@ -6,6 +6,7 @@
  */
 
 import type { FieldRule } from './field-rules.ts';
+import type { ParseJsonOptions } from './json-message.ts';
 
 /** Output layouts, each mirroring the event another project emits (docs/schemas.md). */
 export type SchemaName = 'vector' | 'fluentbit' | 'otel';
@@ -56,6 +57,8 @@ export interface EnricherOptions {
   dedot: string | undefined;
   /** The cluster's name, in every event; undefined: none. */
   clusterName: string | undefined;
+  /** Messages that are JSON objects parsed into fields. */
+  parseJson: ParseJsonOptions;
   exclude: ExcludeOptions;
   input: InputFieldNames;
   /** Cap on a merged partial line, in bytes. */

@@ -99,6 +99,12 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
       registers,
     }),
     eventsExcluded: new Counter({ name: `${PREFIX}events_excluded_total`, help: 'Events skipped because their pod or container is excluded.', registers }),
+    jsonMessages: new Counter({
+      name: `${PREFIX}json_messages_total`,
+      help: 'Messages of containers whose messages are parsed as JSON (enrichment.parseJson), by result: parsed, invalid (not JSON), not_an_object (left as they are).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     eventErrors: new Counter({ name: `${PREFIX}event_errors_total`, help: 'Events reported back as invalid, by reason.', labelNames: ['reason'] as const, registers }),
     enrichDuration: new Histogram({ name: `${PREFIX}enrich_duration_seconds`, help: 'Time to enrich one batch.', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),
 

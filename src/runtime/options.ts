@@ -17,6 +17,7 @@ export function toEnricherOptions(c: Config): EnricherOptions {
     fields: e.fields.map((rule) => ({ ...rule })),
     dedot: e.dedot,
     clusterName: e.clusterName,
+    parseJson: { ...e.parseJson },
     exclude: { ...e.exclude },
     input: { ...e.input },
     maxMergedLineBytes: e.maxMergedLineBytes,

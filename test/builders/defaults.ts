@@ -4,7 +4,7 @@
  * from here instead of restating them.
  */
 import { defaultConfig } from '../../src/config/index.ts';
-import type { EnricherOptions, ExcludeOptions, FieldRule, IncludeGroups, InputFieldNames, SchemaName } from '../../src/enrich/index.ts';
+import type { EnricherOptions, ExcludeOptions, FieldRule, IncludeGroups, InputFieldNames, ParseJsonOptions, SchemaName } from '../../src/enrich/index.ts';
 import type { PartialMergerOptions } from '../../src/formats/index.ts';
 import { toBackoff, toEnricherOptions, toServerOptions } from '../../src/runtime/options.ts';
 import type { ServerOptions } from '../../src/server/index.ts';
@@ -33,6 +33,7 @@ export interface EnricherOptionsOverrides {
   fields?: readonly FieldRule[];
   dedot?: string;
   clusterName?: string;
+  parseJson?: Partial<ParseJsonOptions>;
   exclude?: Partial<ExcludeOptions>;
   input?: Partial<InputFieldNames>;
   maxMergedLineBytes?: number;
@@ -49,6 +50,7 @@ export function defaultEnricherOptions(overrides: EnricherOptionsOverrides = {})
     fields: overrides.fields ?? d.fields,
     dedot: overrides.dedot ?? d.dedot,
     clusterName: overrides.clusterName ?? d.clusterName,
+    parseJson: { ...d.parseJson, ...overrides.parseJson },
     exclude: { ...d.exclude, ...overrides.exclude },
     input: { ...d.input, ...overrides.input },
     maxMergedLineBytes: overrides.maxMergedLineBytes ?? d.maxMergedLineBytes,
