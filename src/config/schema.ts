@@ -182,10 +182,12 @@ export const enrichmentSchema = z.strictObject({
   }).prefault({}).describe('Messages that are JSON objects parsed into fields, as Fluent Bit\'s Merge_Log does.'),
   clusterName: z.string().min(1).max(253).optional().describe('The cluster\'s name, added to every event (k8s.cluster.name in otel, kubernetes.cluster_name otherwise).'),
   exclude: z.strictObject({
-    label: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod with this label set to "true" is skipped.'),
-    annotation: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod with this annotation set to "true" is skipped.'),
+    label: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod, or every pod of a namespace, with this label set to "true" is skipped.'),
+    annotation: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude').describe('A pod, or every pod of a namespace, with this annotation set to "true" is skipped.'),
     containersAnnotation: z.string().min(1).prefault('logs.kube-log-enricher.io/exclude-containers').describe('Pod annotation listing containers (comma-separated) whose lines are skipped.'),
-  }).prefault({}).describe('How pods and containers opt out of enrichment.'),
+    mode: z.enum(['opt-out', 'opt-in']).prefault('opt-out').describe('opt-out: every pod but the excluded ones; opt-in: only pods, or pods of namespaces, labelled or annotated with optInKey: "true" (and not excluded).'),
+    optInKey: z.string().min(1).prefault('logs.kube-log-enricher.io/include').describe('Label or annotation (value "true") by which a pod or a namespace opts in, in opt-in mode.'),
+  }).prefault({}).describe('How pods, namespaces and containers opt out of (or, in opt-in mode, into) enrichment. The label and annotation work on namespaces too (every pod of the namespace).'),
   input: z.strictObject({
     file: z.string().min(1).prefault('file').describe('Field of a raw event holding the log file path.'),
     line: z.string().min(1).prefault('line').describe('Field of a raw event holding the raw CRI/docker line.'),

@@ -6,7 +6,7 @@
  */
 import { podIdentityFromPath } from '../paths/index.ts';
 import type { PodLogIdentity } from '../paths/index.ts';
-import type { ContainerMeta, NamespaceMeta, NodeMeta, PodMeta, StoreEntry, StoreReader } from '../store/types.ts';
+import type { ContainerMeta, Labels, NamespaceMeta, NodeMeta, PodMeta, StoreEntry, StoreReader } from '../store/types.ts';
 import { bareContainerId, workloadOf } from './derive.ts';
 import { renderTemplate, type Layout, type MetaContext, type Template } from './layout.ts';
 import type { MetadataMaps } from './field-rules.ts';
@@ -110,6 +110,11 @@ function isTrue(value: string | undefined): boolean {
   return value !== undefined && value.trim().toLowerCase() === 'true';
 }
 
+/** The object is labelled `<label>: "true"` or annotated `<annotation>: "true"`. */
+function says(object: { labels: Labels; annotations: Labels }, label: string, annotation: string): boolean {
+  return isTrue(object.labels[label]) || isTrue(object.annotations[annotation]);
+}
+
 /** Whether a comma-separated container list names `container`. */
 function listsContainer(list: string | undefined, container: string | undefined): boolean {
   if (list === undefined || container === undefined) return false;
@@ -163,7 +168,8 @@ export class FileMetadataCache {
     this.#exclude = options.exclude;
     this.#parseJson = options.parseJson;
     this.#parseJsonAnnotation = options.parseJsonAnnotation;
-    this.#showsNamespace = options.maps.shows('namespace');
+    // In opt-in mode a namespace can let its pods in: until namespaces are listed, that is pending.
+    this.#showsNamespace = options.maps.shows('namespace') || options.exclude.mode === 'opt-in';
     this.#showsNode = options.maps.shows('node');
   }
 
@@ -266,11 +272,23 @@ export class FileMetadataCache {
       clusterName: this.#clusterName,
     };
     const parseJson = this.#parseJson || (pod !== undefined && annotationAsksJson(pod.annotations[this.#parseJsonAnnotation], id?.containerName));
-    return new MetaState(ctx, pod !== undefined && this.#isExcluded(pod, id?.containerName), pending, parseJson);
+    return new MetaState(ctx, this.#isExcluded(pod, namespace, id?.containerName, fs), pending, parseJson);
   }
 
-  #isExcluded(pod: PodMeta, containerName: string | undefined): boolean {
+  /**
+   * Opt-out: the pod, its namespace or its container says exclude. Opt-in: besides, neither the
+   * pod nor its namespace says include; an event whose pod is not known is then left out too,
+   * except while the pods are still being listed (it goes out marked pending, not lost).
+   */
+  #isExcluded(pod: PodMeta | undefined, namespace: NamespaceMeta | undefined, containerName: string | undefined, fs: FileState): boolean {
     const ex = this.#exclude;
-    return isTrue(pod.labels[ex.label]) || isTrue(pod.annotations[ex.annotation]) || listsContainer(pod.annotations[ex.containersAnnotation], containerName);
+    if (pod !== undefined && (says(pod, ex.label, ex.annotation) || listsContainer(pod.annotations[ex.containersAnnotation], containerName))) return true;
+    if (namespace !== undefined && says(namespace, ex.label, ex.annotation)) return true;
+    if (ex.mode === 'opt-out') return false;
+    if (pod === undefined) return fs.podVersion !== NOT_SYNCED;
+    if (says(pod, ex.optInKey, ex.optInKey)) return false;
+    if (namespace !== undefined) return !says(namespace, ex.optInKey, ex.optInKey);
+    // The namespace is not known (yet): out only once namespaces have been listed.
+    return fs.namespaceVersion !== NOT_SYNCED;
   }
 }

@@ -23,12 +23,16 @@ export interface IncludeGroups {
 }
 
 export interface ExcludeOptions {
-  /** A pod labelled `<label>: "true"` is skipped. */
+  /** A pod, or every pod of a namespace, labelled `<label>: "true"` is skipped. */
   label: string;
   /** A pod annotated `<annotation>: "true"` is skipped. */
   annotation: string;
   /** A pod annotation listing container names (comma-separated) whose lines are skipped. */
   containersAnnotation: string;
+  /** opt-out: everything but what is excluded; opt-in: only pods, or pods of namespaces, marked with `optInKey`. */
+  mode: 'opt-out' | 'opt-in';
+  /** The label or annotation (value "true") by which a pod or a namespace opts in. */
+  optInKey: string;
 }
 
 /** Field names of raw events, so shippers' own records fit unchanged. */
