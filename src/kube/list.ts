@@ -27,12 +27,11 @@ function apiUrl(kc: RequestConfig, path: string, query: Record<string, string | 
 }
 
 /**
- * Lists one page; each object goes to `onItem` as soon as it is parsed (list-items.ts), so that
- * a large page is never held as one parsed graph. When the page turns out to be invalid half-way,
- * the objects before were handed on already: each was a whole object of the server's snapshot.
+ * GET `url` through the kubeconfig's transport (credentials, TLS): the text of a 200 answer;
+ * anything else throws a KubeApiError (from the Status body when there is one).
  */
-export async function listPage(kc: RequestConfig, path: string, query: Record<string, string | undefined>, signal: AbortSignal, onItem: (item: unknown) => void): Promise<ListPage> {
-  const ctx = new RequestContext(apiUrl(kc, path, query), HttpMethod.GET);
+export async function getText(kc: RequestConfig, url: string, signal: AbortSignal): Promise<string> {
+  const ctx = new RequestContext(url, HttpMethod.GET);
   ctx.setHeaderParam('Accept', 'application/json');
   try {
     await kc.applySecurityAuthentication(ctx);
@@ -52,6 +51,16 @@ export async function listPage(kc: RequestConfig, path: string, query: Record<st
     }
     throw new KubeApiError(apiErrorFromStatus(status, response.httpStatusCode));
   }
+  return text;
+}
+
+/**
+ * Lists one page; each object goes to `onItem` as soon as it is parsed (list-items.ts), so that
+ * a large page is never held as one parsed graph. When the page turns out to be invalid half-way,
+ * the objects before were handed on already: each was a whole object of the server's snapshot.
+ */
+export async function listPage(kc: RequestConfig, path: string, query: Record<string, string | undefined>, signal: AbortSignal, onItem: (item: unknown) => void): Promise<ListPage> {
+  const text = await getText(kc, apiUrl(kc, path, query), signal);
   const parts = splitListItems(text);
   const body = parseJson<{ items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } }>(parts === undefined ? text : parts.envelope, path);
   const items = body?.items ?? [];
@@ -68,7 +77,7 @@ export async function listPage(kc: RequestConfig, path: string, query: Record<st
   return { resourceVersion: rv, continueToken: typeof cont === 'string' && cont !== '' ? cont : undefined };
 }
 
-function parseJson<T>(text: string, path: string): T {
+export function parseJson<T>(text: string, path: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
