@@ -8,6 +8,8 @@ import type { Socket } from 'node:net';
 export class LoopbackServer {
   readonly #create: () => Server;
   readonly #sockets = new Set<Socket>();
+  /** Bytes written to sockets that have closed; open ones are added when asked. */
+  #closedBytes = 0;
   #server: Server | undefined;
   #port: number;
 
@@ -22,6 +24,13 @@ export class LoopbackServer {
     return this.#port;
   }
 
+  /** Bytes sent to clients since start (headers and bodies), over every connection so far. */
+  get bytesWritten(): number {
+    let bytes = this.#closedBytes;
+    for (const socket of this.#sockets) bytes += socket.bytesWritten;
+    return bytes;
+  }
+
   get listening(): boolean {
     return this.#server !== undefined;
   }
@@ -31,7 +40,10 @@ export class LoopbackServer {
     const server = this.#create();
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
+      socket.on('close', () => {
+        this.#sockets.delete(socket);
+        this.#closedBytes += socket.bytesWritten;
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

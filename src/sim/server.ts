@@ -126,6 +126,11 @@ export class SimApiServer {
     return String(this.#store.floor);
   }
 
+  /** Bytes sent to clients since start, headers and bodies (for load measurements). */
+  get bytesSent(): number {
+    return this.#http.bytesWritten;
+  }
+
   get watchCount(): number {
     return this.#watches.count;
   }
