@@ -12,7 +12,7 @@ import { configKeys, configRoot, isSection, keyById, lookupPath } from './keys.t
 import type { ConfigKey, ConfigSection } from './keys.ts';
 import { overridesFromEnv, parseConfigArgs } from './overrides.ts';
 import type { ConfigFlagName, Override } from './overrides.ts';
-import { MUTUALLY_EXCLUSIVE, ORDERED, configSchema } from './schema.ts';
+import { CONFIG_RULES, MUTUALLY_EXCLUSIVE, ORDERED, configSchema } from './schema.ts';
 import type { Config } from './schema.ts';
 import { closest } from './suggest.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
@@ -238,12 +238,27 @@ function orderError(first: string, second: string, raw: unknown, provenance: Pro
   };
 }
 
+/** CONFIG_RULES on the parsed configuration, each problem on its key (value and source from what was written). */
+function ruleErrorsOf(config: Config, raw: unknown, provenance: Provenance): ConfigError[] {
+  const errors: ConfigError[] = [];
+  for (const rule of CONFIG_RULES) {
+    const problem = rule(config);
+    if (problem === undefined) continue;
+    const key = keyById(problem.key);
+    if (key === undefined) throw new Error(`CONFIG_RULES names an unknown key: ${problem.key}`);
+    errors.push({ code: 'bad_value', path: key.id, value: shownValue(key.path, getIn(raw, key.path), key), expected: problem.expected, source: provenance.sourceOf(key.path), message: problem.message });
+  }
+  return errors;
+}
+
 function validate(raw: unknown, provenance: Provenance, earlier: ConfigError[]): LoadConfigResult {
   const errors = [...earlier, ...crossKeyErrors(raw, provenance)];
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) errors.push(...parsed.error.issues.flatMap((issue) => issueToErrors(issue, raw, provenance)));
   if (errors.length > 0) return { ok: false, errors };
   if (!parsed.success) throw new Error('unreachable: failed parse without errors');
+  const ruleErrors = ruleErrorsOf(parsed.data, raw, provenance);
+  if (ruleErrors.length > 0) return { ok: false, errors: ruleErrors };
   return { ok: true, config: parsed.data };
 }
 

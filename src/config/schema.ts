@@ -108,6 +108,17 @@ export const backoffSchema = z.strictObject({
   jitter: z.number().min(0).max(1).prefault(0.2).describe('Random fraction (0..1) added to or removed from each delay, so agents do not retry in lockstep.'),
 });
 
+/** Where in-cluster service-account tokens are mounted. */
+export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export const kubeletSchema = z.strictObject({
+  url: httpUrl().optional().describe('The kubelet\'s address; this node\'s pods are read from <url>/pods. Unset: https://$NODE_IP:10250, with NODE_IP set from the downward API (status.hostIP). Plain http:// only with insecureSkipTlsVerify.'),
+  pollInterval: duration({ min: 100 }).prefault('5s').describe('How often /pods is read: one request per interval whatever the log traffic. A pod created and deleted between two polls is never seen; a new pod\'s first lines can wait up to this long for its metadata.'),
+  tokenFile: path().prefault(SERVICE_ACCOUNT_TOKEN_FILE).describe('Bearer token sent to the kubelet, re-read on every poll (it rotates). The service account needs get on nodes/proxy.'),
+  caFile: path().optional().describe('CA bundle the kubelet\'s serving certificate is checked against (re-read on every poll). Unset: the system\'s CAs. Kubelets serve self-signed certificates unless serverTLSBootstrap is on.'),
+  insecureSkipTlsVerify: z.boolean().prefault(false).describe('Do not check the kubelet\'s certificate (the token is still sent). Mutually exclusive with caFile.'),
+});
+
 export const kubernetesSchema = z.strictObject({
   kubeconfig: path().optional().describe('Path to a kubeconfig file (also read from $KUBECONFIG). Unset: the in-cluster service account, then ~/.kube/config.'),
   context: z.string().min(1).optional().describe('kubeconfig context to use. Unset: the current context.'),
@@ -119,7 +130,9 @@ export const kubernetesSchema = z.strictObject({
   watchNodes: z.boolean().prefault(true).describe('Watch nodes (for node labels and annotations).'),
   watchNamespaces: z.boolean().prefault(true).describe('Watch namespaces (for namespace labels and annotations).'),
   watchTimeout: duration({ min: 1 }).prefault('90s').describe('A watch with no event or bookmark for this long is treated as dead and re-opened (from the same resourceVersion, no relist). Watches ask for bookmarks, which the API server sends about every minute, so 90s only catches dead connections.'),
-  backoff: backoffSchema.prefault({}).describe('Retry policy for failed lists and watches.'),
+  backoff: backoffSchema.prefault({}).describe('Retry policy for failed lists and watches (and kubelet polls: never retried sooner than kubelet.pollInterval).'),
+  podSource: z.enum(['apiserver', 'kubelet']).prefault('apiserver').describe('Where this node\'s pods come from: apiserver (list and watch, spec.nodeName field selector) or kubelet (kubelet.url/pods polled every kubelet.pollInterval; no pods list/watch on the API server, nodes/proxy get instead). Namespaces and nodes come from the API server either way.'),
+  kubelet: kubeletSchema.prefault({}).describe('The kubelet read when podSource is kubelet.'),
 });
 
 export const serverSchema = z.strictObject({
@@ -242,6 +255,27 @@ export const ORDERED: readonly (readonly [string, string])[] = [
   ['server.headersTimeout', 'server.requestTimeout'],
   // The request waits unread, and its body must still be in within requestTimeout.
   ['server.maxInflightWait', 'server.requestTimeout'],
+];
+
+/** A rule across keys of a parsed configuration: a problem with one key (its dotted id), or undefined. */
+export type ConfigRule = (c: Config) => { key: string; message: string; expected: string } | undefined;
+
+const APISERVER_ONLY = 'not applied to pods read from the kubelet (its /pods has no selectors)';
+
+/** Rules zod cannot express per key, checked once the configuration parsed. */
+export const CONFIG_RULES: readonly ConfigRule[] = [
+  (c) => (c.kubernetes.podSource === 'kubelet' && c.kubernetes.podLabelSelector !== undefined ? { key: 'kubernetes.podLabelSelector', message: APISERVER_ONLY, expected: 'unset with kubernetes.podSource: kubelet' } : undefined),
+  (c) => (c.kubernetes.podSource === 'kubelet' && c.kubernetes.podFieldSelector !== undefined ? { key: 'kubernetes.podFieldSelector', message: APISERVER_ONLY, expected: 'unset with kubernetes.podSource: kubelet' } : undefined),
+  (c) => {
+    const k = c.kubernetes.kubelet;
+    if (k.url === undefined || !k.url.startsWith('http:') || k.insecureSkipTlsVerify) return undefined;
+    return { key: 'kubernetes.kubelet.url', message: 'plain http:// sends the token unprotected', expected: 'an https:// URL, or http:// with kubernetes.kubelet.insecureSkipTlsVerify: true' };
+  },
+  (c) => {
+    const k = c.kubernetes.kubelet;
+    if (k.caFile === undefined || !k.insecureSkipTlsVerify) return undefined;
+    return { key: 'kubernetes.kubelet.caFile', message: 'cannot be set together with kubernetes.kubelet.insecureSkipTlsVerify: true', expected: 'only one of kubernetes.kubelet.caFile and kubernetes.kubelet.insecureSkipTlsVerify: true' };
+  },
 ];
 
 /** Pairs of keys that cannot both be set. */

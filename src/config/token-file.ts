@@ -1,6 +1,7 @@
 /**
- * The one reader of bearer-token files (server.authTokenFile, source.serviceTokenFile, and the
- * kubeconfig/in-cluster token files the reflectors re-read on every request): the file's content
+ * The one reader of bearer-token files (server.authTokenFile, source.serviceTokenFile,
+ * kubernetes.kubelet.tokenFile, and the kubeconfig/in-cluster token files the reflectors re-read
+ * on every request): the file's content
  * trimmed, or why it cannot be used. An empty file is as unusable as a missing one. Messages name
  * the file and never its content.
  */
@@ -45,8 +46,13 @@ function unreadable(path: string, e: unknown): TokenFileResult {
 }
 
 /** The token-file keys a configuration sets, in key order: what start-up and check-config read. */
-export function tokenFileSettings(config: { server: { authTokenFile?: string | undefined }; source: { serviceTokenFile?: string | undefined } }): { key: string; path: string }[] {
+export function tokenFileSettings(config: {
+  server: { authTokenFile?: string | undefined };
+  source: { serviceTokenFile?: string | undefined };
+  kubernetes: { podSource: string; kubelet: { tokenFile: string } };
+}): { key: string; path: string }[] {
   const settings: { key: string; path: string }[] = [];
+  if (config.kubernetes.podSource === 'kubelet') settings.push({ key: 'kubernetes.kubelet.tokenFile', path: config.kubernetes.kubelet.tokenFile });
   if (config.server.authTokenFile !== undefined) settings.push({ key: 'server.authTokenFile', path: config.server.authTokenFile });
   if (config.source.serviceTokenFile !== undefined) settings.push({ key: 'source.serviceTokenFile', path: config.source.serviceTokenFile });
   return settings;

@@ -43,7 +43,12 @@ export interface JsonArrayStreamOptions {
   /** Keep the bytes until the array starts, so that `end()` can hand back a body of another shape. */
   keepUntilArray: boolean;
   /** Each element of the array, parsed, in order. May throw: push() then throws it. */
-  onElement(value: unknown): void;
+  onElement?(value: unknown): void;
+  /**
+   * Instead of onElement: each element's text, not parsed (the caller parses what it needs; the
+   * kubelet poller skips items it has seen). Only the nesting and strings were checked.
+   */
+  onElementText?(text: string): void;
   /** The array starts (again: a second member of that name restarts it, as it wins in JSON.parse). */
   onArrayStart?(): void;
   /** Each other member of the top-level object (and `member` when it is not an array), parsed. */
@@ -349,6 +354,11 @@ export class JsonArrayStream {
       this.#pieces = [];
     }
     this.#inValue = false;
+    if (this.#o.onElementText !== undefined && (this.#step === Step.Element || this.#step === Step.ElementFirst)) {
+      this.#step = Step.ElementNext;
+      this.#o.onElementText(text);
+      return;
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -377,7 +387,7 @@ export class JsonArrayStream {
         return;
       default:
         this.#step = Step.ElementNext;
-        this.#o.onElement(value);
+        this.#o.onElement?.(value);
     }
   }
 

@@ -242,3 +242,30 @@ export function loadKubeConfig(options: LoadKubeConfigOptions): KubeConfigResult
   }
   return fail('kubeconfig_not_found', 'no Kubernetes credentials found (set kubernetes.kubeconfig, run in a pod with a service account, or set $KUBECONFIG)');
 }
+
+export interface KubeletConnection {
+  /** The kubelet's base URL, e.g. https://10.0.0.5:10250. */
+  url: string;
+  /** Bearer token file, re-read on every request (it rotates). */
+  tokenFile: string;
+  /** CA bundle the kubelet's serving certificate is checked against; unset: the system's. */
+  caFile?: string | undefined;
+  insecureSkipTlsVerify: boolean;
+}
+
+/**
+ * A kubeconfig whose cluster is a kubelet: requests to it go through the same transport as those
+ * to the API server (TLS, the token-file authenticator, our User-Agent). Plain http:// needs
+ * insecureSkipTlsVerify, as client-node requires (the configuration checks it first).
+ */
+export function kubeletKubeConfig(c: KubeletConnection): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'kubelet', server: c.url, skipTLSVerify: c.insecureSkipTlsVerify, ...(c.caFile === undefined ? {} : { caFile: c.caFile }) }],
+    users: [tokenFileUser('kubelet', c.tokenFile)],
+    contexts: [{ name: 'kubelet', cluster: 'kubelet', user: 'kubelet' }],
+    currentContext: 'kubelet',
+  });
+  kc.addAuthenticator(tokenFileAuthenticator);
+  return kc;
+}

@@ -1,12 +1,15 @@
 /**
  * The reflectors the product runs: pods (of this node, when a node name is set), namespaces and
- * nodes, all folding into one store through its StoreWriter. A plain options object:
- * src/runtime/service.ts maps the `kubernetes` config section (docs/configuration.md) onto it.
+ * nodes, all folding into one store through its StoreWriter; or, with `kubelet` set, this node's
+ * pods polled from its kubelet (kubelet-pods.ts) beside the namespace and node reflectors. A
+ * plain options object: src/runtime/service.ts maps the `kubernetes` config section
+ * (docs/configuration.md) onto it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../metrics/index.ts';
 import type { ResourceKind, StoreWriter } from '../store/index.ts';
 import type { Backoff } from '../backoff/index.ts';
+import { KubeletPodSource, type KubeletPodsOptions } from './kubelet-pods.ts';
 import { Reflector, type ReflectorLogger } from './reflector.ts';
 import type { ReadinessSource, ReflectorStatus } from './types.ts';
 
@@ -24,8 +27,10 @@ export interface ReflectorsOptions {
   backoff: Backoff;
   /** The store's write half (RetainingStore.writer()). */
   writer: StoreWriter;
-  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors' | 'reflectorActivity'>;
+  metrics: Pick<Metrics, 'reflectorSynced' | 'watchRestarts' | 'relists' | 'apiErrors' | 'reflectorActivity'> & KubeletPodsOptions['metrics'];
   logger: ReflectorLogger;
+  /** Set: pods come from this kubelet's /pods, polled (kubernetes.podSource: kubelet), not from the API server. */
+  kubelet?: Pick<KubeletPodsOptions, 'kubeConfig' | 'pollIntervalMs'> | undefined;
   /** Jitter source for backoff and watch durations; injectable for tests. */
   random?: () => number;
   /** Objects per list page (default 500). */
@@ -50,7 +55,10 @@ export interface ReflectorTarget {
   fieldSelector: string | undefined;
 }
 
-type TargetOptions = Pick<ReflectorsOptions, 'nodeName' | 'podLabelSelector' | 'podFieldSelector' | 'namespaceLabelSelector' | 'watchNodes' | 'watchNamespaces'>;
+type TargetOptions = Pick<ReflectorsOptions, 'nodeName' | 'podLabelSelector' | 'podFieldSelector' | 'namespaceLabelSelector' | 'watchNodes' | 'watchNamespaces'> & {
+  /** False when pods come from the kubelet. Default true. */
+  watchPods?: boolean;
+};
 
 /** Selectors joined with ',' (an AND for both label and field selectors); undefined when empty. */
 function joined(...parts: (string | undefined)[]): string | undefined {
@@ -60,14 +68,15 @@ function joined(...parts: (string | undefined)[]): string | undefined {
 /** The list/watch selection of each kind, from the options (pure; exported for tests). */
 export function reflectorTargets(o: TargetOptions): ReflectorTarget[] {
   const nodeName = o.nodeName?.trim() || undefined;
-  const targets: ReflectorTarget[] = [
-    {
+  const targets: ReflectorTarget[] = [];
+  if (o.watchPods !== false) {
+    targets.push({
       kind: 'pods',
       path: '/api/v1/pods',
       labelSelector: joined(o.podLabelSelector),
       fieldSelector: joined(nodeName === undefined ? undefined : `spec.nodeName=${nodeName}`, o.podFieldSelector),
-    },
-  ];
+    });
+  }
   if (o.watchNamespaces) targets.push({ kind: 'namespaces', path: '/api/v1/namespaces', labelSelector: joined(o.namespaceLabelSelector), fieldSelector: undefined });
   if (o.watchNodes) targets.push({ kind: 'nodes', path: '/api/v1/nodes', labelSelector: undefined, fieldSelector: nodeName === undefined ? undefined : `metadata.name=${nodeName}` });
   return targets;
@@ -81,7 +90,7 @@ export function startReflectors(o: ReflectorsOptions): Reflectors {
     if (!allSynced()) return;
     for (const w of waiters.splice(0)) w.resolve();
   };
-  const reflectors = reflectorTargets(o).map(
+  const reflectors: (Reflector | KubeletPodSource)[] = reflectorTargets({ ...o, watchPods: o.kubelet === undefined }).map(
     (target) =>
       new Reflector({
         ...target,
@@ -97,6 +106,11 @@ export function startReflectors(o: ReflectorsOptions): Reflectors {
         onSynced,
       }),
   );
+  if (o.kubelet !== undefined) {
+    reflectors.unshift(
+      new KubeletPodSource({ ...o.kubelet, writer: o.writer, metrics: o.metrics, logger: o.logger, backoff: o.backoff, random: o.random, onSynced }),
+    );
+  }
   for (const r of reflectors) r.start();
 
   return {

@@ -131,6 +131,22 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
       reflectorActivity.lastContact,
     ),
 
+    // Kubelet pod source (kubernetes.podSource: kubelet)
+    kubeletPolls: new Counter({ name: `${PREFIX}kubelet_polls_total`, help: 'Polls of the kubelet\'s /pods, by result: ok, or the error code (as in api_errors_total).', labelNames: ['result'] as const, registers }),
+    kubeletPollDuration: new Histogram({
+      name: `${PREFIX}kubelet_poll_duration_seconds`,
+      help: 'Time of one successful poll of the kubelet\'s /pods: the request, decoding the answer and folding it into the store.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    kubeletResponseBytes: new Counter({ name: `${PREFIX}kubelet_response_bytes_total`, help: 'Bytes of /pods answers received from the kubelet.', registers }),
+    kubeletPodChanges: new Counter({
+      name: `${PREFIX}kubelet_pod_changes_total`,
+      help: 'Pods of kubelet /pods answers, by what they changed in the store: added, updated, deleted (gone from the answer), unchanged (same text as in the previous answer: not even parsed).',
+      labelNames: ['change'] as const,
+      registers,
+    }),
+
     // File source
     filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),
     directoriesBusy: new Gauge({ name: `${PREFIX}directories_busy`, help: 'Container log directories read every round with their watch closed (busy).', registers }),

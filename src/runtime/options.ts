@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config/index.ts';
 import type { EnricherOptions } from '../enrich/index.ts';
-import type { Backoff } from '../kube/index.ts';
+import type { Backoff, KubeletConnection } from '../kube/index.ts';
 import type { ServerOptions } from '../server/index.ts';
 import type { FileSourceOptions } from '../source/index.ts';
 
@@ -71,4 +71,22 @@ export function toFileSourceOptions(c: Config): FileSourceOptions {
     selfPodUid: s.selfPodUid,
     selfPodName: s.selfPodName,
   };
+}
+
+/** The kubelet's port for its authenticated API (/pods needs nodes/proxy get). */
+const KUBELET_PORT = 10250;
+
+/** The variable holding the node's IP (downward API status.hostIP): the kubelet's default host. */
+export const NODE_IP_ENV = 'NODE_IP';
+
+/**
+ * How to reach the kubelet (kubernetes.kubelet): its url, else https://$NODE_IP:10250; undefined
+ * when neither is set.
+ */
+export function toKubeletConnection(c: Config, env: Readonly<Record<string, string | undefined>>): KubeletConnection | undefined {
+  const k = c.kubernetes.kubelet;
+  const nodeIp = env[NODE_IP_ENV]?.trim();
+  const url = k.url ?? (nodeIp ? `https://${nodeIp.includes(':') ? `[${nodeIp}]` : nodeIp}:${KUBELET_PORT}` : undefined);
+  if (url === undefined) return undefined;
+  return { url, tokenFile: k.tokenFile, caFile: k.caFile, insecureSkipTlsVerify: k.insecureSkipTlsVerify };
 }

@@ -7,13 +7,13 @@ import type { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { readTokenFile, type Config } from '../config/index.ts';
 import { createEnricher, type Enricher } from '../enrich/index.ts';
-import { loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
+import { kubeletKubeConfig, loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { buildApp, EventBus, startServer, type RunningServer } from '../server/index.ts';
 import { createSink, type Sink } from '../sink/index.ts';
 import { RetainingStore } from '../store/index.ts';
-import { toBackoff, toEnricherOptions, toServerOptions } from './options.ts';
+import { toBackoff, toEnricherOptions, toKubeletConnection, toServerOptions } from './options.ts';
 
 /** A start-up failure a user can act on (bad kubeconfig, unreadable token file, port in use). */
 export class StartupError extends Error {
@@ -71,6 +71,24 @@ function resolveKubeConfig(config: Config, runtime: RuntimeEnv): { kubeConfig: K
   return { kubeConfig: loaded.kubeConfig, description: loaded.description };
 }
 
+/** kubernetes.podSource: kubelet: the kubelet's kubeconfig, after checking what can be checked at start. */
+function kubeletSetting(config: Config, runtime: RuntimeEnv): { kubeConfig: KubeConfig; pollIntervalMs: number; url: string } | undefined {
+  if (config.kubernetes.podSource !== 'kubelet') return undefined;
+  const connection = toKubeletConnection(config, runtime.env);
+  if (connection === undefined) {
+    throw new StartupError('kubelet_url_unknown', 'kubernetes.kubelet.url: not set, and $NODE_IP is empty: set NODE_IP from the downward API (status.hostIP), or set kubernetes.kubelet.url');
+  }
+  readTokenFileSetting('kubernetes.kubelet.tokenFile', connection.tokenFile);
+  if (connection.caFile !== undefined) {
+    try {
+      readFileSync(connection.caFile);
+    } catch (e) {
+      throw new StartupError('unreadable_ca_file', `kubernetes.kubelet.caFile: cannot read ${connection.caFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return { kubeConfig: kubeletKubeConfig(connection), pollIntervalMs: config.kubernetes.kubelet.pollInterval, url: connection.url };
+}
+
 export async function startService(config: Config, runtime: RuntimeEnv, extras: ServiceExtras = {}): Promise<Service> {
   const { logger } = runtime;
   const authToken = config.server.authToken ?? (config.server.authTokenFile === undefined ? undefined : readTokenFileSetting('server.authTokenFile', config.server.authTokenFile));
@@ -80,7 +98,8 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
       : { cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) };
 
   const cluster = extras.kubeConfig === undefined ? resolveKubeConfig(config, runtime) : { kubeConfig: extras.kubeConfig, description: 'embedded simulated cluster' };
-  logger.info({ cluster: cluster.description, nodeName: config.kubernetes.nodeName ?? null }, 'kubernetes client configured');
+  const kubelet = kubeletSetting(config, runtime);
+  logger.info({ cluster: cluster.description, nodeName: config.kubernetes.nodeName ?? null, podSource: config.kubernetes.podSource, kubelet: kubelet?.url ?? null }, 'kubernetes client configured');
 
   const metrics = createMetrics();
   const store = new RetainingStore({ deletionDelayMs: config.kubernetes.deletionDelay, metrics });
@@ -94,6 +113,7 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     watchNodes: k.watchNodes,
     watchNamespaces: k.watchNamespaces,
     watchTimeoutMs: k.watchTimeout,
+    kubelet: kubelet === undefined ? undefined : { kubeConfig: kubelet.kubeConfig, pollIntervalMs: kubelet.pollIntervalMs },
     backoff: toBackoff(config),
     writer: store.writer(),
     metrics,

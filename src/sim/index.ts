@@ -19,3 +19,5 @@ export type { ClusterOptions, GeneratedCluster, PodOptions, ContainerInput, PodO
 export { ClusterChurn, startChurn } from './churn.ts';
 export type { ChurnAction, ChurnActionType, ChurnOptions } from './churn.ts';
 export { SeededRandom } from './random.ts';
+export { SimKubelet, startSimKubelet } from './kubelet.ts';
+export type { SimKubeletOptions, SimKubeletRequest } from './kubelet.ts';

@@ -80,7 +80,10 @@ export class Reply {
    */
   async list(head: string, items: readonly string[], tail: string): Promise<void> {
     const res = this.res;
-    if (this.record) this.record.status = 200;
+    if (this.record) {
+      this.record.status = 200;
+      this.record.items = items.length;
+    }
     res.writeHead(200, { 'Content-Type': 'application/json' });
     let chunk = head;
     for (let i = 0; i < items.length; i++) {

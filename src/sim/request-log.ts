@@ -13,6 +13,8 @@ export interface RequestRecord {
   kind: SimKind | undefined;
   /** The request's User-Agent header, as audit logs and API priority and fairness see it. */
   userAgent: string | undefined;
+  /** For a list: the objects its page returned. */
+  items?: number;
 }
 
 /** The most recent requests, oldest first, bounded so a long-running demo does not grow without end. */

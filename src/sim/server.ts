@@ -13,12 +13,12 @@
  *   reply.ts          writing answers; discovery.ts the discovery and health routes
  */
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { chmod, writeFile } from 'node:fs/promises';
 import { serveDiscovery } from './discovery.ts';
 import { FaultState, forbiddenStatus, simFaults, type SimFaults } from './faults.ts';
 import { kubeconfigYaml } from './kubeconfig.ts';
+import { LoopbackServer } from './loopback.ts';
 import type { KubeconfigOptions } from './kubeconfig.ts';
 import { serveList } from './list.ts';
 import { NOOP_LOGGER, Reply, type SimLogger } from './reply.ts';
@@ -67,11 +67,9 @@ export class SimApiServer {
   readonly #watches: WatchStreams;
   readonly #faultState: FaultState;
   readonly #requestLog: RequestLog;
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
+  readonly #http: LoopbackServer;
   readonly #latencyTimers = new Set<NodeJS.Timeout>();
   readonly #unsubscribe: () => void;
-  #boundPort: number;
   #closed = false;
 
   /** Every request received, in arrival order, for assertions. */
@@ -82,7 +80,17 @@ export class SimApiServer {
   constructor(options: SimApiServerOptions = {}) {
     this.#options = options;
     this.#logger = options.logger ?? NOOP_LOGGER;
-    this.#boundPort = options.port ?? 0;
+    this.#http = new LoopbackServer(
+      () =>
+        createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+          this.#handle(req, res).catch((err: unknown) => {
+            this.#logger.warn({ err }, 'sim: request handler failed');
+            if (!res.headersSent) new Reply(res, undefined, this.#logger).status(failureStatus(500, `Internal error occurred: ${String(err)}`));
+            else res.destroy();
+          });
+        }),
+      options.port ?? 0,
+    );
     const storeOptions: ConstructorParameters<typeof ObjectStore>[0] = {};
     if (options.historyLimit !== undefined) storeOptions.historyLimit = options.historyLimit;
     if (options.now) storeOptions.now = options.now;
@@ -101,11 +109,11 @@ export class SimApiServer {
   }
 
   get port(): number {
-    return this.#boundPort;
+    return this.#http.port;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#boundPort}`;
+    return `http://127.0.0.1:${this.#http.port}`;
   }
 
   /** The current global resourceVersion (shared across kinds, like etcd's revision). */
@@ -118,12 +126,17 @@ export class SimApiServer {
     return String(this.#store.floor);
   }
 
+  /** Bytes sent to clients since start, headers and bodies (for load measurements). */
+  get bytesSent(): number {
+    return this.#http.bytesWritten;
+  }
+
   get watchCount(): number {
     return this.#watches.count;
   }
 
   get listening(): boolean {
-    return this.#server !== undefined;
+    return this.#http.listening;
   }
 
   // ---- in-process write API (returns copies: callers cannot alter the stored state) ----
@@ -209,41 +222,16 @@ export class SimApiServer {
 
   async listen(): Promise<void> {
     if (this.#closed) throw new Error('the simulated API server is closed');
-    if (this.#server) return;
-    const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
-      this.#handle(req, res).catch((err: unknown) => {
-        this.#logger.warn({ err }, 'sim: request handler failed');
-        if (!res.headersSent) new Reply(res, undefined, this.#logger).status(failureStatus(500, `Internal error occurred: ${String(err)}`));
-        else res.destroy();
-      });
-    });
-    server.on('connection', (socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#boundPort, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    if (address && typeof address === 'object') this.#boundPort = address.port;
-    this.#server = server;
+    if (this.#http.listening) return;
+    await this.#http.listen();
     this.#logger.info({ url: this.url }, 'sim: API server listening');
   }
 
   /** The API server goes down: open connections are destroyed and new ones refused; state is kept. */
   async stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    this.#server = undefined;
+    if (!this.#http.listening) return;
     this.#watches.destroyAll();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#http.stop();
     this.#logger.info({ url: this.url }, 'sim: API server stopped');
   }
 
@@ -283,7 +271,7 @@ export class SimApiServer {
     if (req.method !== 'GET') {
       return reply.status(failureStatus(405, `the server does not allow this method on the requested resource (${req.method} ${url.pathname}); the simulated API server is read-only over HTTP`));
     }
-    if (route.type !== 'resource') return serveDiscovery(reply, route, this.#boundPort);
+    if (route.type !== 'resource') return serveDiscovery(reply, route, this.#http.port);
     if (faults.forbidden.has(route.kind)) return reply.status(forbiddenStatus(route, verb ?? 'get'));
 
     if (watch) return this.#watches.serve(reply, route, url.searchParams);

@@ -19,6 +19,7 @@ import type {
   NamespaceMeta,
   NodeMeta,
   PodMeta,
+  ReplaceOptions,
   ReplaceResult,
   ReplaceSession,
   ResourceKind,
@@ -168,15 +169,16 @@ export class RetainingStore implements StoreWriter {
    * page can be dropped at once) and commit() marks the vanished ones deleted. A session that is
    * never committed (the list failed half-way) leaves only its upserts, which were current data.
    */
-  beginReplace(kind: ResourceKind): ReplaceSession {
+  beginReplace(kind: ResourceKind, options: ReplaceOptions = {}): ReplaceSession {
     const result: ReplaceResult = { added: 0, updated: 0, unchanged: 0, deleted: 0, invalid: 0 };
     const seen = new Set<string>();
+    const trustVersions = options.resourceVersionTracksChanges ?? true;
     let committed = false;
     return {
       add: (object: unknown): ApplyOutcome => {
         if (committed) throw new Error('this replace session was already committed');
         const key = objectKey(object);
-        const outcome = key === undefined ? 'invalid' : kind === 'pods' ? this.#upsertPod(object) : this.#upsertNamed(kind, object);
+        const outcome = key === undefined ? 'invalid' : kind === 'pods' ? this.#upsertPod(object, trustVersions) : this.#upsertNamed(kind, object, trustVersions);
         if (outcome === 'invalid') result.invalid++;
         else {
           seen.add(kind === 'pods' ? key!.uid : key!.name);
@@ -185,6 +187,14 @@ export class RetainingStore implements StoreWriter {
           else result.unchanged++;
         }
         return outcome;
+      },
+      keep: (key: string): boolean => {
+        if (committed) throw new Error('this replace session was already committed');
+        const entry = kind === 'pods' ? this.#current(kind, this.#pods, key) : this.#current(kind, this.#namedMap(kind), key);
+        if (entry === undefined || entry.deletedAt !== undefined) return false;
+        seen.add(key);
+        result.unchanged++;
+        return true;
       },
       commit: (): ReplaceResult => {
         if (committed) throw new Error('this replace session was already committed');
@@ -258,12 +268,12 @@ export class RetainingStore implements StoreWriter {
 
   // --- pods -------------------------------------------------------------------------------
 
-  #upsertPod(apiObject: unknown): ApplyOutcome {
+  #upsertPod(apiObject: unknown, trustVersions = true): ApplyOutcome {
     const key = objectKey(apiObject);
     if (key === undefined) return 'invalid';
     const prev = this.#current('pods', this.#pods, key.uid);
     const prevLive = prev !== undefined && prev.deletedAt === undefined;
-    if (prevLive && key.resourceVersion !== '' && prev.object.resourceVersion === key.resourceVersion) return 'unchanged';
+    if (trustVersions && prevLive && key.resourceVersion !== '' && prev.object.resourceVersion === key.resourceVersion) return 'unchanged';
     const meta = slimPod(apiObject, this.#interner);
     if (meta === undefined) return 'invalid';
 
@@ -366,13 +376,13 @@ export class RetainingStore implements StoreWriter {
     return kind === 'namespaces' ? this.#namespaces : this.#nodes;
   }
 
-  #upsertNamed(kind: 'namespaces' | 'nodes', apiObject: unknown): ApplyOutcome {
+  #upsertNamed(kind: 'namespaces' | 'nodes', apiObject: unknown, trustVersions = true): ApplyOutcome {
     const key = objectKey(apiObject);
     if (key === undefined) return 'invalid';
     const map = this.#namedMap(kind);
     const prev = this.#current(kind, map, key.name);
     const prevLive = prev !== undefined && prev.deletedAt === undefined;
-    if (prevLive && prev.object.uid === key.uid && key.resourceVersion !== '' && prev.object.resourceVersion === key.resourceVersion) {
+    if (trustVersions && prevLive && prev.object.uid === key.uid && key.resourceVersion !== '' && prev.object.resourceVersion === key.resourceVersion) {
       return 'unchanged';
     }
     const meta = kind === 'namespaces' ? slimNamespace(apiObject, this.#interner) : slimNode(apiObject, this.#interner);

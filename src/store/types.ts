@@ -99,7 +99,23 @@ export interface ReplaceResult {
 /** A replace fed page by page (a paged list); see StoreWriter.beginReplace. */
 export interface ReplaceSession {
   add(apiObject: unknown): ApplyOutcome;
+  /**
+   * The object under `key` (uid for pods, name for namespaces and nodes) is in this list and has
+   * not changed since the writer last added it, which the writer knows without its body (the
+   * kubelet source compares item texts): counted as unchanged. False when the store holds no live
+   * object under that key any more (evicted, deleted): then add() it.
+   */
+  keep(key: string): boolean;
   commit(): ReplaceResult;
+}
+
+export interface ReplaceOptions {
+  /**
+   * False when the writer's objects can change without a new resourceVersion (the kubelet keeps
+   * the one it first saw a pod with): every add() is then slimmed and stored, never skipped as
+   * unchanged because of an equal resourceVersion. Default true (the API server's objects).
+   */
+  resourceVersionTracksChanges?: boolean;
 }
 
 /**
@@ -113,7 +129,7 @@ export interface StoreWriter {
    */
   expectSync(kind: ResourceKind): void;
   /** A (re)list, page by page: commit() marks what the list no longer has as deleted. */
-  beginReplace(kind: ResourceKind): ReplaceSession;
+  beginReplace(kind: ResourceKind, options?: ReplaceOptions): ReplaceSession;
   /** One watch event. */
   apply(kind: ResourceKind, type: WatchEventType, apiObject: unknown): ApplyOutcome;
 }

@@ -427,3 +427,24 @@ t.test('the loader reads only what it is given', async (t) => {
   t.same(seen, [join(dir, 'c.yaml')], 'relative names resolve against cwd');
   t.equal(result.ok && result.config.server.listen, '127.0.0.1:7');
 });
+
+t.test('kubernetes.podSource and kubernetes.kubelet: defaults, and bad values named by key', async (t) => {
+  const d = defaultConfig().kubernetes;
+  t.equal(d.podSource, 'apiserver');
+  t.same(d.kubelet, { pollInterval: 5000, tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', insecureSkipTlsVerify: false });
+
+  const ok = load(t, { file: yaml('kubernetes:\n  podSource: kubelet\n  kubelet:\n    url: https://10.0.0.5:10250\n    pollInterval: 2s\n    caFile: /etc/kubelet-ca.crt\n') });
+  t.match(ok, { ok: true, config: { kubernetes: { podSource: 'kubelet', kubelet: { url: 'https://10.0.0.5:10250', pollInterval: 2000, caFile: '/etc/kubelet-ca.crt' } } } });
+  t.match(load(t, { env: { KLE_KUBERNETES_POD_SOURCE: 'kubelet', KLE_KUBERNETES_KUBELET_POLL_INTERVAL: '10s' } }), { ok: true, config: { kubernetes: { podSource: 'kubelet', kubelet: { pollInterval: 10_000 } } } });
+
+  const bad = (text: string) => errorLines(load(t, { file: yaml(text) }));
+  t.match(bad('kubernetes:\n  podSource: kublet\n'), [/kubernetes\.podSource.*did you mean "kubelet".*got "kublet"/]);
+  t.match(bad('kubernetes:\n  kubelet:\n    url: 10.0.0.5:10250\n'), [/kubernetes\.kubelet\.url.*bad URL/]);
+  t.match(bad('kubernetes:\n  kubelet:\n    pollInterval: -5s\n'), [/kubernetes\.kubelet\.pollInterval.*bad duration/]);
+  t.match(bad('kubernetes:\n  kubelet:\n    pollInterval: 10ms\n'), [/kubernetes\.kubelet\.pollInterval.*at least 100ms/]);
+  t.match(bad('kubernetes:\n  kubelet:\n    url: http://10.0.0.5:10255\n'), [/kubernetes\.kubelet\.url.*plain http:\/\/ sends the token unprotected.*insecureSkipTlsVerify/]);
+  t.match(bad('kubernetes:\n  kubelet:\n    url: http://10.0.0.5:10255\n    insecureSkipTlsVerify: true\n'), ['<valid>']);
+  t.match(bad('kubernetes:\n  kubelet:\n    caFile: /ca.crt\n    insecureSkipTlsVerify: true\n'), [/kubernetes\.kubelet\.caFile.*cannot be set together with kubernetes\.kubelet\.insecureSkipTlsVerify/]);
+  t.match(bad('kubernetes:\n  podSource: kubelet\n  podLabelSelector: app=x\n'), [/kubernetes\.podLabelSelector.*not applied to pods read from the kubelet/]);
+  t.match(bad('kubernetes:\n  podSource: apiserver\n  podLabelSelector: app=x\n'), ['<valid>']);
+});

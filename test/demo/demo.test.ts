@@ -14,8 +14,13 @@ interface VectorEvent {
   kubernetes?: { pod_name?: string; pod_namespace?: string; pod_uid?: string };
 }
 
-t.test('demo prints enriched events, keeps enriching a deleted pod, and cleans up', async (t) => {
-  const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const MODES: { name: string; args: string[] }[] = [
+  { name: 'pods from the API server', args: [] },
+  { name: 'pods from a simulated kubelet (kubernetes.podSource: kubelet)', args: ['--set', 'kubernetes.podSource=kubelet'] },
+];
+
+for (const mode of MODES) t.test(`demo prints enriched events, keeps enriching a deleted pod, and cleans up: ${mode.name}`, async (t) => {
+  const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--listen', '127.0.0.1:0', ...mode.args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -52,4 +57,5 @@ t.test('demo prints enriched events, keeps enriching a deleted pod, and cleans u
   t.ok(dir, 'the banner names the temp dir');
   t.equal(existsSync(dir!), false, 'the temp dir is removed');
   t.match(stderr, /http:\/\/127\.0\.0\.1:\d+\/metrics/, 'the banner gives the API URLs');
+  if (mode.args.length > 0) t.match(stderr, /read from a simulated kubelet at http:\/\/127\.0\.0\.1:\d+\/pods/, 'the banner says where pods come from');
 });

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { loadConfig } from '../../src/config/index.ts';
 import { COMMANDS } from '../../src/cli/index.ts';
+import { toKubeletConnection } from '../../src/runtime/options.ts';
 import { TemplateError, parseTemplates } from './gotemplate.ts';
 import { findObject, loadChart, release, renderChart } from './chart.ts';
 import type { Json, JsonObject, Manifest, Rendered } from './chart.ts';
@@ -89,7 +90,7 @@ function under(path: string, dir: string): boolean {
 
 // --- the pod as the kubelet would run it -----------------------------------------------------
 
-const pod = { nodeName: 'node-a', name: 'kle-kube-log-enricher-x2x4q', uid: '7d3e4c1a-0b6c-4e5f-9a8b-1c2d3e4f5a6b' };
+const pod = { nodeName: 'node-a', name: 'kle-kube-log-enricher-x2x4q', uid: '7d3e4c1a-0b6c-4e5f-9a8b-1c2d3e4f5a6b', hostIP: '10.0.0.5' };
 
 /** Variables Kubernetes injects for every Service in the namespace, unless enableServiceLinks is false. */
 function serviceLinkEnv(rendered: Rendered): Record<string, string> {
@@ -114,7 +115,7 @@ function serviceLinkEnv(rendered: Rendered): Record<string, string> {
 }
 
 function containerEnv(rendered: Rendered, c: Container): Record<string, string> {
-  const fields: Record<string, string> = { 'spec.nodeName': pod.nodeName, 'metadata.name': pod.name, 'metadata.uid': pod.uid };
+  const fields: Record<string, string> = { 'spec.nodeName': pod.nodeName, 'metadata.name': pod.name, 'metadata.uid': pod.uid, 'status.hostIP': pod.hostIP };
   const env: Record<string, string> = { ...serviceLinkEnv(rendered) };
   for (const variable of c.env ?? []) {
     const fieldPath = variable.valueFrom?.fieldRef?.fieldPath;
@@ -178,6 +179,8 @@ const scenarios: { name: string; values: JsonObject }[] = [
   { name: 'no RBAC, no ServiceAccount, no Service', values: { rbac: { create: false }, serviceAccount: { create: false, name: 'existing' }, service: { enabled: false } } },
   { name: 'serve mode', values: { mode: 'serve', config: { source: { sink: 'http://vector.logging.svc:8081/' } } } },
   { name: 'serve mode on a hostPort, with auth, no Service', values: { mode: 'serve', api: { hostPort: 18080 }, auth: { enabled: true, token: 's3cret' }, service: { enabled: false } } },
+  { name: 'pods from the kubelet', values: { podSource: 'kubelet' } },
+  { name: 'split mode, pods from the kubelet through a CA', values: { mode: 'split', podSource: 'kubelet', config: { kubernetes: { kubelet: { caFile: '/kubelet-ca/ca.crt' } } } } },
 ];
 
 /** The modes that tail files themselves (serve leaves that to the node's log shipper). */
@@ -269,6 +272,16 @@ t.test('RBAC: exactly get/list/watch on pods, namespaces and nodes in the core g
   const account = findObject(defaults, 'ServiceAccount') as Manifest;
   t.same(binding.subjects, [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: release.Namespace }]);
   t.equal(podSpec(defaults).serviceAccountName, account.metadata.name);
+});
+
+t.test('RBAC with podSource: kubelet: get on nodes/proxy, namespaces and nodes as before, and no pods at all', async (t) => {
+  for (const { name, rendered } of renders.filter((r) => r.rendered.values.podSource === 'kubelet')) {
+    const rules = (findObject(rendered, 'ClusterRole') as Manifest).rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    const granted = rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.flatMap((resource) => rule.verbs.map((verb) => `${group}/${resource}/${verb}`))));
+    const expected = [...['namespaces', 'nodes'].flatMap((resource) => ['get', 'list', 'watch'].map((verb) => `/${resource}/${verb}`)), '/nodes/proxy/get'];
+    t.same([...granted].sort(), expected.sort(), `${name}: exactly these`);
+    t.notOk(granted.some((g) => g.startsWith('/pods/')), `${name}: no pods list/watch`);
+  }
 });
 
 t.test('security: non-root by default, every container drops ALL capabilities, read-only root, no escalation, RuntimeDefault seccomp', async (t) => {
@@ -395,6 +408,11 @@ t.test('each container\'s effective config, loaded by src/config from its args, 
       t.equal(config.source.selfPodUid, pod.uid, `${name}/${c.name}: knows its own pod UID`);
       t.equal(config.source.selfPodName, pod.name, `${name}/${c.name}: knows its own pod name`);
       const subcommand = c.args?.[0];
+      if (subcommand === 'agent' || subcommand === 'serve') {
+        const kubelet = rendered.values.podSource === 'kubelet';
+        t.equal(config.kubernetes.podSource, kubelet ? 'kubelet' : 'apiserver', `${name}/${c.name}: pods from ${String(rendered.values.podSource)}`);
+        if (kubelet) t.equal(toKubeletConnection(config, containerEnv(rendered, c))?.url, `https://${pod.hostIP}:10250`, `${name}/${c.name}: the kubelet of its own node`);
+      }
       if (subcommand === 'agent' || subcommand === 'serve') {
         t.match(config.server.listen, new RegExp(`:${port}$`), `${name}/${c.name}: listens on the container port`);
         t.notMatch(config.server.listen, /^127\.0\.0\.1:/, `${name}/${c.name}: reachable from the kubelet and the Service`);

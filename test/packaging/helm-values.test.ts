@@ -20,6 +20,7 @@ function errorsFor(values: JsonObject): ErrorObject[] {
 /** Keys of the service's config that the chart sets itself (env, downward API, mounts). */
 const CHART_OWNED_CONFIG_KEYS = [
   'kubernetes.nodeName',
+  'kubernetes.podSource',
   'server.listen',
   'server.authToken',
   'server.authTokenFile',
@@ -109,6 +110,10 @@ t.test('invalid values are rejected, naming the value', async (t) => {
     { name: 'hostPort out of range', values: { mode: 'serve', api: { hostPort: 70000 } }, path: '/api/hostPort' },
     { name: 'hostPort as a string', values: { api: { hostPort: '8080' } }, path: '/api/hostPort' },
     { name: 'serve mode with a bad sink', values: { mode: 'serve', config: { source: { sink: 'vector:8081' } } }, path: '/config/source/sink' },
+    { name: 'unknown pod source', values: { podSource: 'etcd' }, path: '/podSource' },
+    { name: 'pod source in config (the chart\'s RBAC follows podSource)', values: { config: { kubernetes: { podSource: 'kubelet' } } }, path: '/config/kubernetes' },
+    { name: 'kubelet URL without a scheme', values: { podSource: 'kubelet', config: { kubernetes: { kubelet: { url: '10.0.0.5:10250' } } } }, path: '/config/kubernetes/kubelet/url' },
+    { name: 'kubelet poll interval without a unit', values: { podSource: 'kubelet', config: { kubernetes: { kubelet: { pollInterval: 5 } } } }, path: '/config/kubernetes/kubelet/pollInterval' },
   ];
   for (const c of cases) {
     const errors = errorsFor(mergeValues(chart.values, c.values));
@@ -130,6 +135,7 @@ t.test('valid variations are accepted', async (t) => {
     { name: 'field rules, dedot and a cluster name', values: { config: { enrichment: { fields: [{ from: 'pod', kind: 'label', keyPattern: 'app\\.kubernetes\\.io/(.*)', as: 'app_$1' }, { from: 'node', kind: 'label', key: 'topology.kubernetes.io/zone', action: 'include' }], dedot: '_', clusterName: 'prod-eu' } } } },
     { name: 'docker runtime', values: { hostPaths: { dockerContainers: { enabled: true, path: '/data/docker/containers' } } } },
     { name: 'globals from a parent chart', values: { global: { imageRegistry: 'registry.example.com' } } },
+    { name: 'pods from the kubelet, checked against a CA', values: { podSource: 'kubelet', config: { kubernetes: { kubelet: { pollInterval: '10s', caFile: '/kubelet-ca/ca.crt' } } } } },
   ];
   for (const c of cases) t.same(errorsFor(mergeValues(chart.values, c.values)), [], c.name);
 });

@@ -162,8 +162,9 @@ t.test('latency delays answers without changing them; the request log records ev
   const res = await fetch(`${sim.url}/api/v1/namespaces/shop/pods?labelSelector=app%3Da&limit=5`, { headers: { 'user-agent': 'test-agent/1.0' } });
   t.equal(res.status, 200);
   t.same(sim.requests.at(-1), {
-    method: 'GET', path: '/api/v1/namespaces/shop/pods', query: { labelSelector: 'app=a', limit: '5' }, status: 200, verb: 'list', kind: 'pods', userAgent: 'test-agent/1.0',
+    method: 'GET', path: '/api/v1/namespaces/shop/pods', query: { labelSelector: 'app=a', limit: '5' }, status: 200, verb: 'list', kind: 'pods', userAgent: 'test-agent/1.0', items: 0,
   });
+  t.ok(sim.bytesSent > 0, 'bytes sent are counted');
   sim.faults.reset();
   await fetch(`${sim.url}/api/v1/namespaces/shop/pods/a`);
   t.match(sim.requests.at(-1), { verb: 'get', kind: 'pods', status: 200 });

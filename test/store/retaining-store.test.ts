@@ -261,6 +261,32 @@ t.test('a paged replace: pages upsert as they come, commit marks the vanished; a
   t.throws(() => session.add(rawPod({ name: 'd' })), /already committed/);
 });
 
+t.test('a replace from a writer whose resourceVersions lag its changes (the kubelet): keep() by key, add() never skipped', async (t) => {
+  const { store, reader, clock } = setup();
+  const a = rawPod({ name: 'a', uid: 'ua', resourceVersion: '7', labels: { v: '1' } });
+  store.replace('pods', [a, rawPod({ name: 'b', uid: 'ub' })]);
+
+  const session = store.beginReplace('pods', { resourceVersionTracksChanges: false });
+  // Same resourceVersion, other labels: with trusted versions this would be "unchanged".
+  t.equal(session.add({ ...a, metadata: { ...(a.metadata as object), labels: { v: '2' } } }), 'updated');
+  t.equal(session.keep('ub'), true, 'b kept without its body');
+  t.equal(session.keep('nobody'), false, 'an unknown key cannot be kept: add() it');
+  t.same(session.commit(), { added: 0, updated: 1, unchanged: 1, deleted: 0, invalid: 0 });
+  t.equal(reader.podByUid('ua')!.object.labels.v, '2');
+  t.equal(reader.podByUid('ub')!.deletedAt, undefined, 'kept means seen: not marked deleted');
+  t.throws(() => session.keep('ub'), /already committed/);
+
+  // A pod deleted (retained) or evicted is not live: keep() says so.
+  store.replace('pods', [a]);
+  const next = store.beginReplace('pods', { resourceVersionTracksChanges: false });
+  t.equal(next.keep('ub'), false, 'retained, not live');
+  clock.advance(DELAY + 1);
+  t.equal(next.keep('ub'), false, 'evicted');
+
+  const trusted = store.beginReplace('pods');
+  t.equal(trusted.add({ ...a, metadata: { ...(a.metadata as object), labels: { v: '3' } } }), 'unchanged', 'the API server\'s versions are trusted by default');
+});
+
 t.test('pending: a kind announced by its writer until its first list is committed; never one nobody watches', async (t) => {
   const { store, reader } = setup();
   store.expectSync('namespaces');
