@@ -64,6 +64,7 @@ async function runDemo(config: Config, runtime: RuntimeEnv, ctx: CommandContext)
   const url = demo.agent.service.url;
   const pods = demo.agent.service.store.counts().find((c) => c.kind === 'pods')?.live ?? 0;
   ctx.io.stderr.write(
+    `Live tail in a browser: ${url}/\n` +
     `kube-log-enricher demo: a simulated cluster (${pods} pods on this node) and a growing pod-log tree in ${demo.dir}; pods are created and deleted as it runs.\n` +
       `Enriched events follow on stdout (schema ${config.enrichment.schema}). API: ${url}/v1/lookup?file=PATH  ${url}/metrics  ${url}/readyz  ws: ${url.replace(/^http/, 'ws')}/v1/stream\n` +
       `Ctrl-C stops it and removes the temp dir.\n`,
