@@ -98,6 +98,7 @@ export class StorePanel {
       state.className = 'state';
       li.append(name, state);
       if (pod.state === 'retained') {
+        state.title = 'deleted from the API server; kept to enrich its last lines';
         this.retained.push({ el: state, until: receivedAt + pod.secondsLeft * 1000 });
       } else {
         state.textContent = 'live';
@@ -112,7 +113,7 @@ export class StorePanel {
     const now = performance.now();
     for (const { el, until } of this.retained) {
       const left = Math.max(0, Math.ceil((until - now) / 1000));
-      el.textContent = `retained · forgotten in ${left} s`;
+      el.textContent = `retained, forgotten in ${left} s`;
     }
   }
 
@@ -137,7 +138,7 @@ export class StorePanel {
     const ctx = canvas.getContext('2d');
     const { width, height } = canvas;
     ctx.clearRect(0, 0, width, height);
-    const max = Math.max(1, ...this.points.map((p) => Math.max(p.in, p.out, p.drop)));
+    const max = Math.max(1, ...this.points.map((p) => Math.max(p.in, p.out, p.drop))) * 1.15;
     const series = [
       ['in', '#3b82f6'],
       ['out', '#16a34a'],
@@ -148,7 +149,8 @@ export class StorePanel {
       ctx.lineWidth = 1.5;
       ctx.beginPath();
       this.points.forEach((p, i) => {
-        const x = (i / (CHART_POINTS - 1)) * width;
+        // Newest at the right edge, one step per poll.
+        const x = width - ((this.points.length - 1 - i) / (CHART_POINTS - 1)) * width;
         const y = height - 2 - (p[key] / max) * (height - 4);
         if (i === 0) ctx.moveTo(x, y);
         else ctx.lineTo(x, y);
@@ -158,5 +160,6 @@ export class StorePanel {
     ctx.fillStyle = '#6b7280';
     ctx.font = '10px sans-serif';
     ctx.fillText(`${Math.round(max)}/s`, 4, 10);
+    ctx.fillText('last 2 min', 4, height - 4);
   }
 }
