@@ -4,15 +4,10 @@
 
 const TOKEN_KEY = 'kube-log-enricher.token';
 
+/** A value the service wrote into the page (src/server/ui/assets.ts), read when first needed. */
 function setting(name) {
   return document.querySelector(`meta[name="kle-${name}"]`)?.content ?? '';
 }
-
-export const settings = {
-  wsProtocol: setting('ws-protocol'),
-  wsBearerPrefix: setting('ws-bearer-prefix'),
-  streamRoute: setting('stream-route'),
-};
 
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY) ?? '';
@@ -52,10 +47,10 @@ function base64url(text) {
 }
 
 export function openStream(query) {
-  const url = new URL(settings.streamRoute, location.href);
+  const url = new URL(setting('stream-route'), location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = query.toString();
-  const protocols = [settings.wsProtocol];
-  if (token() !== '') protocols.push(settings.wsBearerPrefix + base64url(token()));
+  const protocols = [setting('ws-protocol')];
+  if (token() !== '') protocols.push(setting('ws-bearer-prefix') + base64url(token()));
   return new WebSocket(url, protocols);
 }

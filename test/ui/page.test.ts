@@ -10,6 +10,7 @@ import { defaultConfig, type Config } from '../../src/config/index.ts';
 import { startDemo } from '../../src/demo/demo.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { criLine, podLogPath } from '../builders/lines.ts';
+import { waitFor } from '../builders/wait.ts';
 import { chromiumMissing, launchChromium } from './browser.ts';
 
 // What the callbacks passed to page.evaluate / waitForFunction use: they run in the page.
@@ -102,6 +103,10 @@ t.test('the live-tail page against the demo', { skip: chromiumMissing() }, async
   await t.test('asks for the token, keeps it in sessionStorage, never puts it in a URL', async (t) => {
     await page.goto(`${url}/`);
     await page.waitForSelector('#login[open]');
+    await page.fill('#login [name="token"]', 'not-the-token');
+    await page.click('#login button[type="submit"]');
+    await page.waitForSelector('#login[open] #login-error:not([hidden])');
+    t.match(await page.textContent('#login-error'), /does not match/, 'a wrong token is refused, and it says so');
     await page.fill('#login [name="token"]', TOKEN);
     await page.click('#login button[type="submit"]');
     await page.waitForSelector('#connection.ok');
@@ -118,8 +123,11 @@ t.test('the live-tail page against the demo', { skip: chromiumMissing() }, async
     if (stderr.length > 0) t.equal(await stderr[0]!.textContent(), 'ERR', 'stderr lines are marked');
   });
 
-  const live = (await api<{ pods: PodRow[] }>(url, '/v1/pods?state=live')).pods;
-  const web = live.find((p) => p.labels.app === 'web' && p.namespace !== 'kube-system') ?? live.find((p) => p.labels.app === 'web')!;
+  // A pod the demo created (labelled app=web) and that is still live: churn makes one every 1.5 s.
+  const web = await waitFor(async () => {
+    const live = (await api<{ pods: PodRow[] }>(url, '/v1/pods?state=live&labelSelector=app%3Dweb')).pods;
+    return live.find((p) => p.namespace !== 'kube-system') ?? live[0];
+  }, 'a live pod labelled app=web', CAP_MS);
 
   await t.test('filters by namespace, in the URL', async (t) => {
     const namespace = web.namespace;
