@@ -28,7 +28,7 @@ try {
   await page.waitForSelector('#connection.ok');
   // Enough polls for the chart to have a line, and churn for retained pods.
   await page.waitForTimeout(12_000);
-  await page.click('#spacer .row.event:not([hidden]) >> nth=-4');
+  await page.click('#spacer .row.event:not([hidden]) >> nth=-12');
   await page.waitForSelector('#detail:not([hidden])');
   await page.screenshot({ path: out });
   console.log(`wrote ${out}`);

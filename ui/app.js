@@ -22,6 +22,7 @@ const form = $('filters');
 const list = new TailList({
   viewport: $('viewport'),
   spacer: $('spacer'),
+  detail: $('detail'),
   onSelect: showDetail,
   onChange: updateStatus,
 });
@@ -190,9 +191,9 @@ function updateStatus() {
   pause.setAttribute('aria-pressed', String(list.paused));
 }
 
+/** Fills the expanded event's detail (the list places and shows it); undefined: collapsed. */
 function showDetail(row) {
-  const detail = $('detail');
-  if (row.kind !== 'event') return;
+  if (row === undefined) return;
   let pretty;
   try {
     pretty = JSON.stringify(JSON.parse(row.raw), null, 2);
@@ -201,7 +202,6 @@ function showDetail(row) {
   }
   $('detail-title').textContent = `${row.namespace}/${row.pod}/${row.container} ${row.time}`;
   $('detail-json').textContent = pretty;
-  detail.hidden = false;
 }
 
 async function copyDetail() {
@@ -258,7 +258,10 @@ form.elements.regex.addEventListener('change', () => void apply());
 $('pause').addEventListener('click', () => (list.paused ? list.resume() : list.pause()));
 $('clear').addEventListener('click', () => list.clear());
 $('copy').addEventListener('click', () => void copyDetail());
-$('close-detail').addEventListener('click', () => ($('detail').hidden = true));
+$('close-detail').addEventListener('click', () => list.collapse());
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') list.collapse();
+});
 
 const panel = new StorePanel({
   podsList: $('pods'),

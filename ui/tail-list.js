@@ -1,10 +1,13 @@
 // The event list: a bounded history, the part of it the search keeps (the view), and a virtual
 // list that renders only the rows in sight, at most once per animation frame. Rows have one
-// fixed height, so a position is an index times that height. Text from events is set with
-// textContent only.
+// fixed height, and one row at a time may be expanded: the detail, of a fixed height too, opens
+// under it. So a position is an index times the row height, plus the detail's height past the
+// expanded row. Text from events is set with textContent only.
 import { matchRanges, rowMatches } from './events.js';
 
 export const ROW_HEIGHT = 20;
+/** The expanded event's height (--detail in app.css); it scrolls inside. */
+export const DETAIL_HEIGHT = 360;
 /** Rows of history kept; beyond it the oldest are forgotten (and the page says how many). */
 export const HISTORY_LIMIT = 10_000;
 /** Trimming in steps keeps it off the per-event path. */
@@ -13,9 +16,10 @@ const TRIM_STEP = 500;
 const SHOWN_CHARS = 1000;
 
 export class TailList {
-  constructor({ viewport, spacer, onSelect, onChange }) {
+  constructor({ viewport, spacer, detail, onSelect, onChange }) {
     this.viewport = viewport;
     this.spacer = spacer;
+    this.detail = detail;
     this.onSelect = onSelect;
     this.onChange = onChange;
     this.history = [];
@@ -29,14 +33,17 @@ export class TailList {
     this.heldDropped = 0;
     /** Stick to the bottom while the user has not scrolled up. */
     this.following = true;
+    /** The expanded row's seq, -1 for none; where it is in the view is looked up per render. */
     this.selectedSeq = -1;
+    this.expanded = -1;
+    this.reveal = false;
     this.pool = [];
     this.dirty = false;
     this.ignoreScroll = false;
     viewport.addEventListener('scroll', () => this.#onScroll(), { passive: true });
     viewport.addEventListener('click', (e) => {
       const el = e.target.closest('.row');
-      if (el !== null && el.rowRef !== undefined) this.select(el.rowRef);
+      if (el !== null && el.rowRef !== undefined) this.toggle(el.rowRef);
     });
     new ResizeObserver(() => this.#schedule()).observe(viewport);
   }
@@ -87,10 +94,51 @@ export class TailList {
     this.onChange();
   }
 
-  select(row) {
-    this.selectedSeq = row.seq;
-    this.onSelect(row);
+  /** Expands an event (collapsing the one open), or collapses it when it is the one open. */
+  toggle(row) {
+    if (row.kind !== 'event' || row.seq === this.selectedSeq) this.collapse();
+    else {
+      this.selectedSeq = row.seq;
+      // Opening a line is reading: the list stops following so it stays in sight.
+      this.following = false;
+      this.reveal = true;
+      this.onSelect(row);
+      this.#schedule();
+    }
+  }
+
+  collapse() {
+    this.selectedSeq = -1;
+    this.onSelect(undefined);
     this.#schedule();
+  }
+
+  /** Top of row i, the detail counted. */
+  #top(i) {
+    return i * ROW_HEIGHT + (this.expanded >= 0 && i > this.expanded ? DETAIL_HEIGHT : 0);
+  }
+
+  /** The row at pixel y (the expanded one over its detail). */
+  #indexAt(y) {
+    const e = this.expanded;
+    if (e < 0 || y < (e + 1) * ROW_HEIGHT) return Math.floor(y / ROW_HEIGHT);
+    if (y < (e + 1) * ROW_HEIGHT + DETAIL_HEIGHT) return e;
+    return Math.floor((y - DETAIL_HEIGHT) / ROW_HEIGHT);
+  }
+
+  /** Index of the row with this seq in the view (sorted by seq), or -1. */
+  #indexOf(seq) {
+    if (seq < 0) return -1;
+    let lo = 0;
+    let hi = this.view.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const at = this.view[mid].seq;
+      if (at === seq) return mid;
+      if (at < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 
   #append(row) {
@@ -109,6 +157,8 @@ export class TailList {
     this.view.splice(0, gone);
     // A reader scrolled up keeps looking at the same rows.
     if (!this.following && gone > 0) this.#scrollTo(Math.max(0, this.viewport.scrollTop - gone * ROW_HEIGHT));
+    // The expanded event forgotten: its detail closes with it.
+    if (this.selectedSeq >= 0 && this.selectedSeq < firstKept) this.collapse();
     this.onChange();
   }
 
@@ -138,11 +188,24 @@ export class TailList {
   #render() {
     this.dirty = false;
     const total = this.view.length;
-    this.spacer.style.height = `${total * ROW_HEIGHT}px`;
+    this.expanded = this.#indexOf(this.selectedSeq);
+    this.detail.hidden = this.expanded < 0;
+    if (this.expanded >= 0) this.detail.style.transform = `translateY(${(this.expanded + 1) * ROW_HEIGHT}px)`;
+    const full = total * ROW_HEIGHT + (this.expanded >= 0 ? DETAIL_HEIGHT : 0);
+    this.spacer.style.height = `${full}px`;
     const height = this.viewport.clientHeight;
-    if (this.following) this.#scrollTo(Math.max(0, total * ROW_HEIGHT - height));
-    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT));
-    const count = Math.min(total - first, Math.ceil(height / ROW_HEIGHT) + 1);
+    if (this.following) this.#scrollTo(Math.max(0, full - height));
+    else if (this.reveal && this.expanded >= 0) {
+      // Bring the opened detail into sight, its row at the top if it does not fit below.
+      const rowTop = this.expanded * ROW_HEIGHT;
+      const bottom = rowTop + ROW_HEIGHT + DETAIL_HEIGHT;
+      if (bottom > this.viewport.scrollTop + height) this.#scrollTo(Math.min(rowTop, bottom - height));
+    }
+    this.reveal = false;
+    const top = this.viewport.scrollTop;
+    const first = Math.max(0, this.#indexAt(top));
+    const last = Math.min(total - 1, this.#indexAt(top + height));
+    const count = Math.max(0, last - first + 1);
     while (this.pool.length < count) this.pool.push(this.#makeRow());
     for (let i = 0; i < this.pool.length; i++) {
       const el = this.pool[i];
@@ -153,7 +216,7 @@ export class TailList {
       }
       const row = this.view[first + i];
       el.hidden = false;
-      el.style.transform = `translateY(${(first + i) * ROW_HEIGHT}px)`;
+      el.style.transform = `translateY(${this.#top(first + i)}px)`;
       if (el.rowRef !== row || el.regex !== this.regex || el.selected !== (row.seq === this.selectedSeq)) this.#fill(el, row);
     }
   }

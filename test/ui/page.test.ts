@@ -177,12 +177,19 @@ t.test('the live-tail page against the demo', { skip: chromiumMissing() }, async
   });
 
   await t.test('a line expands to the whole event', async (t) => {
-    await page.click('#spacer .row.event:not([hidden]) >> nth=0');
-    await page.waitForSelector('#detail:not([hidden])');
+    const row = page.locator('#spacer .row.event:not([hidden])').nth(1);
+    await row.click();
+    await page.waitForSelector('#spacer #detail:not([hidden])');
+    const rowBox = (await row.boundingBox())!;
+    const detailBox = (await page.locator('#detail').boundingBox())!;
+    t.ok(Math.abs(detailBox.y - (rowBox.y + rowBox.height)) <= 2, `the detail opens right under its line (${rowBox.y + rowBox.height} vs ${detailBox.y})`);
     const event = JSON.parse((await page.textContent('#detail-json'))!) as { message: string; kubernetes: { pod_name: string; pod_labels: Record<string, string> } };
     t.equal(event.kubernetes.pod_labels.app, 'web', 'the enriched event, labels and all');
     t.match(await page.textContent('#detail-json'), /\n {2}"kubernetes": \{/, 'pretty-printed');
     t.ok(await page.isVisible('#copy'), 'with a copy button');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#detail', { state: 'hidden' });
+    t.pass('Escape closes it');
   });
 
   await t.test("a retained pod's countdown", async (t) => {
@@ -228,6 +235,7 @@ t.test('the live-tail page against the demo', { skip: chromiumMissing() }, async
     t.equal(await page.$$eval('#spacer img, #spacer script, #detail img, #detail script', (els) => els.length), 0, 'no element made from it');
     t.same(await page.$$eval('#spacer .row:not([hidden]) mark', (els) => [...new Set(els.map((e) => e.textContent))]), ['pwned-marker'], 'the match highlighted');
     await page.click('#spacer .row.event:not([hidden]) >> nth=0');
+    await page.waitForSelector('#spacer #detail:not([hidden])');
     t.match(await page.textContent('#detail-json'), /<script>window.__pwned = 1<\/script>/, 'the detail shows it as text too');
     t.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
   });
