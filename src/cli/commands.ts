@@ -101,7 +101,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'demo',
     summary: 'agent on an embedded simulated cluster; needs no cluster',
     usage: '[options]',
-    description: 'Runs the agent against a simulated API server on loopback with generated pods and a growing pod-log tree in a temp dir, printing enriched NDJSON and serving the API.',
+    description: 'Runs the agent against a simulated API server on loopback with generated pods and a growing pod-log tree in a temp dir, printing enriched NDJSON and serving the API and the live-tail page (its URL is printed first).',
     flags: ['config', 'set', 'listen', 'schema', 'deletion-delay', 'read-from', 'sink', 'log-level'],
     run: longRunning(runDemo),
   },
