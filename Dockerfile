@@ -66,6 +66,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/openapi ./openapi
+# The live-tail page's static files, served at / (src/server/ui/assets.ts finds them beside dist/).
+COPY --from=build /app/ui ./ui
 USER 65532:65532
 # The API port. The service binds 127.0.0.1:8080 unless configured otherwise; the
 # Helm chart sets KLE_SERVER_LISTEN=0.0.0.0:8080 so the Service and probes reach it.

@@ -27,4 +27,16 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
+  {
+    // The live-tail page's scripts run in the browser (ES modules, no bundler).
+    files: ['ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: false, project: null },
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'navigator', 'sessionStorage', 'fetch', 'WebSocket', 'URL', 'URLSearchParams', 'TextEncoder', 'btoa',
+          'requestAnimationFrame', 'ResizeObserver', 'performance', 'getSelection', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

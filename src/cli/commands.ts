@@ -64,6 +64,7 @@ async function runDemo(config: Config, runtime: RuntimeEnv, ctx: CommandContext)
   const url = demo.agent.service.url;
   const pods = demo.agent.service.store.counts().find((c) => c.kind === 'pods')?.live ?? 0;
   ctx.io.stderr.write(
+    `Live tail in a browser: ${url}/\n` +
     `kube-log-enricher demo: a simulated cluster (${pods} pods on this node${demo.kubelet === undefined ? '' : `, read from a simulated kubelet at ${demo.kubelet.url}/pods`}) and a growing pod-log tree in ${demo.dir}; pods are created and deleted as it runs.\n` +
       `Enriched events follow on stdout (schema ${config.enrichment.schema}). API: ${url}/v1/lookup?file=PATH  ${url}/metrics  ${url}/readyz  ws: ${url.replace(/^http/, 'ws')}/v1/stream\n` +
       `Ctrl-C stops it and removes the temp dir.\n`,
@@ -100,7 +101,7 @@ export const COMMANDS: readonly Command[] = [
     name: 'demo',
     summary: 'agent on an embedded simulated cluster; needs no cluster',
     usage: '[options]',
-    description: 'Runs the agent against a simulated API server on loopback with generated pods and a growing pod-log tree in a temp dir, printing enriched NDJSON and serving the API. With --set kubernetes.podSource=kubelet, the node\'s pods are polled from a simulated kubelet instead.',
+    description: 'Runs the agent against a simulated API server on loopback with generated pods and a growing pod-log tree in a temp dir, printing enriched NDJSON and serving the API and the live-tail page (its URL is printed first). With --set kubernetes.podSource=kubelet, the node\'s pods are polled from a simulated kubelet instead.',
     flags: ['config', 'set', 'listen', 'schema', 'deletion-delay', 'read-from', 'sink', 'log-level'],
     run: longRunning(runDemo),
   },

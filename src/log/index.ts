@@ -21,6 +21,8 @@ export const REDACTED = '<redacted>';
 /** Key names whose values never reach the log, at any depth up to SECRET_DEPTH. */
 const SECRET_KEYS: readonly string[] = [
   'authorization', 'Authorization', 'proxy-authorization', 'cookie', 'set-cookie',
+  // The page's WebSocket carries its bearer token as a subprotocol (server/ui/websocket-auth.ts).
+  'sec-websocket-protocol',
   'token', 'authToken', 'serviceToken', 'bearerToken', 'accessToken', 'refreshToken', 'idToken', 'password',
   'client-key-data', 'clientKeyData', 'keyData', 'kubeconfig',
 ];

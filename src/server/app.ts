@@ -13,7 +13,7 @@ import type { ReadinessSource } from '../kube/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
 import type { StoreReader } from '../store/types.ts';
-import { installBearerAuth } from './auth.ts';
+import { installBearerAuth, selectSubprotocol, WS_BEARER_PREFIX, WS_SUBPROTOCOL } from './auth.ts';
 import { isClientError, logByFault, logClientError } from './client-errors.ts';
 import { ApiError, clientErrorAnswer, installErrorHandlers, rawErrorResponse, sendApiError, shuttingDown, type ClientErrorLimits } from './errors.ts';
 import { EventBus } from './event-bus.ts';
@@ -25,7 +25,10 @@ import { enrichRoutes } from './routes/enrich.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { lookupRoutes } from './routes/lookup.ts';
 import { operationsRoutes } from './routes/operations.ts';
-import { streamRoutes } from './routes/stream.ts';
+import { podsRoutes } from './routes/pods.ts';
+import { STREAM_ROUTE, streamRoutes } from './routes/stream.ts';
+import { loadUiAssets } from './ui/assets.ts';
+import { uiRoutes } from './ui/routes.ts';
 import { WebSocketHeartbeat } from './websocket-heartbeat.ts';
 import { WebSocketConnections } from './websocket-shutdown.ts';
 
@@ -141,7 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Before any hook that may answer early: its onRequest hook marks upgrade requests, so that
   // a refused upgrade (401, 400) gets its socket closed after the answer.
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: options.maxBodyBytes, perMessageDeflate: false },
+    options: { maxPayload: options.maxBodyBytes, perMessageDeflate: false, handleProtocols: selectSubprotocol },
     errorHandler: websocketErrorHandler,
     preClose: async function (this: FastifyInstance) {
       heartbeat.stop();
@@ -190,5 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents, maxSubscribers: options.maxStreamSubscribers }));
   await app.register(lookupRoutes({ enricher, store: deps.store }));
   await app.register(operationsRoutes({ readiness: deps.readiness, metrics }));
+  await app.register(podsRoutes({ store: deps.store, now: deps.now ?? Date.now }));
+  await app.register(uiRoutes(loadUiAssets({ 'ws-protocol': WS_SUBPROTOCOL, 'ws-bearer-prefix': WS_BEARER_PREFIX, 'stream-route': STREAM_ROUTE })));
   return app;
 }

@@ -514,6 +514,9 @@ export class RetainingStore implements StoreWriter {
       },
       namespace: (name) => visible(namespaces.get(name)),
       node: (name) => visible(nodes.get(name)),
+      *pods() {
+        for (const entry of pods.values()) if (visible(entry) !== undefined) yield entry;
+      },
       pending: (kind) => pending.has(kind),
     };
   }

@@ -75,6 +75,8 @@ export interface StoreReader {
   podByName(namespace: string, name: string): StoreEntry<PodMeta> | undefined;
   namespace(name: string): StoreEntry<NamespaceMeta> | undefined;
   node(name: string): StoreEntry<NodeMeta> | undefined;
+  /** Every pod still visible, live and retained, in no particular order (the page's store panel, GET /v1/pods). */
+  pods(): IterableIterator<StoreEntry<PodMeta>>;
   /**
    * True while the kind's reflector has not completed its first list: an object of that kind
    * missing now may only be not known yet. False for a kind nobody watches.

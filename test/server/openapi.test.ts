@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { generateOpenApi, OPENAPI_FILE } from '../../scripts/generate-openapi.ts';
-import { fileOf, get, ndjson, post, rawEvent, startStack } from './harness.ts';
+import { fileOf, get, ndjson, post, rawEvent, startStack, waitFor } from './harness.ts';
 
 type Json = Record<string, unknown>;
 interface Operation {
@@ -43,7 +43,7 @@ t.test('the document and the service agree', async (t) => {
   t.test('shape: OpenAPI 3.1, package version, every route, WebSockets as GET with 101', async (t) => {
     t.equal(doc.openapi, '3.1.0');
     t.equal(doc.info.version, pkg.version);
-    t.same(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/readyz', '/v1/enrich', '/v1/forward', '/v1/ingest', '/v1/lookup', '/v1/stream'].sort());
+    t.same(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/readyz', '/v1/enrich', '/v1/forward', '/v1/ingest', '/v1/lookup', '/v1/pods', '/v1/stream'].sort());
     for (const path of ['/v1/ingest', '/v1/stream']) {
       const op = doc.paths[path]!.get!;
       t.ok(op.responses['101'], `${path}: 101 Switching Protocols`);
@@ -92,6 +92,10 @@ t.test('the document and the service agree', async (t) => {
     check('/v1/lookup', 'get', 200, JSON.parse(lookup.text));
     const unknown = await get(`${stack.url}/v1/lookup?file=/nope`);
     check('/v1/lookup', 'get', 200, JSON.parse(unknown.text));
+    stack.sim.delete('pods', cart.namespace, cart.name);
+    await waitFor(async () => (JSON.parse((await get(`${stack.url}/v1/pods?state=retained`)).text) as { retained: number }).retained === 1, 'a retained pod');
+    check('/v1/pods', 'get', 200, JSON.parse((await get(`${stack.url}/v1/pods`)).text));
+    check('/v1/pods', 'get', 400, JSON.parse((await get(`${stack.url}/v1/pods?labelSelector=a%20in`)).text));
     check('/readyz', 'get', 200, JSON.parse((await get(`${stack.url}/readyz`)).text));
     check('/healthz', 'get', 200, JSON.parse((await get(`${stack.url}/healthz`)).text));
     const forward = await post(`${stack.url}/v1/forward`, ndjson([rawEvent(cart, 'f')]), { 'content-type': 'application/x-ndjson' });

@@ -300,3 +300,17 @@ t.test('pending: a kind announced by its writer until its first list is committe
   store.expectSync('namespaces');
   t.equal(reader.pending('namespaces'), false, 'synced once stays synced (a later relist is not a first sync)');
 });
+
+t.test('pods(): every visible pod, live and retained; an expired one is left out before the sweep runs', async (t) => {
+  let now = 1_000_000;
+  // A sweep timer that never fires: only the readers' own expiry check can hide the pod.
+  const store = new RetainingStore({ deletionDelayMs: DELAY, now: () => now, timers: { setTimeout: () => 0, clearTimeout: () => {} } });
+  const reader = store.reader();
+  store.apply('pods', 'ADDED', rawPod({ name: 'a', uid: 'u1' }));
+  store.apply('pods', 'ADDED', rawPod({ name: 'b', uid: 'u2' }));
+  store.apply('pods', 'DELETED', rawPod({ name: 'b', uid: 'u2' }));
+  const listed = () => [...reader.pods()].map((e) => `${e.object.name}:${e.deletedAt === undefined ? 'live' : 'retained'}`).sort();
+  t.same(listed(), ['a:live', 'b:retained']);
+  now += DELAY + 1;
+  t.same(listed(), ['a:live'], 'the expired pod is gone for readers');
+});

@@ -41,7 +41,7 @@ function tooManySubscribers(max: number): ApiError {
 
 const name = (what: string) => z.string().min(1).max(253).optional().describe(`Only events of this ${what} (exact match).`);
 
-const StreamQuerySchema = z.object({
+export const StreamQuerySchema = z.object({
   namespace: name('namespace'),
   pod: name('pod name'),
   container: name('container name'),
