@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { COMMANDS } from '../../src/cli/index.ts';
 import { toKubeletConnection } from '../../src/runtime/options.ts';
 import { TemplateError, parseTemplates } from './gotemplate.ts';
-import { findObject, loadChart, release, renderChart } from './chart.ts';
+import { CHART_SCENARIOS, findObject, loadChart, release, renderChart } from './chart.ts';
 import type { Json, JsonObject, Manifest, Rendered } from './chart.ts';
 import { configEnvNames } from './config-env.ts';
 
@@ -167,21 +167,7 @@ function loadContainerConfig(rendered: Rendered, c: Container) {
 
 // --- scenarios: the option combinations that change the pod ----------------------------------
 
-const scenarios: { name: string; values: JsonObject }[] = [
-  { name: 'defaults', values: {} },
-  { name: 'split mode', values: { mode: 'split' } },
-  { name: 'auth with a chart-made Secret', values: { auth: { enabled: true, token: 's3cret' }, serviceMonitor: { enabled: true } } },
-  { name: 'split mode with auth from an existing Secret', values: { mode: 'split', auth: { enabled: true, existingSecret: 'my-token', secretKey: 'api-token' } } },
-  { name: 'root (CRI-O)', values: { securityContext: { runAsUser: 0, runAsGroup: 0 } } },
-  { name: 'large UIDs (OpenShift ranges), large grace period', values: { securityContext: { runAsUser: 1000680000, runAsGroup: 1000680000, fsGroup: 1000680000 }, terminationGracePeriodSeconds: 1200000, api: { port: 10250 } } },
-  { name: 'Docker runtime nodes', values: { hostPaths: { dockerContainers: { enabled: true } } } },
-  { name: 'TLS, IPv6, priority class', values: { api: { listenHost: '::', port: 9443 }, service: { port: 443 }, priorityClassName: 'system-node-critical', config: { server: { tls: { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' } } }, extraVolumes: [{ name: 'tls', secret: { secretName: 'kle-tls' } }], extraVolumeMounts: [{ name: 'tls', mountPath: '/tls', readOnly: true }] } },
-  { name: 'no RBAC, no ServiceAccount, no Service', values: { rbac: { create: false }, serviceAccount: { create: false, name: 'existing' }, service: { enabled: false } } },
-  { name: 'serve mode', values: { mode: 'serve', config: { source: { sink: 'http://vector.logging.svc:8081/' } } } },
-  { name: 'serve mode on a hostPort, with auth, no Service', values: { mode: 'serve', api: { hostPort: 18080 }, auth: { enabled: true, token: 's3cret' }, service: { enabled: false } } },
-  { name: 'pods from the kubelet', values: { podSource: 'kubelet' } },
-  { name: 'split mode, pods from the kubelet through a CA', values: { mode: 'split', podSource: 'kubelet', config: { kubernetes: { kubelet: { caFile: '/kubelet-ca/ca.crt' } } } } },
-];
+const scenarios = CHART_SCENARIOS;
 
 /** The modes that tail files themselves (serve leaves that to the node's log shipper). */
 const tailsFiles = (rendered: Rendered): boolean => rendered.values.mode !== 'serve';
