@@ -15,13 +15,13 @@
  * Run: npm run bench enrich   (prints medians with min/max over rounds; asserts nothing)
  */
 import os from 'node:os';
-import { ByteWriter, createEnricher, type SchemaName } from '../src/enrich/index.ts';
+import { ByteWriter, createEnricher, type FieldRule, type SchemaName } from '../src/enrich/index.ts';
 import { decodeLine, decodeLineKeepingJson, isDecodeFailure } from '../src/formats/index.ts';
 import { generateCluster, SeededRandom } from '../src/sim/index.ts';
 import { ndjsonOfRecords } from '../src/sink/index.ts';
 import { RetainingStore } from '../src/store/index.ts';
 import { criLine, dockerLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
-import { defaultDeletionDelayMs, defaultEnricherOptions } from '../test/builders/defaults.ts';
+import { defaultDeletionDelayMs, defaultEnricherOptions, type EnricherOptionsOverrides } from '../test/builders/defaults.ts';
 import { fmt, summarise } from './stats.ts';
 
 const LINES = 20_000;
@@ -46,6 +46,21 @@ function message(rand: () => number): string {
   return out.slice(0, target);
 }
 
+/** A JSON object message of about the same size, as a service logging JSON writes it (enrichment.parseJson). */
+function jsonMessage(rand: () => number): string {
+  return JSON.stringify({ level: rand() < 0.9 ? 'info' : 'error', msg: message(rand).slice(0, 300), latency_ms: Math.floor(rand() * 500), trace_id: '4bf92f3577b34da6', user: { id: Math.floor(rand() * 1000) } });
+}
+
+/** Field rules as docs/schemas.md shows them: a handful of labels kept, some renamed. */
+const FIELD_RULES: FieldRule[] = [
+  { from: 'pod', kind: 'label', key: 'pod-template-hash', action: 'exclude' },
+  { from: 'pod', kind: 'label', keyPattern: 'app\\.kubernetes\\.io/(.+)', as: 'app_$1', action: 'include' },
+  { from: 'pod', kind: 'label', keyPattern: '.*', action: 'include' },
+  { from: 'pod', kind: 'annotation', key: 'prometheus.io/scrape', as: 'scrape', action: 'include' },
+  { from: 'namespace', kind: 'label', keyPattern: 'team|tier', action: 'include' },
+  { from: 'node', kind: 'label', keyPattern: 'topology\\.kubernetes\\.io/(zone|region)', as: '$1', action: 'include' },
+];
+
 interface Workload {
   /** Each batch a shipper would post, as its JSON request body. */
   bodies: string[];
@@ -57,7 +72,7 @@ interface Workload {
 }
 
 /** The same messages and splits whatever `dockerShare` is (the PRNG is drawn alike); exactly LINES lines. */
-function buildWorkload(files: readonly string[], dockerShare: number, partialShare = PARTIAL_SHARE): Workload {
+function buildWorkload(files: readonly string[], dockerShare: number, partialShare = PARTIAL_SHARE, messageOf: (rand: () => number) => string = message): Workload {
   const seeded = new SeededRandom(42); // every run enriches the same lines
   const rand = () => seeded.next();
   const events: Record<string, unknown>[] = [];
@@ -68,7 +83,7 @@ function buildWorkload(files: readonly string[], dockerShare: number, partialSha
     const file = files[Math.floor(rand() * files.length)]!;
     const docker = rand() < dockerShare;
     const stream = rand() < 0.8 ? 'stdout' : 'stderr';
-    const text = message(rand);
+    const text = messageOf(rand);
     ms += Math.floor(rand() * 3);
     const ts = rfc3339(ms);
     // A partial line: two or three fragments of the one message, in a row (as one file's reader sees them).
@@ -142,6 +157,7 @@ function main(): void {
   const mixed = buildWorkload(files, DOCKER_SHARE);
   const criOnly = buildWorkload(files, 0);
   const realistic = buildWorkload(files, DOCKER_SHARE, REALISTIC_PARTIAL_SHARE);
+  const jsonMessages = buildWorkload(files, DOCKER_SHARE, REALISTIC_PARTIAL_SHARE, jsonMessage);
   const { messages } = mixed;
   if (criOnly.messages.some((m, i) => m !== messages[i])) throw new Error('the CRI-only workload must carry the same messages');
   const count = messages.length;
@@ -154,8 +170,8 @@ function main(): void {
   const batches = mixed.bodies.length;
   // Output goes into one reused buffer, as the agent's sink stage does (a response gets a fresh one).
   const out = new ByteWriter(1 << 20);
-  const enrichPass = (schema: SchemaName, workload: Workload, toBytes: boolean): Pass => {
-    const enricher = createEnricher(defaultEnricherOptions({ schema }), { store: store.reader() });
+  const enrichPass = (schema: SchemaName, workload: Workload, toBytes: boolean, overrides: EnricherOptionsOverrides = {}): Pass => {
+    const enricher = createEnricher(defaultEnricherOptions({ schema, ...overrides }), { store: store.reader() });
     let session = enricher.newSession();
     // One session a round, as one /v1/ingest connection; its last batch also flushes what is left.
     return parsedPass(workload.bodies, (events: Record<string, unknown>[], b) => {
@@ -195,6 +211,11 @@ function main(): void {
     'vector, records only': enrichPass('vector', mixed, false),
     'vector, 1% split': enrichPass('vector', realistic, true),
     'vector, 1% split, records only': enrichPass('vector', realistic, false),
+    'vector, 1% split, field rules': enrichPass('vector', realistic, true, { fields: FIELD_RULES }),
+    'baseline, JSON messages': baselinePass(jsonMessages),
+    'vector, JSON messages': enrichPass('vector', jsonMessages, true),
+    'vector, JSON messages parsed': enrichPass('vector', jsonMessages, true, { parseJson: { enabled: true } }),
+    'otel, JSON messages parsed': enrichPass('otel', jsonMessages, true, { parseJson: { enabled: true } }),
   };
   const samples = measure(passes, batches, count);
 
@@ -217,6 +238,10 @@ function main(): void {
     `The realistic mix: ${REALISTIC_PARTIAL_SHARE * 100}% of logical lines split instead of ${PARTIAL_SHARE * 100}%, against the baseline of its own messages:`,
   );
   for (const name of ['baseline, 1% split', 'vector, 1% split', 'vector, 1% split, records only']) row(name, 'baseline, 1% split');
+  console.log('The same with enrichment.fields rules (a handful of labels kept, some renamed: rendered once per pod, so per line the same or cheaper):');
+  row('vector, 1% split, field rules', 'baseline, 1% split');
+  console.log('JSON object messages (1% split), against the baseline of their own messages: not parsed, and parsed into fields (enrichment.parseJson):');
+  for (const name of ['baseline, JSON messages', 'vector, JSON messages', 'vector, JSON messages parsed', 'otel, JSON messages parsed']) row(name, 'baseline, JSON messages');
   if (sink === -1) console.log(sink); // keep the work observable
 }
 

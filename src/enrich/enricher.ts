@@ -133,7 +133,7 @@ class LogEnricher implements Enricher, SessionOwner {
       const timestamp = typeof ts === 'string' && isRfc3339(ts, 0, ts.length) ? ts : msToRfc3339(this.#now());
       const stream = message.stream === 'stdout' || message.stream === 'stderr' ? message.stream : undefined;
       const text = typeof message.message === 'string' ? message.message : String(message.message);
-      records.push(this.#render(fs, meta, timestamp, stream, JSON.stringify(text), ''));
+      records.push(this.#render(fs, meta, timestamp, stream, JSON.stringify(text), '', text));
       tally.emitted(meta);
     }
     this.#counters.publish(this.#messageCounters, count, tally, 0, 0);
@@ -182,7 +182,7 @@ class LogEnricher implements Enricher, SessionOwner {
       if (line !== undefined) this.#emitMerged(line, records, tally);
       return;
     }
-    records.push(this.#render(fs, meta, ev.timestamp, ev.stream, ev.messageJson(), extra));
+    records.push(this.#render(fs, meta, ev.timestamp, ev.stream, ev.messageJson(), extra, ev.messageText()));
     tally.emitted(meta);
   }
 
@@ -193,14 +193,15 @@ class LogEnricher implements Enricher, SessionOwner {
       tally.excluded++;
       return;
     }
-    records.push(this.#render(fs, meta, line.timestamp, line.stream, line.messageJson ?? JSON.stringify(line.message), line.context ?? ''));
+    records.push(this.#render(fs, meta, line.timestamp, line.stream, line.messageJson ?? JSON.stringify(line.message), line.context ?? '', line.messageJson === undefined ? line.message : undefined));
     tally.emitted(meta);
   }
 
-  #render(fs: FileState, meta: MetaState, timestamp: string, stream: Stream | undefined, messageJson: string, passThrough: string): EnrichedRecord {
+  /** `text`: the message itself when at hand (else it is read from messageJson when needed). */
+  #render(fs: FileState, meta: MetaState, timestamp: string, stream: Stream | undefined, messageJson: string, passThrough: string, text: string | undefined): EnrichedRecord {
     let variant: StreamVariant = stream === undefined ? 0 : stream === 'stdout' ? 1 : 2;
     if (meta.parseJson) {
-      const parsed = this.#json.parse(messageJson, passThrough);
+      const parsed = this.#json.parse(messageJson, passThrough, text);
       if (parsed !== undefined) {
         messageJson = parsed.messageJson;
         passThrough += parsed.extra;

@@ -85,11 +85,12 @@ export class JsonMessageParser {
   }
 
   /**
-   * The record's parts for a message (`messageJson`: the message as a JSON string literal), with
-   * `passThrough` the event's own extra members; undefined when it is not a JSON object.
+   * The record's parts for a message (`messageJson`: the message as a JSON string literal;
+   * `message`: the message itself when the caller has it), with `passThrough` the event's own
+   * extra members; undefined when it is not a JSON object.
    */
-  parse(messageJson: string, passThrough: string): ParsedMessage | undefined {
-    const text = JSON.parse(messageJson) as string;
+  parse(messageJson: string, passThrough: string, message: string | undefined): ParsedMessage | undefined {
+    const text = message ?? (JSON.parse(messageJson) as string);
     if (firstNonSpace(text) !== LEFT_BRACE) {
       this.#counters.notAnObject.inc();
       return undefined;
@@ -115,10 +116,23 @@ export class JsonMessageParser {
     if (this.#intoBody) return { messageJson: JSON.stringify(object), extra: '', omitMessage: false };
     if (this.#targetJson !== undefined) return { messageJson, extra: `,${this.#targetJson}:${JSON.stringify(object)}`, omitMessage: !this.#keepMessage };
     const taken = passThrough === '' ? undefined : new Set(Object.keys(JSON.parse(`{${passThrough.slice(1)}}`) as object));
+    const keys = Object.keys(object);
+    let clash = false;
+    for (const key of keys) {
+      if (this.#reserved.has(key) || taken?.has(key) === true) {
+        clash = true;
+        break;
+      }
+    }
     let extra = '';
-    for (const key of Object.keys(object)) {
-      if (this.#reserved.has(key) || taken?.has(key) === true) continue;
-      extra += `,${JSON.stringify(key)}:${JSON.stringify(object[key])}`;
+    if (!clash) {
+      // The usual case: every member goes in, written by one JSON.stringify of the object.
+      if (keys.length > 0) extra = `,${JSON.stringify(object).slice(1, -1)}`;
+    } else {
+      for (const key of keys) {
+        if (this.#reserved.has(key) || taken?.has(key) === true) continue;
+        extra += `,${JSON.stringify(key)}:${JSON.stringify(object[key])}`;
+      }
     }
     return { messageJson, extra, omitMessage: !this.#keepMessage };
   }

@@ -26,6 +26,13 @@ export class RawEvent {
   timestamp = '';
   stream: Stream | undefined = undefined;
 
+  /** The message itself, unless it was kept as JSON text only (a Docker line). */
+  messageText(): string | undefined {
+    const decoded = this.decoded;
+    if (decoded === undefined) return this.message;
+    return isJsonMessageLine(decoded) ? undefined : decoded.message;
+  }
+
   /** The message as JSON text: kept from a Docker line (decodeLineKeepingJson), else stringified. */
   messageJson(): string {
     const decoded = this.decoded;
