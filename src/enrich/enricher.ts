@@ -19,7 +19,7 @@
 import { isRfc3339, PartialMerger } from '../formats/index.ts';
 import type { MergedLine, PartialMergerOptions, Stream } from '../formats/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { StoreReader } from '../store/types.ts';
+import type { RetentionHint, StoreReader } from '../store/types.ts';
 import { EnrichCounters, Tally, type RouteCounters } from './counters.ts';
 import { MetadataMaps } from './field-rules.ts';
 import { FileMetadataCache, type FileState, type MetaState, type StreamVariant } from './file-metadata.ts';
@@ -75,6 +75,7 @@ class LogEnricher implements Enricher, SessionOwner {
       exclude: options.exclude,
       parseJson: options.parseJson.enabled,
       parseJsonAnnotation: options.parseJson.annotation,
+      now: this.#now,
     });
     const m = deps.metrics?.jsonMessages;
     this.#json = new JsonMessageParser(
@@ -140,6 +141,13 @@ class LogEnricher implements Enricher, SessionOwner {
     if (count > 0) this.#counters.observeDuration(started);
     return records;
   }
+
+  readonly retentionHint: RetentionHint = {
+    podNeededAt: (uid) => {
+      const at = this.#files.podAskedAt(uid);
+      return at === undefined ? undefined : { at, reason: 'recent_lookups' };
+    },
+  };
 
   resolve(file: string): PathResolution {
     this.#files.nextEpoch();

@@ -131,7 +131,14 @@ export interface FileMetadataOptions {
   /** Every file's messages are parsed as JSON; else those of pods annotated with `parseJsonAnnotation`. */
   parseJson: boolean;
   parseJsonAnnotation: string;
+  /** Epoch ms: when a deleted pod was last asked for (its retention, RetentionHint). */
+  now: () => number;
 }
+
+/** Deleted pods asked for, kept at most this many before old entries are pruned. */
+const ASKED_PRUNE_AT = 1024;
+/** Entries older than this are pruned (longer than any sensible kubernetes.maxRetention). */
+const ASKED_MAX_AGE_MS = 24 * 3600_000;
 
 /** The FileStates of the files seen, and their metadata kept in step with the store. */
 export class FileMetadataCache {
@@ -142,6 +149,9 @@ export class FileMetadataCache {
   readonly #exclude: ExcludeOptions;
   readonly #parseJson: boolean;
   readonly #parseJsonAnnotation: string;
+  readonly #now: () => number;
+  /** Deleted (retained) pods by uid: when events last asked for them, once per call at most. */
+  readonly #asked = new Map<string, number>();
   /** Whether the output carries namespace / node metadata at all (else its absence is no news). */
   readonly #showsNamespace: boolean;
   readonly #showsNode: boolean;
@@ -168,6 +178,7 @@ export class FileMetadataCache {
     this.#exclude = options.exclude;
     this.#parseJson = options.parseJson;
     this.#parseJsonAnnotation = options.parseJsonAnnotation;
+    this.#now = options.now;
     // In opt-in mode a namespace can let its pods in: until namespaces are listed, that is pending.
     this.#showsNamespace = options.maps.shows('namespace') || options.exclude.mode === 'opt-in';
     this.#showsNode = options.maps.shows('node');
@@ -206,6 +217,7 @@ export class FileMetadataCache {
     const store = this.#store;
     let pod: StoreEntry<PodMeta> | undefined;
     if (id !== undefined) pod = id.podUid !== undefined ? store.podByUid(id.podUid) : store.podByName(id.namespace, id.podName);
+    if (pod?.deletedAt !== undefined) this.#noteAsked(pod.object.uid);
     const namespaceName = pod !== undefined ? pod.object.namespace : id?.namespace;
     const namespace = namespaceName === undefined ? undefined : store.namespace(namespaceName);
     const nodeName = pod?.object.nodeName;
@@ -224,6 +236,18 @@ export class FileMetadataCache {
     fs.podEntry = pod;
     fs.meta = this.#buildMeta(fs, pod?.object, namespace?.object, node?.object);
     return fs.meta;
+  }
+
+  /** When events last asked for a deleted pod (the enricher's RetentionHint). */
+  podAskedAt(uid: string): number | undefined {
+    return this.#asked.get(uid);
+  }
+
+  #noteAsked(uid: string): void {
+    const now = this.#now();
+    this.#asked.set(uid, now);
+    if (this.#asked.size < ASKED_PRUNE_AT) return;
+    for (const [key, at] of this.#asked) if (now - at > ASKED_MAX_AGE_MS) this.#asked.delete(key);
   }
 
   /** Renders a metadata state's template for one stream variant and keeps it in meta.templates. */

@@ -5,7 +5,7 @@
 import type { Stream } from '../formats/types.ts';
 import type { ByteWriter } from './byte-writer.ts';
 import type { PodLogIdentity } from '../paths/types.ts';
-import type { PodMeta, StoreEntry } from '../store/types.ts';
+import type { PodMeta, RetentionHint, StoreEntry } from '../store/types.ts';
 
 /** Why an event came back without pod metadata. Values are metric labels too. */
 export type UnmatchedReason = 'path_not_recognised' | 'pod_not_found' | 'container_not_found' | 'missing_file';
@@ -108,4 +108,9 @@ export interface Enricher {
    */
   enrichMessages(files: readonly string[], messages: readonly DecodedMessage[]): EnrichedRecord[];
   resolve(file: string): PathResolution;
+  /**
+   * Deleted pods that events still ask for: registered on the store (RetainingStore.addRetentionHint),
+   * it keeps such a pod until kubernetes.deletionDelay passes without a request for it.
+   */
+  readonly retentionHint: RetentionHint;
 }

@@ -111,6 +111,12 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     // Store and reflectors
     storeObjects: new Gauge({ name: `${PREFIX}store_objects`, help: 'Objects in the store, by kind and state (live, retained).', labelNames: ['kind', 'state'] as const, registers }),
     storeEvictions: new Counter({ name: `${PREFIX}store_evictions_total`, help: 'Deleted objects evicted after the deletion delay.', labelNames: ['kind'] as const, registers }),
+    storeRetentionExtensions: new Counter({
+      name: `${PREFIX}store_retention_extensions_total`,
+      help: 'Times a deleted pod was kept past its deletion delay because it was still needed, by reason: unread_files (agent, source), recent_lookups (serve).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     reflectorSynced: new Gauge({ name: `${PREFIX}reflector_synced`, help: '1 once the reflector completed its initial list.', labelNames: ['kind'] as const, registers }),
     watchRestarts: new Counter({ name: `${PREFIX}watch_restarts_total`, help: 'Watch restarts, by kind and reason.', labelNames: ['kind', 'reason'] as const, registers }),
     relists: new Counter({ name: `${PREFIX}relists_total`, help: 'Full relists, by kind and reason.', labelNames: ['kind', 'reason'] as const, registers }),

@@ -102,7 +102,7 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   logger.info({ cluster: cluster.description, nodeName: config.kubernetes.nodeName ?? null, podSource: config.kubernetes.podSource, kubelet: kubelet?.url ?? null }, 'kubernetes client configured');
 
   const metrics = createMetrics();
-  const store = new RetainingStore({ deletionDelayMs: config.kubernetes.deletionDelay, metrics });
+  const store = new RetainingStore({ deletionDelayMs: config.kubernetes.deletionDelay, maxRetentionMs: config.kubernetes.maxRetention, metrics });
   const k = config.kubernetes;
   const reflectors = startReflectors({
     kubeConfig: cluster.kubeConfig,
@@ -120,6 +120,8 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     logger: logger.child({ component: 'reflector' }),
   });
   const enricher = createEnricher(toEnricherOptions(config), { store: store.reader(), metrics });
+  // A deleted pod that events still ask for is kept (kubernetes.maxRetention).
+  store.addRetentionHint(enricher.retentionHint);
   const sink = createSink(config.source.sink, { metrics, stdout: runtime.stdout });
   const bus = new EventBus({ share: config.server.streamTimeShare });
 

@@ -23,6 +23,8 @@ import type {
   ReplaceResult,
   ReplaceSession,
   ResourceKind,
+  RetentionHint,
+  RetentionReason,
   StoreEntry,
   StoreReader,
   StoreWriter,
@@ -45,9 +47,14 @@ export interface StoreTimers {
 export interface RetainingStoreOptions {
   /** How long a deleted object stays visible to readers. */
   deletionDelayMs: number;
+  /**
+   * The longest a deleted pod is kept while a RetentionHint still needs it (kubernetes.maxRetention);
+   * default: deletionDelayMs (no extension).
+   */
+  maxRetentionMs?: number;
   /** Epoch ms; injectable for tests. */
   now?: () => number;
-  metrics?: Pick<Metrics, 'storeObjects' | 'storeEvictions'>;
+  metrics?: Pick<Metrics, 'storeObjects' | 'storeEvictions' | 'storeRetentionExtensions'>;
   timers?: StoreTimers;
   /** Shared string pool for slimming; one per store by default. */
   interner?: StringInterner;
@@ -60,7 +67,9 @@ class Entry<T> implements StoreEntry<T> {
   readonly object: T;
   readonly version: number;
   readonly deletedAt: number | undefined;
-  readonly expiresAt: number | undefined;
+  /** Moved later (only) when a RetentionHint still needs a deleted pod; the version stays. */
+  expiresAt: number | undefined;
+  keptBy: RetentionReason | undefined = undefined;
   constructor(object: T, version: number, deletedAt: number | undefined, expiresAt: number | undefined) {
     this.object = object;
     this.version = version;
@@ -100,7 +109,9 @@ export class RetainingStore implements StoreWriter {
   readonly #now: () => number;
   readonly #timers: StoreTimers;
   readonly #interner: StringInterner;
-  readonly #metrics: Pick<Metrics, 'storeObjects' | 'storeEvictions'> | undefined;
+  readonly #metrics: Pick<Metrics, 'storeObjects' | 'storeEvictions' | 'storeRetentionExtensions'> | undefined;
+  readonly #maxRetentionMs: number;
+  readonly #hints: RetentionHint[] = [];
   readonly #gauges: Record<ResourceKind, { live: Gauge; retained: Gauge }> | undefined;
 
   readonly #pods = new Map<string, Entry<PodMeta>>();
@@ -131,6 +142,11 @@ export class RetainingStore implements StoreWriter {
       throw new RangeError(`deletionDelayMs must be a finite number >= 0, got ${String(options.deletionDelayMs)}`);
     }
     this.#deletionDelayMs = options.deletionDelayMs;
+    const maxRetention = options.maxRetentionMs ?? options.deletionDelayMs;
+    if (!Number.isFinite(maxRetention) || maxRetention < options.deletionDelayMs) {
+      throw new RangeError(`maxRetentionMs must be a finite number >= deletionDelayMs, got ${String(options.maxRetentionMs)}`);
+    }
+    this.#maxRetentionMs = maxRetention;
     this.#now = options.now ?? Date.now;
     this.#timers = options.timers ?? realTimers;
     this.#interner = options.interner ?? new StringInterner();
@@ -431,11 +447,49 @@ export class RetainingStore implements StoreWriter {
     if (this.#timer === undefined) this.#schedule();
   }
 
-  /** Evicts the item's entry if it is still the deleted state the item was queued for. */
+  /** Evicts the item's entry if it is still the deleted state the item was queued for (and no hint keeps it). */
   #evict(item: Expiry): boolean {
     const entry = this.#entriesOf(item.kind).get(item.key);
-    if (entry === undefined || entry.version !== item.version) return false;
+    if (entry === undefined || entry.version !== item.version || entry.expiresAt !== item.expiresAt) return false;
+    if (item.kind === 'pods' && this.#kept(item.key, entry as Entry<PodMeta>)) return false;
     this.#evictNow(item.kind, item.key);
+    return true;
+  }
+
+  /**
+   * Registers a hint asked when a deleted pod's delay runs out (the file source: files with unread
+   * data; the enricher: recent lookups). Returns its removal.
+   */
+  addRetentionHint(hint: RetentionHint): () => void {
+    this.#hints.push(hint);
+    return () => {
+      const i = this.#hints.indexOf(hint);
+      if (i >= 0) this.#hints.splice(i, 1);
+    };
+  }
+
+  /**
+   * Whether a pod whose delay ran out is still needed: then its expiry moves to deletionDelay
+   * after the moment a hint last needed it, at most maxRetention after its deletion.
+   */
+  #kept(uid: string, entry: Entry<PodMeta>): boolean {
+    if (this.#hints.length === 0 || entry.deletedAt === undefined) return false;
+    const now = this.#now();
+    const cap = entry.deletedAt + this.#maxRetentionMs;
+    if (now >= cap) return false;
+    let needed: { at: number; reason: RetentionReason } | undefined;
+    for (const hint of this.#hints) {
+      const n = hint.podNeededAt(uid);
+      if (n !== undefined && (needed === undefined || n.at > needed.at)) needed = n;
+    }
+    if (needed === undefined) return false;
+    const until = Math.min(needed.at + this.#deletionDelayMs, cap);
+    if (until <= now) return false;
+    entry.expiresAt = until;
+    entry.keptBy = needed.reason;
+    this.#metrics?.storeRetentionExtensions.inc({ reason: needed.reason });
+    // Later than every queued expiry but those of other extended pods: the queue stays (nearly) sorted.
+    this.#enqueue('pods', uid, entry);
     return true;
   }
 
@@ -453,6 +507,7 @@ export class RetainingStore implements StoreWriter {
   #current<T>(kind: ResourceKind, map: Map<string, Entry<T>>, key: string): Entry<T> | undefined {
     const entry = map.get(key);
     if (entry === undefined || entry.expiresAt === undefined || entry.expiresAt > this.#now()) return entry;
+    if (kind === 'pods' && this.#kept(key, entry as unknown as Entry<PodMeta>)) return entry;
     this.#evictNow(kind, key);
     return undefined;
   }
@@ -497,25 +552,32 @@ export class RetainingStore implements StoreWriter {
     // A retained entry past its expiry is gone for readers, even before the sweep runs.
     const visible = <T>(entry: Entry<T> | undefined): Entry<T> | undefined =>
       entry === undefined || entry.expiresAt === undefined || entry.expiresAt > now() ? entry : undefined;
+    // A pod past its expiry that a RetentionHint still needs is kept (and stays visible).
+    const visiblePod = (uid: string, entry: Entry<PodMeta> | undefined): Entry<PodMeta> | undefined =>
+      entry === undefined || visible(entry) !== undefined ? entry : this.#kept(uid, entry) ? entry : undefined;
     return {
       podByUid(uid) {
+        let key = uid;
         let entry = pods.get(uid);
         if (entry === undefined) {
           const byHash = mirrorHashes.get(uid);
-          if (byHash !== undefined) entry = pods.get(byHash);
+          if (byHash !== undefined) {
+            key = byHash;
+            entry = pods.get(byHash);
+          }
         }
-        return visible(entry);
+        return visiblePod(key, entry);
       },
       podByName(namespace, name) {
         const slot = podNames.get(namespace)?.get(name);
         if (slot === undefined) return undefined;
         const uid = slot.live ?? slot.retained;
-        return uid === undefined ? undefined : visible(pods.get(uid));
+        return uid === undefined ? undefined : visiblePod(uid, pods.get(uid));
       },
       namespace: (name) => visible(namespaces.get(name)),
       node: (name) => visible(nodes.get(name)),
       *pods() {
-        for (const entry of pods.values()) if (visible(entry) !== undefined) yield entry;
+        for (const [uid, entry] of pods) if (visiblePod(uid, entry) !== undefined) yield entry;
       },
       pending: (kind) => pending.has(kind),
     };

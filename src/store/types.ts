@@ -63,6 +63,23 @@ export interface StoreEntry<T> {
   readonly deletedAt: number | undefined;
   /** Epoch ms after which a deleted entry is evicted. */
   readonly expiresAt: number | undefined;
+  /** Why a deleted pod is kept past deletedAt + deletionDelay (RetentionHint); undefined while it is not. */
+  readonly keptBy: RetentionReason | undefined;
+}
+
+/**
+ * Why a deleted pod is still needed: `unread_files`, its log files still have data the file
+ * source has not read (agent, source); `recent_lookups`, events still ask for it (serve).
+ */
+export type RetentionReason = 'unread_files' | 'recent_lookups';
+
+/**
+ * Asked when a deleted pod's delay runs out: when its data was last needed (epoch ms), and why.
+ * The pod is then kept until deletionDelay after that moment, at most maxRetention after its
+ * deletion (RetainingStore.addRetentionHint).
+ */
+export interface RetentionHint {
+  podNeededAt(uid: string): { at: number; reason: RetentionReason } | undefined;
 }
 
 export type ResourceKind = 'pods' | 'namespaces' | 'nodes';

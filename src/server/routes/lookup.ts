@@ -36,7 +36,11 @@ const IdentitySchema = z
 const LifecycleShape = {
   state: z.enum(['live', 'retained']).describe('retained: deleted from the API server, still used to enrich late lines.'),
   deletedAt: z.iso.datetime().nullable().describe('When the API server reported the deletion.'),
-  retainedUntil: z.iso.datetime().nullable().describe('When a retained object is forgotten (deletedAt + kubernetes.deletionDelay).'),
+  retainedUntil: z.iso.datetime().nullable().describe('When a retained object is forgotten (deletedAt + kubernetes.deletionDelay, later while it is still needed; see keptBy).'),
+  keptBy: z
+    .enum(['unread_files', 'recent_lookups'])
+    .nullable()
+    .describe('Why a retained pod is kept past deletedAt + kubernetes.deletionDelay: unread_files (its log files still had data to read), recent_lookups (events still asked for it); at most kubernetes.maxRetention after its deletion. Null otherwise.'),
 };
 
 const PodSchema = z.object({
@@ -92,7 +96,7 @@ function iso(epochMs: number | undefined): string | null {
 }
 
 function lifecycle(entry: StoreEntry<unknown>) {
-  return { state: entry.deletedAt === undefined ? ('live' as const) : ('retained' as const), deletedAt: iso(entry.deletedAt), retainedUntil: iso(entry.expiresAt) };
+  return { state: entry.deletedAt === undefined ? ('live' as const) : ('retained' as const), deletedAt: iso(entry.deletedAt), retainedUntil: iso(entry.expiresAt), keptBy: entry.keptBy ?? null };
 }
 
 function identityAnswer(identity: PodLogIdentity): Answer['identity'] {
