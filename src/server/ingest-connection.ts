@@ -16,7 +16,7 @@
  *
  * Acknowledged mode (`?ack=true`, what the bundled `source` uses): every message gets exactly one
  * answer, in order, whose first line says which message it answers and what came of it
- * (`{"ack":n,"events":k,...}`), followed by the k enriched events. A client can then tell when a
+ * (`{"ack":n,"events":k,...}`, src/protocol/ack.ts), followed by the k enriched events. A client can then tell when a
  * batch is done even if all of it was excluded. No timer flushes partial lines in this mode: one
  * whose final fragment is overdue goes out with the next answer (or at shutdown, `"ack":null`).
  */
@@ -24,13 +24,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { ByteWriterPool } from '../enrich/byte-writer.ts';
 import type { BatchResult, EnrichedRecord, Enricher, MergeSession } from '../enrich/types.ts';
+import { ackLine, INGEST_ROUTE } from '../protocol/index.ts';
 import { ANSWER_PART_BYTES, AnswerEncoder, parseEventsMessage } from './batch-codec.ts';
 import { logByFault } from './client-errors.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
 import { Reservation, type ByteBudget } from './inflight-budget.ts';
-
-export const INGEST_ROUTE = '/v1/ingest';
 
 export interface IngestDeps {
   enricher: Enricher;
@@ -217,8 +216,8 @@ export class IngestConnection {
   /** Acknowledged mode: one message, the header line then the events. */
   #answer(seq: number | null, result: BatchResult, lines: Int32Array | undefined, share: Reservation | undefined): Promise<void> | undefined {
     const records = result.records;
-    const header = { ack: seq, events: records.length, excluded: result.excluded, merged: result.merged, errors: errorDetails(result, lines) };
-    return this.#sendRecords(records, `${JSON.stringify(header)}\n`, share);
+    const head = ackLine({ ack: seq, events: records.length, excluded: result.excluded, merged: result.merged, errors: errorDetails(result, lines) });
+    return this.#sendRecords(records, head, share);
   }
 
   /**
@@ -248,7 +247,7 @@ export class IngestConnection {
   }
 
   #sendError(seq: number, error: ApiError, share: Reservation): void {
-    this.#send(this.#ack ? `${JSON.stringify({ ack: seq, events: 0, ...error.body() })}\n` : JSON.stringify(error.body()), share);
+    this.#send(this.#ack ? ackLine({ ack: seq, events: 0, ...error.body() }) : JSON.stringify(error.body()), share);
   }
 
   /**
