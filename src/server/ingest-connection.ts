@@ -261,7 +261,7 @@ export class IngestConnection {
     const encoder = new AnswerEncoder(records, 'ndjson', [], head);
     const writer = writers.take();
     if (encoder.next(writer, ANSWER_PART_BYTES)) {
-      this.#socket.send(writer.view(), { binary: false }, (err?: Error) => {
+      this.#socket.send(writer.lend(), { binary: false }, (err?: Error) => {
         if (err === undefined || err === null) writers.give(writer);
         this.#sent(share);
       });
@@ -278,7 +278,7 @@ export class IngestConnection {
     for (;;) {
       const part = writer;
       const sent = await new Promise<boolean>((resolve) => {
-        this.#socket.send(part.view(), { binary: false, fin: last }, (err?: Error) => {
+        this.#socket.send(part.lend(), { binary: false, fin: last }, (err?: Error) => {
           const ok = err === undefined || err === null;
           if (ok) writers.give(part);
           resolve(ok);

@@ -14,12 +14,18 @@ import type { NdjsonChunk } from './types.ts';
  */
 export function ndjsonOfRecords(records: readonly EnrichedRecord[], out?: ByteWriter, head?: string): NdjsonChunk {
   const writer = writerFor(records, out, head === undefined ? 0 : head.length * 3);
-  if (head !== undefined) writer.utf8(head);
-  for (let i = 0; i < records.length; i++) {
-    records[i]!.writeTo(writer);
-    writer.byte(0x0a); // maxBytes counts the newline
-  }
+  writeNdjson(records, writer, head);
   return { bytes: writer.view(), events: records.length };
+}
+
+/** The records as NDJSON into `out` (reset first), after `head` when given. */
+export function writeNdjson(records: readonly EnrichedRecord[], out: ByteWriter, head?: string): void {
+  out.reset();
+  if (head !== undefined) out.utf8(head);
+  for (let i = 0; i < records.length; i++) {
+    records[i]!.writeTo(out);
+    out.byte(0x0a); // maxBytes counts the newline
+  }
 }
 
 /** `out` reset, or a writer sized for the records (and `moreBytes`) so that it never grows. */

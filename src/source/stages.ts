@@ -4,9 +4,9 @@
  * enriches by itself, and for tests). The remote service's stages (`source`) are in src/client/.
  */
 import type { EnrichedRecord, Enricher } from '../enrich/types.ts';
-import { ByteWriter } from '../enrich/byte-writer.ts';
+import { ByteWriterPool } from '../enrich/byte-writer.ts';
 import { DEFAULT_FIELDS, quoteFields, serialiseRawEvent } from '../protocol/index.ts';
-import { ndjsonOfRecords, ndjsonOfTexts } from '../sink/ndjson.ts';
+import { ndjsonOfTexts, writeNdjson } from '../sink/ndjson.ts';
 import type { BatchEnricher, SourceBatch } from './delivery.ts';
 
 export interface InProcessStageOptions {
@@ -17,19 +17,19 @@ export interface InProcessStageOptions {
 /** `agent`: Enricher.enrichMessages per batch, then publish to the bus, then the records' NDJSON goes to the sink. */
 export function createInProcessStage(enricher: Pick<Enricher, 'enrichMessages'>, options: InProcessStageOptions = {}): BatchEnricher & { close(): void } {
   const { publish } = options;
-  // Two output buffers, in turn: the sink writes one batch's bytes while the next batch is enriched
-  // into the other (the BatchEnricher contract). Reused, so that no megabyte buffer per batch
-  // waits for V8 to collect it.
-  const writers = [new ByteWriter(1 << 20), new ByteWriter(1 << 20)];
-  let turn = 0;
+  // The sink writes one batch's bytes while the next batch is enriched into another buffer (the
+  // BatchEnricher contract); each goes back to the pool when the pipeline releases its chunk.
+  // Reused, so that no megabyte buffer per batch waits for V8 to collect it.
+  const writers = new ByteWriterPool(2, 8 * 1024 * 1024, 1 << 20);
   return {
     name: 'enricher',
     processBatch(batch: SourceBatch) {
       // events in/out/excluded and the batch's duration are counted by enrichMessages itself.
       const records = enricher.enrichMessages(batch.files, batch.messages);
       if (publish !== undefined && records.length > 0) publish(records);
-      turn ^= 1;
-      return Promise.resolve(ndjsonOfRecords(records, writers[turn]));
+      const writer = writers.take();
+      writeNdjson(records, writer);
+      return Promise.resolve({ bytes: writer.lend(), events: records.length, release: () => writers.give(writer) });
     },
     close() {},
   };

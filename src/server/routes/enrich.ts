@@ -185,7 +185,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
 
   /**
    * The records as NDJSON, in parts of about ANSWER_PART_BYTES, one after the other in one pooled
-   * buffer (the sink is done with a part's bytes once its write settles).
+   * buffer (the sink is done with a part's bytes once its write settles; a part that failed to
+   * be written is never released, so its writer is left to the garbage collector).
    */
   async function writeToSink(target: Sink, records: readonly EnrichedRecord[]): Promise<void> {
     const writer = writers.take();
@@ -195,7 +196,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
       const before = encoder.written;
       done = encoder.next(writer, ANSWER_PART_BYTES);
       // A batch whose events were all excluded still reaches the sink, as an empty write.
-      await target.write({ bytes: writer.view(), events: encoder.written - before });
+      await target.write({ bytes: writer.lend(), events: encoder.written - before });
+      writer.release();
     }
     writers.give(writer);
   }
