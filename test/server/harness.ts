@@ -6,18 +6,16 @@
  * a Prometheus text parser.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { ConfigInput } from '../../src/config/index.ts';
 import type { Enricher } from '../../src/enrich/index.ts';
-import { loadKubeConfig, type Reflectors } from '../../src/kube/index.ts';
+import type { Reflectors } from '../../src/kube/index.ts';
 import { createLogger, type Logger } from '../../src/log/index.ts';
 import type { Metrics } from '../../src/metrics/index.ts';
 import { startService, type ServiceExtras } from '../../src/runtime/service.ts';
@@ -26,6 +24,7 @@ import { namespaceFor, nodeFor, podFor, startSimApiServer, type PodJson, type Si
 import type { Sink } from '../../src/sink/index.ts';
 import type { RetainingStore } from '../../src/store/index.ts';
 import { testConfig } from '../builders/defaults.ts';
+import { kubeConfigFor, testRuntime } from '../builders/runtime.ts';
 import { criLine, podLogPath } from '../builders/lines.ts';
 
 export interface Tap {
@@ -165,11 +164,15 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
   options.beforeReflectors?.(sim);
 
   const config = testConfig(merged(STACK_CONFIG, (options.config ?? {}) as Record<string, unknown>));
-  const service = await startService(
-    config,
-    { env: {}, homeDir: undefined, logger: options.logger ?? createLogger({ level: 'silent' }), stdout: devNull() },
-    { kubeConfig: kubeConfigFor(t, sim), sink: options.sink ?? null, wrapEnricher: options.wrapEnricher, now: options.now, server: options.server },
-  );
+  // Beside what the test keeps in its directory (t.testdir() would empty it).
+  const kubeConfig = kubeConfigFor(t.testdirName, sim);
+  const service = await startService(config, testRuntime(options.logger), {
+    kubeConfig,
+    sink: options.sink ?? null,
+    wrapEnricher: options.wrapEnricher,
+    now: options.now,
+    server: options.server,
+  });
   t.teardown(() => service.stop());
   if (options.waitForSync !== false) await service.reflectors.ready();
   return {
@@ -189,20 +192,6 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
       return found;
     },
   };
-}
-
-function devNull(): Writable {
-  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
-}
-
-function kubeConfigFor(t: Tap, sim: SimApiServer): KubeConfig {
-  // Beside what the test keeps in its directory (t.testdir() would empty it).
-  mkdirSync(t.testdirName, { recursive: true });
-  const path = join(t.testdirName, 'kubeconfig');
-  writeFileSync(path, sim.kubeconfigYaml(), { mode: 0o600 });
-  const result = loadKubeConfig({ kubeconfig: path, env: {}, homeDir: undefined });
-  if (!result.ok) throw new Error(result.message);
-  return result.kubeConfig;
 }
 
 // --- Clients -------------------------------------------------------------------------------------
