@@ -8,7 +8,7 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { ByteWriterPool } from '../enrich/byte-writer.ts';
+import type { ByteWriterPool } from '../enrich/index.ts';
 import type { AnswerEncoder } from './batch-codec.ts';
 
 export interface AnswerSenderOptions {

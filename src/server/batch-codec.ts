@@ -5,8 +5,7 @@
  * already-serialised JSON (never re-parsed).
  */
 import type { Readable } from 'node:stream';
-import type { ByteWriter } from '../enrich/byte-writer.ts';
-import type { EnrichedRecord, EventError } from '../enrich/types.ts';
+import type { ByteWriter, EnrichedRecord, EventError } from '../enrich/index.ts';
 import { JSON_TYPE, NDJSON_TYPES } from '../protocol/index.ts';
 import { ndjsonOfRecords, writerFor } from '../sink/ndjson.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';

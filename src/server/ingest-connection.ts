@@ -22,8 +22,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import type { ByteWriterPool } from '../enrich/byte-writer.ts';
-import type { BatchResult, EnrichedRecord, Enricher, MergeSession } from '../enrich/types.ts';
+import type { BatchResult, ByteWriterPool, EnrichedRecord, Enricher, MergeSession } from '../enrich/index.ts';
 import { ackLine, INGEST_ROUTE } from '../protocol/index.ts';
 import { ANSWER_PART_BYTES, AnswerEncoder, parseEventsMessage } from './batch-codec.ts';
 import { logByFault } from './client-errors.ts';

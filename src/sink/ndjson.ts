@@ -3,8 +3,7 @@
  * per batch, which at a megabyte a batch would land in V8's large-object space and make the heap
  * grow at the full input rate.
  */
-import { ByteWriter } from '../enrich/byte-writer.ts';
-import type { EnrichedRecord } from '../enrich/types.ts';
+import { ByteWriter, type EnrichedRecord } from '../enrich/index.ts';
 import type { NdjsonChunk } from './types.ts';
 
 /**

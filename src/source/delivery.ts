@@ -6,7 +6,7 @@
  * progress marks handed back (so checkpoints move past delivered data only). Bytes waiting here are
  * bounded: readers await `room()` before reading more.
  */
-import type { DecodedMessage } from '../enrich/types.ts';
+import type { DecodedMessage } from '../enrich/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../sink/backoff.ts';
 import type { NdjsonChunk, Sink } from '../sink/types.ts';

@@ -3,8 +3,7 @@
  * or plain serialisation (no enrichment: the decoded events as JSON, for a source whose receiver
  * enriches by itself, and for tests). The remote service's stages (`source`) are in src/client/.
  */
-import type { EnrichedRecord, Enricher } from '../enrich/types.ts';
-import { ByteWriterPool } from '../enrich/byte-writer.ts';
+import { ByteWriterPool, type EnrichedRecord, type Enricher } from '../enrich/index.ts';
 import { DEFAULT_FIELDS, quoteFields, serialiseRawEvent } from '../protocol/index.ts';
 import { ndjsonOfTexts, writeNdjson } from '../sink/ndjson.ts';
 import type { BatchEnricher, SourceBatch } from './delivery.ts';

@@ -4,8 +4,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ByteWriterPool } from '../../enrich/byte-writer.ts';
-import type { Enricher } from '../../enrich/types.ts';
+import { ByteWriterPool, type Enricher } from '../../enrich/index.ts';
 import type { Metrics } from '../../metrics/index.ts';
 import { INGEST_ROUTE } from '../../protocol/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
