@@ -35,6 +35,11 @@ export class BufferOwnershipError extends Error {
   }
 }
 
+/** Out of line, so that reserve(), called for every record, stays small enough to inline. */
+function writtenWhileLent(): never {
+  throw new BufferOwnershipError('a lent buffer was written before it was released');
+}
+
 /** True when returned buffers are poisoned (KUBE_LOG_ENRICHER_DEBUG_BUFFERS=1). */
 export function buffersPoisoned(): boolean {
   return POISONING;
@@ -77,7 +82,7 @@ export class ByteWriter {
    */
   reserve(bytes: number): void {
     if (this.#buffer.length - this.#offset >= bytes) return;
-    if (this.#lent !== undefined) throw new BufferOwnershipError('a lent buffer was written before it was released');
+    if (this.#lent !== undefined) writtenWhileLent();
     const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#offset + bytes));
     this.#buffer.copy(grown, 0, 0, this.#offset);
     this.#buffer = grown;
