@@ -62,26 +62,26 @@ export type DrainResult = 'idle' | 'waiting' | 'blocked' | 'done';
 
 export class FileFollower {
   readonly path: string;
-  readonly #ctx: FollowContext;
+  private readonly ctx: FollowContext;
   /** cursors[0] is being read; later ones took over the path after it was rotated. */
-  readonly #cursors: Cursor[];
+  private readonly cursors: Cursor[];
   /** Closed cursors whose last lines are still held in a pending partial line. */
-  #finished: Cursor[] = [];
+  private finished: Cursor[] = [];
   /** Bytes of the incomplete last line of cursors[0]. */
-  #carry: Buffer | undefined;
+  private carry: Buffer | undefined;
   /** Discarding the rest of a line longer than maxLineBytes. */
-  #skipping = false;
+  private skipping = false;
   /** Partial lines, merged per stream (the key is always this path); made on the first partial line. */
-  #merger: PartialMerger | undefined;
-  #startOut: PendingStart | undefined;
-  #startErr: PendingStart | undefined;
-  #goneSince: number | undefined;
+  private merger: PartialMerger | undefined;
+  private startOut: PendingStart | undefined;
+  private startErr: PendingStart | undefined;
+  private goneSince: number | undefined;
   /** Look at the file's metadata at the end of the next drain (rename event, safety poll). */
-  #checkRequested = true;
-  #stopped = false;
+  private checkRequested = true;
+  private stopped = false;
   /** Per-chunk tallies, added to the metrics once per chunk rather than per line. */
-  #linesInChunk = 0;
-  #decodeErrors = 0;
+  private linesInChunk = 0;
+  private decodeErrors = 0;
   /** Bytes read so far (the read loop tells busy files from quiet ones by it). */
   bytesDrained = 0;
   /** The last file read to its end and closed: where a path that comes back continues. */
@@ -89,13 +89,13 @@ export class FileFollower {
 
   constructor(path: string, cursors: Cursor[], ctx: FollowContext) {
     this.path = path;
-    this.#cursors = cursors;
-    this.#ctx = ctx;
+    this.cursors = cursors;
+    this.ctx = ctx;
   }
 
   /** At the end of the next drain, check for rotation, truncation and deletion even if data came. */
   requestCheck(): void {
-    this.#checkRequested = true;
+    this.checkRequested = true;
   }
 
   /**
@@ -103,8 +103,8 @@ export class FileFollower {
    * it was read, or does its path name another file now? Then it deserves a drain with a check.
    */
   looksChanged(): boolean {
-    const c = this.#cursors[0];
-    if (c === undefined || this.#cursors.length > 1) return true;
+    const c = this.cursors[0];
+    if (c === undefined || this.cursors.length > 1) return true;
     try {
       if (fstatSync(c.fd).size !== c.readOffset) return true;
       const st = statSync(this.path, { throwIfNoEntry: false });
@@ -116,22 +116,22 @@ export class FileFollower {
 
   /** Partial lines wait for their final fragment. */
   get hasPending(): boolean {
-    return this.#merger !== undefined && this.#merger.pendingCount > 0;
+    return this.merger !== undefined && this.merger.pendingCount > 0;
   }
 
   get isStopped(): boolean {
-    return this.#stopped;
+    return this.stopped;
   }
 
   /** Stops for good; what is open is closed by close(). */
   stop(): void {
-    this.#stopped = true;
+    this.stopped = true;
   }
 
   /** Closes what is still open (after stop). */
   close(): void {
-    for (const c of this.#cursors) closeQuietly(c.fd);
-    this.#cursors.length = 0;
+    for (const c of this.cursors) closeQuietly(c.fd);
+    this.cursors.length = 0;
   }
 
   /**
@@ -139,29 +139,29 @@ export class FileFollower {
    * bounds one call so that one busy file cannot hold the event loop (the read loop comes back).
    */
   drain(maxBytes: number): DrainResult {
-    if (this.#stopped) return 'done';
-    const { pipeline, options } = this.#ctx;
+    if (this.stopped) return 'done';
+    const { pipeline, options } = this.ctx;
     let readAny = false;
     let budget = maxBytes;
     for (;;) {
       if (!pipeline.hasRoom() || budget <= 0) {
-        if (readAny) this.#noteProgress();
+        if (readAny) this.noteProgress();
         return 'blocked';
       }
-      const c = this.#cursors[0]!;
-      const room = Math.min(options.readChunkBytes, this.#ctx.readBuffer.length - (this.#carry?.length ?? 0));
-      const n = this.#readChunk(c, room);
+      const c = this.cursors[0]!;
+      const room = Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0));
+      const n = this.readChunk(c, room);
       if (n > 0) {
         readAny = true;
         budget -= n;
         // A full read: there may be more. A short one reached the end as it is now.
         if (n === room) continue;
-        this.#noteProgress();
-        if (!this.#checkRequested && this.#cursors.length === 1) return 'idle';
+        this.noteProgress();
+        if (!this.checkRequested && this.cursors.length === 1) return 'idle';
       }
-      const next = this.#atEnd(readAny);
+      const next = this.atEnd(readAny);
       if (next === 'again') continue;
-      if (readAny) this.#noteProgress();
+      if (readAny) this.noteProgress();
       return next;
     }
   }
@@ -169,47 +169,47 @@ export class FileFollower {
   /** Emits partial lines whose last fragment is overdue (partialFlushTimeout). */
   flushStale(now: number): void {
     if (!this.hasPending) return;
-    const lines = this.#merger!.flushExpired(now);
-    for (const line of lines) this.#emitMerged(line, this.#takeStart(line.stream));
-    if (this.#merger!.pendingCount === 0) {
-      this.#startOut = undefined;
-      this.#startErr = undefined;
+    const lines = this.merger!.flushExpired(now);
+    for (const line of lines) this.emitMerged(line, this.takeStart(line.stream));
+    if (this.merger!.pendingCount === 0) {
+      this.startOut = undefined;
+      this.startErr = undefined;
     }
-    if (lines.length > 0) this.#noteProgress();
+    if (lines.length > 0) this.noteProgress();
   }
 
   /**
    * At the end of cursors[0]: is there a successor to move on to, was the file truncated, rotated
    * or deleted? 'again' means read on (from the same or the next file).
    */
-  #atEnd(readAny: boolean): DrainResult | 'again' {
-    const { now, options, metrics } = this.#ctx;
-    const c = this.#cursors[0]!;
+  private atEnd(readAny: boolean): DrainResult | 'again' {
+    const { now, options, metrics } = this.ctx;
+    const c = this.cursors[0]!;
 
     // At the end of a file that was rotated away: move on once its successor has data.
-    const next = this.#cursors[1];
+    const next = this.cursors[1];
     if (next !== undefined) {
       if (fstatSync(next.fd).size > 0 || now() - (c.rotatedAt ?? 0) >= options.rotateWait) {
         // Read once more after seeing the successor's data: whatever the runtime wrote here came first.
-        while (this.#readChunk(c, Math.min(options.readChunkBytes, this.#ctx.readBuffer.length - (this.#carry?.length ?? 0))) > 0);
-        this.#finishCursor(c);
-        this.#cursors.shift();
-        this.#noteProgress();
+        while (this.readChunk(c, Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0))) > 0);
+        this.finishCursor(c);
+        this.cursors.shift();
+        this.noteProgress();
         return 'again';
       }
       return 'waiting';
     }
 
     // Data came and nothing hinted at a change of file: the common case costs no stat.
-    if (readAny && !this.#checkRequested) return 'idle';
-    const full = this.#checkRequested;
-    this.#checkRequested = false;
+    if (readAny && !this.checkRequested) return 'idle';
+    const full = this.checkRequested;
+    this.checkRequested = false;
 
     if (fstatSync(c.fd).size < c.readOffset) {
-      this.#restartTruncated(c);
+      this.restartTruncated(c);
       metrics.rotations.inc({ kind: 'truncate' });
       c.fingerprint = fingerprintOf(c.fd, c.dev, c.ino);
-      this.#noteProgress();
+      this.noteProgress();
       return 'again';
     }
     // A change event that brought no data (it came after a round had read the data, or the file
@@ -224,47 +224,47 @@ export class FileFollower {
       current = undefined;
     }
     if (current === undefined) {
-      this.#goneSince ??= now();
+      this.goneSince ??= now();
       // Keep looking: the path may come back (a rotation in progress), or this is the end.
-      this.#checkRequested = true;
-      if (now() - this.#goneSince < options.rotateWait) return 'waiting';
-      while (this.#readChunk(c, Math.min(options.readChunkBytes, this.#ctx.readBuffer.length - (this.#carry?.length ?? 0))) > 0);
-      this.#finishCursor(c);
-      this.#cursors.shift();
-      this.#flushAllPending();
-      this.#noteProgress();
-      this.#stopped = true;
+      this.checkRequested = true;
+      if (now() - this.goneSince < options.rotateWait) return 'waiting';
+      while (this.readChunk(c, Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0))) > 0);
+      this.finishCursor(c);
+      this.cursors.shift();
+      this.flushAllPending();
+      this.noteProgress();
+      this.stopped = true;
       return 'done';
     }
-    this.#goneSince = undefined;
+    this.goneSince = undefined;
     if (String(current.dev) !== c.dev || String(current.ino) !== c.ino) {
-      const successors = this.#ctx.openSuccessors(this.path, c);
+      const successors = this.ctx.openSuccessors(this.path, c);
       if (successors.length === 0) {
-        this.#checkRequested = true;
+        this.checkRequested = true;
         return 'waiting';
       }
       c.rotatedAt = now();
-      for (const s of successors) this.#cursors.push(s);
+      for (const s of successors) this.cursors.push(s);
       metrics.rotations.inc({ kind: 'rename' }, successors.length);
-      this.#ctx.logger.debug({ path: this.path, successors: successors.length }, 'log file rotated; finishing the old file first');
+      this.ctx.logger.debug({ path: this.path, successors: successors.length }, 'log file rotated; finishing the old file first');
       return 'again';
     }
     return 'idle';
   }
 
   /** Reads one chunk of `c` after the carried incomplete line and handles its complete lines. Returns bytes read. */
-  #readChunk(c: Cursor, room: number): number {
-    const buf = this.#ctx.readBuffer;
-    const carryLength = this.#carry?.length ?? 0;
-    if (this.#carry !== undefined) this.#carry.copy(buf, 0);
+  private readChunk(c: Cursor, room: number): number {
+    const buf = this.ctx.readBuffer;
+    const carryLength = this.carry?.length ?? 0;
+    if (this.carry !== undefined) this.carry.copy(buf, 0);
     const bytesRead = readSync(c.fd, buf, carryLength, room, c.readOffset);
     if (bytesRead === 0) return 0;
     const base = c.readOffset - carryLength;
     c.readOffset += bytesRead;
     this.bytesDrained += bytesRead;
-    this.#carry = undefined;
-    this.#handleChunk(buf.subarray(0, carryLength + bytesRead), base, c);
-    this.#ctx.metrics.bytesRead.inc(bytesRead);
+    this.carry = undefined;
+    this.handleChunk(buf.subarray(0, carryLength + bytesRead), base, c);
+    this.ctx.metrics.bytesRead.inc(bytesRead);
     // The fingerprint grows with a young file until it covers HEAD_BYTES.
     if (c.fingerprint.headLength < HEAD_BYTES && c.readOffset > c.fingerprint.headLength) {
       c.fingerprint = fingerprintOf(c.fd, c.dev, c.ino);
@@ -273,23 +273,23 @@ export class FileFollower {
   }
 
   /** The hot path: `chunk` starts at file offset `base`; complete lines are handled, the rest is carried. */
-  #handleChunk(chunk: Buffer, base: number, c: Cursor): void {
-    const { maxLineBytes, maxLineAction } = this.#ctx.options;
-    const { metrics } = this.#ctx;
+  private handleChunk(chunk: Buffer, base: number, c: Cursor): void {
+    const { maxLineBytes, maxLineAction } = this.ctx.options;
+    const { metrics } = this.ctx;
     let start = 0;
     let newline = chunk.indexOf(NEWLINE, 0);
     while (newline !== -1) {
-      if (this.#skipping) {
-        this.#skipping = false;
+      if (this.skipping) {
+        this.skipping = false;
       } else if (newline - start > maxLineBytes) {
         if (maxLineAction === 'truncate') {
-          this.#handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, newline + 1 - start);
+          this.handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, newline + 1 - start);
           metrics.linesTruncated.inc({ reason: 'max_line_bytes' });
         } else {
           metrics.linesDropped.inc({ reason: 'max_line_bytes' });
         }
       } else {
-        this.#handleLine(chunk, start, newline, base + start, newline + 1 - start);
+        this.handleLine(chunk, start, newline, base + start, newline + 1 - start);
       }
       start = newline + 1;
       c.consumed = base + start;
@@ -297,77 +297,77 @@ export class FileFollower {
     }
 
     const rest = chunk.length - start;
-    if (this.#skipping) {
+    if (this.skipping) {
       // Still inside an over-long line: discard (c.consumed stays at its start, so a restart redoes it).
     } else if (rest > maxLineBytes) {
       if (maxLineAction === 'truncate') {
-        this.#handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, rest);
+        this.handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, rest);
         metrics.linesTruncated.inc({ reason: 'max_line_bytes' });
       } else {
         metrics.linesDropped.inc({ reason: 'max_line_bytes' });
       }
-      this.#skipping = true;
+      this.skipping = true;
     } else if (rest > 0) {
-      this.#carry = Buffer.allocUnsafe(rest);
-      chunk.copy(this.#carry, 0, start);
+      this.carry = Buffer.allocUnsafe(rest);
+      chunk.copy(this.carry, 0, start);
     }
 
-    if (this.#linesInChunk > 0) {
-      metrics.linesRead.inc(this.#linesInChunk);
-      this.#linesInChunk = 0;
+    if (this.linesInChunk > 0) {
+      metrics.linesRead.inc(this.linesInChunk);
+      this.linesInChunk = 0;
     }
-    if (this.#decodeErrors > 0) {
-      metrics.eventErrors.inc({ reason: 'undecodable_line' }, this.#decodeErrors);
-      this.#decodeErrors = 0;
+    if (this.decodeErrors > 0) {
+      metrics.eventErrors.inc({ reason: 'undecodable_line' }, this.decodeErrors);
+      this.decodeErrors = 0;
     }
   }
 
-  #handleLine(chunk: Buffer, start: number, end: number, offset: number, rawBytes: number): void {
-    this.#linesInChunk++;
+  private handleLine(chunk: Buffer, start: number, end: number, offset: number, rawBytes: number): void {
+    this.linesInChunk++;
     const text = chunk.toString('utf8', start, end);
     const decoded = decodeLine(text);
     if ('error' in decoded) {
       if (decoded.error === 'empty_line') {
-        this.#ctx.metrics.linesDropped.inc({ reason: 'empty_line' });
+        this.ctx.metrics.linesDropped.inc({ reason: 'empty_line' });
         return;
       }
       // Not CRI nor Docker: passed on as it is rather than lost; the time is when it was read.
-      this.#decodeErrors++;
-      const raw: DecodedMessage = { timestamp: new Date(this.#ctx.now()).toISOString(), stream: 'stdout', message: text };
-      this.#ctx.pipeline.push(this.path, raw, rawBytes);
+      this.decodeErrors++;
+      const raw: DecodedMessage = { timestamp: new Date(this.ctx.now()).toISOString(), stream: 'stdout', message: text };
+      this.ctx.pipeline.push(this.path, raw, rawBytes);
       return;
     }
     if (!decoded.partial && !this.hasPending) {
-      this.#ctx.pipeline.push(this.path, decoded, rawBytes);
+      this.ctx.pipeline.push(this.path, decoded, rawBytes);
       return;
     }
-    let first = decoded.stream === 'stdout' ? this.#startOut : this.#startErr;
+    let first = decoded.stream === 'stdout' ? this.startOut : this.startErr;
     if (first === undefined && decoded.partial) {
-      first = { generation: this.#cursors[0]!.generation, offset, rawBytes: 0 };
-      if (decoded.stream === 'stdout') this.#startOut = first;
-      else this.#startErr = first;
+      first = { generation: this.cursors[0]!.generation, offset, rawBytes: 0 };
+      if (decoded.stream === 'stdout') this.startOut = first;
+      else this.startErr = first;
     }
     if (first !== undefined) first.rawBytes += rawBytes;
-    this.#merger ??= new PartialMerger({
-      maxMergedLineBytes: this.#ctx.options.maxMergedLineBytes,
-      flushTimeoutMs: this.#ctx.options.partialFlushTimeout,
-      now: this.#ctx.now,
+    this.merger ??= new PartialMerger({
+      maxMergedLineBytes: this.ctx.options.maxMergedLineBytes,
+      flushTimeoutMs: this.ctx.options.partialFlushTimeout,
+      now: this.ctx.now,
     });
-    const line = this.#merger.push(this.path, decoded);
+    const line = this.merger.push(this.path, decoded);
     // The line's last fragment: a restart no longer needs to go back for it (even if it was cut earlier).
-    if (!decoded.partial) this.#takeStart(decoded.stream);
-    if (line !== undefined) this.#emitMerged(line, first?.rawBytes ?? rawBytes);
+    if (!decoded.partial) this.takeStart(decoded.stream);
+    if (line !== undefined) this.emitMerged(line, first?.rawBytes ?? rawBytes);
   }
 
-  #takeStart(stream: Stream): number {
-    const start = stream === 'stdout' ? this.#startOut : this.#startErr;
-    if (stream === 'stdout') this.#startOut = undefined;
-    else this.#startErr = undefined;
+  private takeStart(stream: Stream): number {
+    const start = stream === 'stdout' ? this.startOut : this.startErr;
+    if (stream === 'stdout') this.startOut = undefined;
+    else this.startErr = undefined;
     return start?.rawBytes ?? 0;
   }
 
-  #emitMerged(line: MergedLine, rawBytes: number): void {
-    const { metrics, options, pipeline } = this.#ctx;
+  private emitMerged(line: MergedLine, rawBytes: number): void {
+    const { metrics, options, pipeline } = this.ctx;
     if (line.fragments > 1) metrics.eventsMerged.inc(line.fragments - 1);
     if (line.truncated) {
       if (options.maxLineAction === 'drop') {
@@ -379,49 +379,49 @@ export class FileFollower {
     pipeline.push(this.path, line, rawBytes);
   }
 
-  #flushAllPending(): void {
-    if (this.#merger !== undefined) for (const line of this.#merger.flushAll()) this.#emitMerged(line, this.#takeStart(line.stream));
-    this.#startOut = undefined;
-    this.#startErr = undefined;
+  private flushAllPending(): void {
+    if (this.merger !== undefined) for (const line of this.merger.flushAll()) this.emitMerged(line, this.takeStart(line.stream));
+    this.startOut = undefined;
+    this.startErr = undefined;
   }
 
   /** Copy-truncate: the file was emptied under us; what is pending is all there will be of it. */
-  #restartTruncated(c: Cursor): void {
-    this.#flushAllPending();
-    this.#carry = undefined;
-    this.#skipping = false;
+  private restartTruncated(c: Cursor): void {
+    this.flushAllPending();
+    this.carry = undefined;
+    this.skipping = false;
     c.readOffset = 0;
     c.consumed = 0;
   }
 
   /** A cursor read to its end: a last line without newline still counts; then it is closed. */
-  #finishCursor(c: Cursor): void {
-    if (this.#carry !== undefined && !this.#skipping) {
-      const tail = this.#carry;
-      this.#carry = undefined;
-      this.#handleLine(tail, 0, tail.length, c.readOffset - tail.length, tail.length);
-      if (this.#linesInChunk > 0) this.#ctx.metrics.linesRead.inc(this.#linesInChunk);
-      this.#linesInChunk = 0;
+  private finishCursor(c: Cursor): void {
+    if (this.carry !== undefined && !this.skipping) {
+      const tail = this.carry;
+      this.carry = undefined;
+      this.handleLine(tail, 0, tail.length, c.readOffset - tail.length, tail.length);
+      if (this.linesInChunk > 0) this.ctx.metrics.linesRead.inc(this.linesInChunk);
+      this.linesInChunk = 0;
     }
-    this.#carry = undefined;
-    this.#skipping = false;
+    this.carry = undefined;
+    this.skipping = false;
     c.consumed = c.readOffset;
     c.closed = true;
     c.finalOffset = c.readOffset;
-    this.#finished.push(c);
+    this.finished.push(c);
     try {
       this.lastFile = { key: c.key, mtimeNs: fstatSync(c.fd, { bigint: true }).mtimeNs };
     } catch {
       this.lastFile = { key: c.key, mtimeNs: 0n };
     }
     closeQuietly(c.fd);
-    this.#ctx.cursorClosed(c);
+    this.ctx.cursorClosed(c);
   }
 
   /** Where a restart of cursor `c` must begin so that no line, and no part of a pending merged line, is lost. */
-  #safeOffset(c: Cursor): number {
+  private safeOffset(c: Cursor): number {
     let safe = c.consumed;
-    for (const p of [this.#startOut, this.#startErr]) {
+    for (const p of [this.startOut, this.startErr]) {
       if (p === undefined) continue;
       if (p.generation === c.generation) safe = Math.min(safe, p.offset);
       // A line that began in an older file continues here: this file must be re-read from its start.
@@ -431,18 +431,18 @@ export class FileFollower {
   }
 
   /** Tells the pipeline how far each file is safely handed on; called after each drain, not per line. */
-  #noteProgress(): void {
-    const { pipeline } = this.#ctx;
-    if (this.#finished.length > 0) {
-      for (const c of this.#finished) this.#noteCursor(c, pipeline);
+  private noteProgress(): void {
+    const { pipeline } = this.ctx;
+    if (this.finished.length > 0) {
+      for (const c of this.finished) this.noteCursor(c, pipeline);
       // Closed files whose pending lines were emitted are done here; their final mark is in the pipeline.
-      this.#finished = this.#finished.filter((c) => c.noted.offset !== c.finalOffset);
+      this.finished = this.finished.filter((c) => c.noted.offset !== c.finalOffset);
     }
-    for (const c of this.#cursors) this.#noteCursor(c, pipeline);
+    for (const c of this.cursors) this.noteCursor(c, pipeline);
   }
 
-  #noteCursor(c: Cursor, pipeline: DeliveryPipeline<Cursor, CheckpointMark>): void {
-    const offset = this.#safeOffset(c);
+  private noteCursor(c: Cursor, pipeline: DeliveryPipeline<Cursor, CheckpointMark>): void {
+    const offset = this.safeOffset(c);
     if (offset === c.noted.offset && c.fingerprint === c.noted.fingerprint) return;
     const mark: CheckpointMark = { offset, fingerprint: c.fingerprint };
     c.noted = mark;
