@@ -76,32 +76,32 @@ function setIn(root: Record<string, unknown>, path: readonly string[], value: un
 
 /** Where the value at a path came from: the nearest override, else the file, else the defaults. */
 class Provenance {
-  private readonly overrides = new Map<string, ConfigSource>();
-  private readonly file: ConfigFile | undefined;
-  private readonly fallback: ConfigSource;
+  readonly #overrides = new Map<string, ConfigSource>();
+  readonly #file: ConfigFile | undefined;
+  readonly #fallback: ConfigSource;
 
   constructor(file: ConfigFile | undefined, fallback: ConfigSource) {
-    this.file = file;
-    this.fallback = fallback;
+    this.#file = file;
+    this.#fallback = fallback;
   }
 
   record(path: readonly string[], source: ConfigSource): void {
-    this.overrides.set(path.join('\0'), source);
+    this.#overrides.set(path.join('\0'), source);
   }
 
   sourceOf(path: Path): ConfigSource {
     for (let i = path.length; i > 0; i--) {
-      const source = this.overrides.get(path.slice(0, i).join('\0'));
+      const source = this.#overrides.get(path.slice(0, i).join('\0'));
       if (source !== undefined) return source;
     }
-    const inFile = this.file !== undefined && getIn(this.file.value, path) !== undefined;
+    const inFile = this.#file !== undefined && getIn(this.#file.value, path) !== undefined;
     if (!inFile) {
       // A key nobody set (say, server.tls.keyFile missing): blame whoever set its siblings.
       const parent = path.slice(0, -1).join('\0');
-      for (const [key, source] of this.overrides) if (parent !== '' && key.startsWith(`${parent}\0`)) return source;
+      for (const [key, source] of this.#overrides) if (parent !== '' && key.startsWith(`${parent}\0`)) return source;
     }
-    if (this.file === undefined) return this.fallback;
-    return { kind: 'file', file: this.file.file, ...this.file.locate(path) };
+    if (this.#file === undefined) return this.#fallback;
+    return { kind: 'file', file: this.#file.file, ...this.#file.locate(path) };
   }
 }
 

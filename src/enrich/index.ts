@@ -1,6 +1,6 @@
 /** Enrichment: raw or decoded log lines in, events with their pod's metadata out (docs/schemas.md). */
 export type * from './types.ts';
-export { ByteWriter, ByteWriterPool } from './byte-writer.ts';
+export { BufferOwnershipError, buffersPoisoned, ByteWriter, ByteWriterPool, DEBUG_BUFFERS_ENV } from './byte-writer.ts';
 export { createEnricher } from './enricher.ts';
 export type { EnricherDeps } from './enricher.ts';
 export { SCHEMA_NAMES } from './options.ts';

@@ -31,6 +31,12 @@ export interface Agent {
 
 export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { kubeConfig?: KubeConfig } = {}): Promise<Agent> {
   const service = await startService(config, runtime, extras);
+  const sink = service.sink;
+  if (sink === undefined) {
+    // Only a test can start a service without a sink (ServiceExtras.sink null).
+    await service.stop();
+    throw new Error('the agent needs the service to have a sink');
+  }
   const stage = createInProcessStage(service.enricher, { publish: (records) => service.bus.publish(records) });
   let source: FileSource;
   try {
@@ -40,7 +46,7 @@ export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { 
     if (!synced) runtime.logger.warn({ waitedMs: SYNC_WAIT_MS }, 'store not synced yet; reading logs anyway (early lines may be unmatched)');
     source = await startFileSource(toFileSourceOptions(config), {
       enrich: stage,
-      sink: service.sink,
+      sink,
       metrics: service.metrics,
       logger: runtime.logger.child({ component: 'source' }),
     });

@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { FastifyInstance } from 'fastify';
 import { readTokenFile, type Config } from '../config/index.ts';
 import { createEnricher, type Enricher } from '../enrich/index.ts';
 import { kubeletKubeConfig, loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
-import { buildApp, EventBus, startServer, type RunningServer } from '../server/index.ts';
+import { buildApp, EventBus, startServer, type RunningServer, type ServerOptions } from '../server/index.ts';
 import { createSink, type Sink } from '../sink/index.ts';
 import { RetainingStore } from '../store/index.ts';
 import { toBackoff, toEnricherOptions, toKubeletConnection, toServerOptions } from './options.ts';
@@ -33,18 +34,33 @@ export interface RuntimeEnv {
   stdout: Writable;
 }
 
+/**
+ * What the configuration does not say: a cluster already resolved (the demo's simulated API
+ * server), and what tests inject through the same start-up code `serve` runs.
+ */
 export interface ServiceExtras {
   /** Use this cluster instead of resolving a kubeconfig (the demo's simulated API server). */
   kubeConfig?: KubeConfig;
+  /** Tests: this sink instead of source.sink's (closed by stop() all the same); null: none, /v1/forward answers 501. */
+  sink?: Sink | null;
+  /** Tests: the routes get this enricher around the real one (to inject a fault of the service). */
+  wrapEnricher?: (enricher: Enricher) => Enricher;
+  /** Tests: the clock of /v1/forward's sink retry periods; default Date.now. */
+  now?: () => number;
+  /** Tests: server options no configuration key sets. */
+  server?: Pick<ServerOptions, 'closeTimeoutMs'> & Partial<Pick<ServerOptions, 'ingestMaxPendingBytes'>>;
 }
 
 export interface Service {
   readonly url: string;
+  readonly app: FastifyInstance;
+  readonly server: RunningServer;
   readonly metrics: Metrics;
   readonly store: RetainingStore;
   readonly enricher: Enricher;
   readonly reflectors: Reflectors;
-  readonly sink: Sink;
+  /** Undefined only when started with extras.sink null. */
+  readonly sink: Sink | undefined;
   readonly bus: EventBus;
   /** Stops the API first (no new work), then the reflectors, then closes the sink. */
   stop(): Promise<void>;
@@ -122,25 +138,27 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   const enricher = createEnricher(toEnricherOptions(config), { store: store.reader(), metrics });
   // A deleted pod that events still ask for is kept (kubernetes.maxRetention).
   store.addRetentionHint(enricher.retentionHint);
-  const sink = createSink(config.source.sink, { metrics, stdout: runtime.stdout });
+  const sink = extras.sink === undefined ? createSink(config.source.sink, { metrics, stdout: runtime.stdout }) : extras.sink;
   const bus = new EventBus({ share: config.server.streamTimeShare });
 
+  let app: FastifyInstance;
   let server: RunningServer;
   try {
-    const app = await buildApp({
-      enricher,
+    app = await buildApp({
+      enricher: extras.wrapEnricher?.(enricher) ?? enricher,
       store: store.reader(),
       readiness: reflectors,
       metrics,
-      sink,
+      sink: sink ?? undefined,
       bus,
+      now: extras.now,
       logger: logger.child({ component: 'server' }),
-      options: toServerOptions(config, authToken),
+      options: { ...toServerOptions(config, authToken), ...extras.server },
     });
     server = await startServer(app, { listen: config.server.listen, tls });
   } catch (e) {
     await reflectors.stop();
-    await sink.close();
+    await sink?.close();
     store.close();
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') throw new StartupError('address_in_use', `server.listen: ${config.server.listen} is already in use`);
@@ -152,17 +170,19 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   let stopping: Promise<void> | undefined;
   return {
     url: server.url,
+    app,
+    server,
     metrics,
     store,
     enricher,
     reflectors,
-    sink,
+    sink: sink ?? undefined,
     bus,
     stop: () =>
       (stopping ??= (async () => {
         await server.close();
         await reflectors.stop();
-        await sink.close();
+        await sink?.close();
         store.close();
       })()),
   };

@@ -3,10 +3,11 @@
  * HTTP (`/v1/enrich`) or one WebSocket (`/v1/ingest` in acknowledged mode), and writing the
  * enriched answers to the sink.
  */
+import { createRemoteStage, createRemoteWebSocketStage } from '../client/index.ts';
 import type { Config } from '../config/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { createSink } from '../sink/index.ts';
-import { createRemoteStage, createRemoteWebSocketStage, startFileSource, type FileSource } from '../source/index.ts';
+import { startFileSource, type FileSource } from '../source/index.ts';
 import { toFileSourceOptions } from './options.ts';
 import { readTokenFileSetting, StartupError, type RuntimeEnv } from './service.ts';
 

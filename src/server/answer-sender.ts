@@ -8,7 +8,7 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { ByteWriterPool } from '../enrich/byte-writer.ts';
+import type { ByteWriterPool } from '../enrich/index.ts';
 import type { AnswerEncoder } from './batch-codec.ts';
 
 export interface AnswerSenderOptions {
@@ -29,7 +29,7 @@ export async function sendAnswer(reply: FastifyReply, encoder: AnswerEncoder, op
     const whole = writer;
     // Handed back once the response is out (only then: never on an aborted one).
     reply.raw.once('finish', () => writers.give(whole));
-    return reply.send(whole.view());
+    return reply.send(whole.lend());
   }
   // From here on the response is ours, not Fastify's: headers as set on the reply, then the parts.
   reply.hijack();
@@ -38,7 +38,7 @@ export async function sendAnswer(reply: FastifyReply, encoder: AnswerEncoder, op
   res.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
   for (;;) {
     const part = writer;
-    const room = res.write(part.view(), (err) => {
+    const room = res.write(part.lend(), (err) => {
       if (err === undefined || err === null) writers.give(part);
     });
     if (last) {

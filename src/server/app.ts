@@ -8,7 +8,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Enricher } from '../enrich/types.ts';
+import type { Enricher } from '../enrich/index.ts';
 import type { ReadinessSource } from '../kube/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';

@@ -5,15 +5,11 @@
  * already-serialised JSON (never re-parsed).
  */
 import type { Readable } from 'node:stream';
-import type { ByteWriter } from '../enrich/byte-writer.ts';
-import type { EnrichedRecord, EventError } from '../enrich/types.ts';
+import type { ByteWriter, EnrichedRecord, EventError } from '../enrich/index.ts';
+import { JSON_TYPE, NDJSON_TYPES } from '../protocol/index.ts';
 import { ndjsonOfRecords, writerFor } from '../sink/ndjson.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 
-export const JSON_TYPE = 'application/json';
-export const NDJSON_TYPE = 'application/x-ndjson';
-/** The names NDJSON goes by (JSON Lines is the same format); answers always use NDJSON_TYPE. */
-export const NDJSON_TYPES: readonly string[] = [NDJSON_TYPE, 'application/ndjson', 'application/jsonl', 'application/json-lines', 'application/x-jsonlines'];
 export type BatchFormat = 'json' | 'ndjson';
 
 /** How many malformed lines one 400 answer names before it stops counting. */

@@ -16,8 +16,7 @@
  * filters picked the same events share one chunk. Subscribers must never block or throw: each
  * decides locally what to queue and what to drop (stream-subscriber.ts).
  */
-import { ByteWriter } from '../enrich/byte-writer.ts';
-import type { EnrichedRecord, RecordOrigin } from '../enrich/types.ts';
+import { ByteWriter, type EnrichedRecord, type RecordOrigin } from '../enrich/index.ts';
 import { labelSelectorMatches, type LabelSelector } from '../selectors/index.ts';
 import { SendScheduler, type ScheduledSender, type SendSchedulerOptions } from './send-scheduler.ts';
 

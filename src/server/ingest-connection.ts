@@ -16,21 +16,19 @@
  *
  * Acknowledged mode (`?ack=true`, what the bundled `source` uses): every message gets exactly one
  * answer, in order, whose first line says which message it answers and what came of it
- * (`{"ack":n,"events":k,...}`), followed by the k enriched events. A client can then tell when a
+ * (`{"ack":n,"events":k,...}`, src/protocol/ack.ts), followed by the k enriched events. A client can then tell when a
  * batch is done even if all of it was excluded. No timer flushes partial lines in this mode: one
  * whose final fragment is overdue goes out with the next answer (or at shutdown, `"ack":null`).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import type { ByteWriterPool } from '../enrich/byte-writer.ts';
-import type { BatchResult, EnrichedRecord, Enricher, MergeSession } from '../enrich/types.ts';
+import type { BatchResult, ByteWriterPool, EnrichedRecord, Enricher, MergeSession } from '../enrich/index.ts';
+import { ackLine, INGEST_ROUTE } from '../protocol/index.ts';
 import { ANSWER_PART_BYTES, AnswerEncoder, parseEventsMessage } from './batch-codec.ts';
 import { logByFault } from './client-errors.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import type { EventBus } from './event-bus.ts';
 import { Reservation, type ByteBudget } from './inflight-budget.ts';
-
-export const INGEST_ROUTE = '/v1/ingest';
 
 export interface IngestDeps {
   enricher: Enricher;
@@ -217,8 +215,8 @@ export class IngestConnection {
   /** Acknowledged mode: one message, the header line then the events. */
   #answer(seq: number | null, result: BatchResult, lines: Int32Array | undefined, share: Reservation | undefined): Promise<void> | undefined {
     const records = result.records;
-    const header = { ack: seq, events: records.length, excluded: result.excluded, merged: result.merged, errors: errorDetails(result, lines) };
-    return this.#sendRecords(records, `${JSON.stringify(header)}\n`, share);
+    const head = ackLine({ ack: seq, events: records.length, excluded: result.excluded, merged: result.merged, errors: errorDetails(result, lines) });
+    return this.#sendRecords(records, head, share);
   }
 
   /**
@@ -248,7 +246,7 @@ export class IngestConnection {
   }
 
   #sendError(seq: number, error: ApiError, share: Reservation): void {
-    this.#send(this.#ack ? `${JSON.stringify({ ack: seq, events: 0, ...error.body() })}\n` : JSON.stringify(error.body()), share);
+    this.#send(this.#ack ? ackLine({ ack: seq, events: 0, ...error.body() }) : JSON.stringify(error.body()), share);
   }
 
   /**
@@ -262,7 +260,7 @@ export class IngestConnection {
     const encoder = new AnswerEncoder(records, 'ndjson', [], head);
     const writer = writers.take();
     if (encoder.next(writer, ANSWER_PART_BYTES)) {
-      this.#socket.send(writer.view(), { binary: false }, (err?: Error) => {
+      this.#socket.send(writer.lend(), { binary: false }, (err?: Error) => {
         if (err === undefined || err === null) writers.give(writer);
         this.#sent(share);
       });
@@ -279,7 +277,7 @@ export class IngestConnection {
     for (;;) {
       const part = writer;
       const sent = await new Promise<boolean>((resolve) => {
-        this.#socket.send(part.view(), { binary: false, fin: last }, (err?: Error) => {
+        this.#socket.send(part.lend(), { binary: false, fin: last }, (err?: Error) => {
           const ok = err === undefined || err === null;
           if (ok) writers.give(part);
           resolve(ok);

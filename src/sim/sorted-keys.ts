@@ -6,39 +6,39 @@
  */
 export class SortedKeys {
   /** Sorted; may still hold keys in `removed`, never one in `added`. */
-  private sorted: string[] = [];
-  private readonly added = new Set<string>();
-  private readonly removed = new Set<string>();
+  #sorted: string[] = [];
+  readonly #added = new Set<string>();
+  readonly #removed = new Set<string>();
 
   get size(): number {
-    return this.sorted.length - this.removed.size + this.added.size;
+    return this.#sorted.length - this.#removed.size + this.#added.size;
   }
 
   /** The caller guarantees `key` is not present. */
   add(key: string): void {
     // A key removed and added back before the next read is still in `sorted`.
-    if (this.removed.delete(key)) return;
-    this.added.add(key);
+    if (this.#removed.delete(key)) return;
+    this.#added.add(key);
   }
 
   /** The caller guarantees `key` is present. */
   delete(key: string): void {
-    if (this.added.delete(key)) return;
-    this.removed.add(key);
+    if (this.#added.delete(key)) return;
+    this.#removed.add(key);
   }
 
   /** Every key in order. The array is shared until the next change: do not modify it. */
   keys(): readonly string[] {
-    if (this.removed.size > 0) {
-      const removed = this.removed;
-      this.sorted = this.sorted.filter((key) => !removed.has(key));
+    if (this.#removed.size > 0) {
+      const removed = this.#removed;
+      this.#sorted = this.#sorted.filter((key) => !removed.has(key));
       removed.clear();
     }
-    if (this.added.size > 0) {
-      this.sorted = mergeSorted(this.sorted, [...this.added].sort());
-      this.added.clear();
+    if (this.#added.size > 0) {
+      this.#sorted = mergeSorted(this.#sorted, [...this.#added].sort());
+      this.#added.clear();
     }
-    return this.sorted;
+    return this.#sorted;
   }
 }
 

@@ -84,65 +84,65 @@ interface Bucket {
 }
 
 export class ObjectStore {
-  private readonly buckets = new Map<SimKind, Bucket>();
+  readonly #buckets = new Map<SimKind, Bucket>();
   /** Changes in RV order from `historyStart` on (the slots before it are dropped, awaiting a trim). */
-  private history: Change[] = [];
-  private historyStart = 0;
-  private readonly listeners = new Set<Listener>();
-  private readonly options: ObjectStoreOptions;
+  #history: Change[] = [];
+  #historyStart = 0;
+  readonly #listeners = new Set<Listener>();
+  readonly #options: ObjectStoreOptions;
   /** JSON text of stored objects (current and historical), made once per object. */
-  private readonly jsonTexts = new WeakMap<KubeObject, string>();
+  readonly #jsonTexts = new WeakMap<KubeObject, string>();
   /** The last overlay built: the pages of one chunked list share it. */
-  private overlay: Overlay | undefined;
-  private rv = 1;
+  #overlay: Overlay | undefined;
+  #rv = 1;
   /** The oldest RV a watch may start from (or a list be rebuilt at): changes after it are all kept. */
-  private floorRv = 1;
+  #floorRv = 1;
 
   constructor(options: Partial<ObjectStoreOptions> = {}) {
-    this.options = {
+    this.#options = {
       historyLimit: options.historyLimit ?? 10_000,
       now: options.now ?? (() => new Date()),
       uid: options.uid ?? randomUUID,
     };
-    for (const kind of ['pods', 'namespaces', 'nodes'] as const) this.buckets.set(kind, { objects: new Map(), keys: new SortedKeys() });
+    for (const kind of ['pods', 'namespaces', 'nodes'] as const) this.#buckets.set(kind, { objects: new Map(), keys: new SortedKeys() });
   }
 
   get resourceVersion(): number {
-    return this.rv;
+    return this.#rv;
   }
 
   get floor(): number {
-    return this.floorRv;
+    return this.#floorRv;
   }
 
   subscribe(listener: Listener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
-  private bucket(kind: SimKind): Bucket {
-    const bucket = this.buckets.get(kind);
+  #bucket(kind: SimKind): Bucket {
+    const bucket = this.#buckets.get(kind);
     if (!bucket) throw new SimError('Invalid', `unknown kind "${String(kind)}" (expected pods, namespaces or nodes)`);
     return bucket;
   }
 
   get(kind: SimKind, namespace: string | undefined, name: string): KubeObject | undefined {
-    return this.bucket(kind).objects.get(objectKey(kind, namespace, name));
+    return this.#bucket(kind).objects.get(objectKey(kind, namespace, name));
   }
 
   /** The JSON text of an object this store handed out (made and kept on first use). */
   jsonOf(object: KubeObject): string {
-    let text = this.jsonTexts.get(object);
+    let text = this.#jsonTexts.get(object);
     if (text === undefined) {
       text = JSON.stringify(object);
-      this.jsonTexts.set(object, text);
+      this.#jsonTexts.set(object, text);
     }
     return text;
   }
 
   /** Current objects of a kind, sorted by key like etcd's range reads. */
   list(kind: SimKind): KubeObject[] {
-    const { objects, keys } = this.bucket(kind);
+    const { objects, keys } = this.#bucket(kind);
     return keys.keys().map((key) => objects.get(key) as KubeObject);
   }
 
@@ -151,17 +151,17 @@ export class ObjectStore {
    * the changes since `rv` are compacted away.
    */
   state(kind: SimKind, rv?: number): KindState | undefined {
-    const { objects, keys } = this.bucket(kind);
+    const { objects, keys } = this.#bucket(kind);
     const sorted = keys.keys();
-    if (rv === undefined || rv >= this.rv) return currentState(sorted, objects);
-    const overlay = this.overlayAt(kind, rv);
+    if (rv === undefined || rv >= this.#rv) return currentState(sorted, objects);
+    const overlay = this.#overlayAt(kind, rv);
     if (!overlay) return undefined;
     return overlay.keys.length === 0 ? currentState(sorted, objects) : overlaidState(sorted, objects, overlay);
   }
 
-  private overlayAt(kind: SimKind, rv: number): Overlay | undefined {
-    const cached = this.overlay;
-    if (cached && cached.kind === kind && cached.rv === rv && cached.builtAt === this.rv) return cached;
+  #overlayAt(kind: SimKind, rv: number): Overlay | undefined {
+    const cached = this.#overlay;
+    if (cached && cached.kind === kind && cached.rv === rv && cached.builtAt === this.#rv) return cached;
     const changes = this.changesSince(rv);
     if (!changes) return undefined;
     const states = new Map<string, KubeObject | null>();
@@ -169,16 +169,16 @@ export class ObjectStore {
     for (const change of changes) {
       if (change.kind === kind && !states.has(change.key)) states.set(change.key, change.previous ?? null);
     }
-    const overlay: Overlay = { kind, rv, builtAt: this.rv, states, keys: [...states.keys()].sort() };
-    this.overlay = overlay;
+    const overlay: Overlay = { kind, rv, builtAt: this.#rv, states, keys: [...states.keys()].sort() };
+    this.#overlay = overlay;
     return overlay;
   }
 
   /** Stores a copy made through JSON, so the text a list sends comes for free and stays in step. */
-  private stored(object: KubeObject): KubeObject {
+  #stored(object: KubeObject): KubeObject {
     const text = JSON.stringify(object);
     const copy = JSON.parse(text) as KubeObject;
-    this.jsonTexts.set(copy, text);
+    this.#jsonTexts.set(copy, text);
     return copy;
   }
 
@@ -188,26 +188,26 @@ export class ObjectStore {
     const namespace = CLUSTER_SCOPED.has(kind) ? undefined : input.metadata.namespace;
     if (!CLUSTER_SCOPED.has(kind) && !namespace) throw new SimError('Invalid', `${kind} "${name}": metadata.namespace is required`);
     const key = objectKey(kind, namespace, name);
-    const bucket = this.bucket(kind);
+    const bucket = this.#bucket(kind);
     if (bucket.objects.has(key)) throw new SimError('AlreadyExists', `${kind} "${key}" already exists`);
-    const rv = this.rv + 1;
+    const rv = this.#rv + 1;
     const shallow: KubeObject = {
       ...input,
       metadata: {
         ...input.metadata,
-        uid: input.metadata.uid ?? this.options.uid(),
+        uid: input.metadata.uid ?? this.#options.uid(),
         resourceVersion: String(rv),
         generation: 1,
-        creationTimestamp: input.metadata.creationTimestamp ?? rfc3339(this.options.now()),
+        creationTimestamp: input.metadata.creationTimestamp ?? rfc3339(this.#options.now()),
       },
     };
     delete shallow.kind;
     delete shallow.apiVersion;
     if (namespace === undefined) delete shallow.metadata.namespace;
-    const object = this.stored(shallow);
+    const object = this.#stored(shallow);
     bucket.objects.set(key, object);
     bucket.keys.add(key);
-    this.record({ rv, kind, type: 'ADDED', key, object, previous: undefined });
+    this.#record({ rv, kind, type: 'ADDED', key, object, previous: undefined });
     return object;
   }
 
@@ -215,14 +215,14 @@ export class ObjectStore {
     const name = input.metadata?.name;
     if (typeof name !== 'string' || name === '') throw new SimError('Invalid', `${kind}: metadata.name is required`);
     const key = objectKey(kind, input.metadata.namespace, name);
-    const bucket = this.bucket(kind);
+    const bucket = this.#bucket(kind);
     const previous = bucket.objects.get(key);
     if (!previous) throw new SimError('NotFound', `${kind} "${key}" not found`);
     const given = input.metadata.resourceVersion;
     if (given !== undefined && given !== previous.metadata.resourceVersion) {
       throw new SimError('Conflict', `Operation cannot be fulfilled on ${kind} "${name}": the object has been modified; please apply your changes to the latest version (given ${given}, current ${previous.metadata.resourceVersion})`);
     }
-    const rv = this.rv + 1;
+    const rv = this.#rv + 1;
     const specChanged = JSON.stringify(input.spec) !== JSON.stringify(previous.spec);
     const shallow: KubeObject = {
       ...input,
@@ -237,61 +237,61 @@ export class ObjectStore {
     delete shallow.kind;
     delete shallow.apiVersion;
     if (CLUSTER_SCOPED.has(kind)) delete shallow.metadata.namespace;
-    const object = this.stored(shallow);
+    const object = this.#stored(shallow);
     bucket.objects.set(key, object);
-    this.record({ rv, kind, type: 'MODIFIED', key, object, previous });
+    this.#record({ rv, kind, type: 'MODIFIED', key, object, previous });
     return object;
   }
 
   delete(kind: SimKind, namespace: string | undefined, name: string): KubeObject {
     const key = objectKey(kind, namespace, name);
-    const bucket = this.bucket(kind);
+    const bucket = this.#bucket(kind);
     const previous = bucket.objects.get(key);
     if (!previous) throw new SimError('NotFound', `${kind} "${key}" not found`);
     bucket.objects.delete(key);
     bucket.keys.delete(key);
-    const rv = this.rv + 1;
+    const rv = this.#rv + 1;
     const object: KubeObject = { ...previous, metadata: { ...previous.metadata, resourceVersion: String(rv) } };
-    this.record({ rv, kind, type: 'DELETED', key, object, previous });
+    this.#record({ rv, kind, type: 'DELETED', key, object, previous });
     return object;
   }
 
-  private record(change: Change): void {
-    this.rv = change.rv;
-    this.history.push(change);
+  #record(change: Change): void {
+    this.#rv = change.rv;
+    this.#history.push(change);
     // Dropping moves a start index (shift() is O(n) on big arrays); the array is trimmed once
     // half of it is dropped, so recording stays O(1) amortised at any historyLimit.
-    while (this.history.length - this.historyStart > this.options.historyLimit) {
-      const dropped = this.history[this.historyStart++] as Change;
-      this.floorRv = Math.max(this.floorRv, dropped.rv);
+    while (this.#history.length - this.#historyStart > this.#options.historyLimit) {
+      const dropped = this.#history[this.#historyStart++] as Change;
+      this.#floorRv = Math.max(this.#floorRv, dropped.rv);
     }
-    if (this.historyStart > 1024 && this.historyStart * 2 > this.history.length) {
-      this.history = this.history.slice(this.historyStart);
-      this.historyStart = 0;
+    if (this.#historyStart > 1024 && this.#historyStart * 2 > this.#history.length) {
+      this.#history = this.#history.slice(this.#historyStart);
+      this.#historyStart = 0;
     }
-    for (const listener of this.listeners) listener(change);
+    for (const listener of this.#listeners) listener(change);
   }
 
   /** Forgets all history: only the current state remains, as after an etcd compaction. */
   compact(): void {
-    this.history = [];
-    this.historyStart = 0;
-    this.floorRv = this.rv;
-    this.overlay = undefined;
+    this.#history = [];
+    this.#historyStart = 0;
+    this.#floorRv = this.#rv;
+    this.#overlay = undefined;
   }
 
   /** The changes after `rv` (exclusive), or undefined when they are no longer all known. */
   changesSince(rv: number): readonly Change[] | undefined {
-    if (rv < this.floorRv) return undefined;
+    if (rv < this.#floorRv) return undefined;
     // History is in RV order: binary search for the first change after `rv`.
-    let lo = this.historyStart;
-    let hi = this.history.length;
+    let lo = this.#historyStart;
+    let hi = this.#history.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.history[mid] as Change).rv <= rv) lo = mid + 1;
+      if ((this.#history[mid] as Change).rv <= rv) lo = mid + 1;
       else hi = mid;
     }
-    return this.history.slice(lo);
+    return this.#history.slice(lo);
   }
 }
 

@@ -3,8 +3,7 @@
  * per batch, which at a megabyte a batch would land in V8's large-object space and make the heap
  * grow at the full input rate.
  */
-import { ByteWriter } from '../enrich/byte-writer.ts';
-import type { EnrichedRecord } from '../enrich/types.ts';
+import { ByteWriter, type EnrichedRecord } from '../enrich/index.ts';
 import type { NdjsonChunk } from './types.ts';
 
 /**
@@ -14,12 +13,18 @@ import type { NdjsonChunk } from './types.ts';
  */
 export function ndjsonOfRecords(records: readonly EnrichedRecord[], out?: ByteWriter, head?: string): NdjsonChunk {
   const writer = writerFor(records, out, head === undefined ? 0 : head.length * 3);
-  if (head !== undefined) writer.utf8(head);
-  for (let i = 0; i < records.length; i++) {
-    records[i]!.writeTo(writer);
-    writer.byte(0x0a); // maxBytes counts the newline
-  }
+  writeNdjson(records, writer, head);
   return { bytes: writer.view(), events: records.length };
+}
+
+/** The records as NDJSON into `out` (reset first), after `head` when given. */
+export function writeNdjson(records: readonly EnrichedRecord[], out: ByteWriter, head?: string): void {
+  out.reset();
+  if (head !== undefined) out.utf8(head);
+  for (let i = 0; i < records.length; i++) {
+    records[i]!.writeTo(out);
+    out.byte(0x0a); // maxBytes counts the newline
+  }
 }
 
 /** `out` reset, or a writer sized for the records (and `moreBytes`) so that it never grows. */

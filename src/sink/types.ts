@@ -7,6 +7,11 @@ export interface NdjsonChunk {
   readonly bytes: Buffer;
   /** How many events (lines) the bytes hold. */
   readonly events: number;
+  /**
+   * When `bytes` are lent from a reused buffer (src/enrich/byte-writer.ts): hands them back, once
+   * whoever wrote the chunk is done with them for good. Called at most once.
+   */
+  readonly release?: () => void;
 }
 
 export interface Sink {

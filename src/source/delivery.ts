@@ -6,7 +6,7 @@
  * progress marks handed back (so checkpoints move past delivered data only). Bytes waiting here are
  * bounded: readers await `room()` before reading more.
  */
-import type { DecodedMessage } from '../enrich/types.ts';
+import type { DecodedMessage } from '../enrich/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { backoffDelay, sleep, type BackoffPolicy } from '../sink/backoff.ts';
 import type { NdjsonChunk, Sink } from '../sink/types.ts';
@@ -20,9 +20,10 @@ export interface SourceBatch {
 
 /**
  * The stage between reading and the sink: enrich a batch, give back its serialised events (fewer
- * if some were excluded). The chunk's bytes may be a view of a buffer the stage reuses, but not
- * in the very next call: the pipeline processes the next batch while the sink writes this one,
- * so they must stay valid until the processBatch() call after the next.
+ * if some were excluded). The chunk's bytes may be lent from a buffer the stage reuses: the
+ * pipeline calls the chunk's release() once the sink has written them (it processes the next
+ * batch meanwhile, so a stage needs two buffers at least). A chunk of a batch abandoned at close
+ * is never released.
  */
 export interface BatchEnricher {
   /** For logs and the sink_errors_total label. */
@@ -231,6 +232,7 @@ export class DeliveryPipeline<K, M> {
       if (written === undefined) return false;
       this.counters.linesWritten += chunk.events;
     }
+    chunk?.release?.();
     this.queue.shift();
     this.buffered -= batch.bytes;
     this.counters.batchesDelivered++;

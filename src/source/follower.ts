@@ -18,7 +18,7 @@
  * read, then after rotateWait the file is closed.
  */
 import { closeSync, fstatSync, readSync, statSync } from 'node:fs';
-import type { DecodedMessage } from '../enrich/types.ts';
+import type { DecodedMessage } from '../enrich/index.ts';
 import { PartialMerger, decodeLine, type MergedLine, type Stream } from '../formats/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { CheckpointMark, Cursor } from './cursor.ts';

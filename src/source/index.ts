@@ -2,17 +2,7 @@
 export { startFileSource, type FileSource, type FileSourceDeps, type FileSourceStats, type StopOptions } from './file-source.ts';
 export { SourceOptionsError, resolveOptions, type FileSourceOptions } from './options.ts';
 export { type BatchEnricher, type SourceBatch } from './delivery.ts';
-export {
-  createInProcessStage,
-  createRemoteStage,
-  createSerialisingStage,
-  RemoteServiceError,
-  DEFAULT_FIELDS,
-  type InProcessStageOptions,
-  type RemoteStageOptions,
-  type RawEventFields,
-} from './stages.ts';
-export { createRemoteWebSocketStage } from './websocket-stage.ts';
+export { createInProcessStage, createSerialisingStage, type InProcessStageOptions } from './stages.ts';
 export { CheckpointStore, entryJson, parseCheckpoints, serialiseCheckpoints, type CheckpointEntry } from './checkpoints.ts';
 export { PodLogDiscovery, createPathFilter, isOwnPodDir } from './discovery.ts';
 export type { SourceLogger } from './logger.ts';

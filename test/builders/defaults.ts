@@ -3,11 +3,18 @@
  * config schema parses `{}` and src/runtime/options.ts maps it. Tests and benchmarks take defaults
  * from here instead of restating them.
  */
-import { defaultConfig } from '../../src/config/index.ts';
+import { defaultConfig, parseConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
 import type { EnricherOptions, ExcludeOptions, FieldRule, IncludeGroups, InputFieldNames, ParseJsonOptions, SchemaName } from '../../src/enrich/index.ts';
 import type { PartialMergerOptions } from '../../src/formats/index.ts';
 import { toBackoff, toEnricherOptions, toServerOptions } from '../../src/runtime/options.ts';
 import type { ServerOptions } from '../../src/server/index.ts';
+
+/** A configuration as a file with `input` would give it (every other key at its default); throws when the schema refuses it. */
+export function testConfig(input: ConfigInput | Record<string, unknown>): Config {
+  const result = parseConfig(input);
+  if (!result.ok) throw new Error(`test configuration refused: ${result.errors.map((e) => e.message).join('; ')}`);
+  return result.config;
+}
 
 /** The kubernetes.backoff policy at its defaults. */
 export function defaultBackoff() {

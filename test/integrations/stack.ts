@@ -1,23 +1,21 @@
 /**
- * The real service as a recipe configures it: a RetainingStore filled with objects from the sim
- * builders (as the reflectors would), the enricher and server options mapped from the recipe's
- * configuration by the same functions `serve` uses, a real sink, and the app listening on
- * 127.0.0.1 port 0. Plus the loopback receiver standing in for the shipper's HTTP input.
+ * The real service as a recipe configures it, started as `serve` starts it (src/runtime/service.ts):
+ * the reflectors syncing the objects of clusterObjects() from a simulated API server, a real
+ * sink, and the app listening on 127.0.0.1 port 0. Plus the loopback receiver standing in for the shipper's HTTP input.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../src/config/index.ts';
-import { createEnricher } from '../../src/enrich/index.ts';
-import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
-import { toEnricherOptions, toServerOptions } from '../../src/runtime/options.ts';
-import { buildApp, startServer, type RunningServer } from '../../src/server/index.ts';
-import { namespaceFor, nodeFor, podFor } from '../../src/sim/index.ts';
+import type { Metrics } from '../../src/metrics/index.ts';
+import { startService } from '../../src/runtime/service.ts';
+import { namespaceFor, nodeFor, podFor, startSimApiServer } from '../../src/sim/index.ts';
 import type { Sink } from '../../src/sink/index.ts';
-import { RetainingStore } from '../../src/store/index.ts';
 import { podLogPath, podUid } from '../builders/lines.ts';
+import { kubeConfigFor, testRuntime } from '../builders/runtime.ts';
 
 export interface Tap {
   teardown(fn: () => unknown): void;
+  readonly testdirName: string;
 }
 
 export interface PodRef {
@@ -86,37 +84,26 @@ export interface RecipeStackOptions {
 }
 
 export async function startRecipeStack(t: Tap, options: RecipeStackOptions): Promise<RecipeStack> {
-  const metrics = createMetrics(undefined, { processMetrics: false });
-  const store = new RetainingStore({ deletionDelayMs: options.config.kubernetes.deletionDelay, metrics });
-  t.teardown(() => store.close());
+  const sim = await startSimApiServer();
+  t.teardown(() => sim.close());
   const objects = clusterObjects();
-  for (const ns of objects.namespaces) store.apply('namespaces', 'ADDED', ns);
-  for (const node of objects.nodes) store.apply('nodes', 'ADDED', node);
-  for (const pod of objects.pods) {
-    const outcome = store.apply('pods', 'ADDED', pod.json);
-    if (outcome !== 'added') throw new Error(`store refused pod ${pod.ref.name}: ${outcome}`);
-  }
+  for (const ns of objects.namespaces) sim.create('namespaces', ns);
+  for (const node of objects.nodes) sim.create('nodes', node);
+  for (const pod of objects.pods) sim.create('pods', pod.json);
 
-  const enricher = createEnricher(toEnricherOptions(options.config), { store: store.reader(), metrics });
-  const app = await buildApp({
-    enricher,
-    store: store.reader(),
-    readiness: { status: () => [] },
-    metrics,
-    sink: options.sink,
-    now: options.now,
-    options: toServerOptions(options.config, options.authToken),
-  });
-  // The recipe's listen address is a fixed port; tests take any free one on loopback.
-  const server: RunningServer = await startServer(app, { listen: '127.0.0.1:0' });
-  t.teardown(async () => {
-    await server.close();
-    await options.sink.close();
-  });
+  // The recipe's listen address is a fixed port; tests take any free one on loopback. Its token
+  // file is a path on the node; tests hand the token over as the file would.
+  const config: Config = {
+    ...options.config,
+    server: { ...options.config.server, listen: '127.0.0.1:0', authToken: options.authToken, authTokenFile: undefined },
+  };
+  const service = await startService(config, testRuntime(), { kubeConfig: kubeConfigFor(t.testdirName, sim), sink: options.sink, now: options.now });
+  t.teardown(() => service.stop());
+  await service.reflectors.ready();
   const pods = objects.pods.map((p) => p.ref);
   return {
-    url: server.url,
-    metrics,
+    url: service.url,
+    metrics: service.metrics,
     pods,
     pod(name: string) {
       const found = pods.find((p) => p.name.startsWith(name));

@@ -20,7 +20,7 @@ t.test('bearerTokenMatches', async (t) => {
 });
 
 t.test('routes with a token configured', async (t) => {
-  const stack = await startStack(t, { server: { authToken: TOKEN } });
+  const stack = await startStack(t, { config: { server: { authToken: TOKEN } } });
   const cart = stack.pod('cart');
 
   t.test('probes need no token', async (t) => {

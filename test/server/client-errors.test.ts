@@ -36,7 +36,7 @@ const debugLines = (lines: Record<string, unknown>[], pattern: RegExp) => lines.
 
 t.test('client mistakes', async (t) => {
   const log = memoryLogger();
-  const stack = await startStack(t, { server: { maxBodyBytes: 64 * 1024 }, logger: log.logger, wrapEnricher: failingOnBoom });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: '64KiB' } }, logger: log.logger, wrapEnricher: failingOnBoom });
   const cart = stack.pod('cart');
 
   t.test('a URL over the header limit: 431 in the documented shape', async (t) => {

@@ -22,7 +22,7 @@ interface ErrorAnswer {
 }
 
 t.test('content encodings', async (t) => {
-  const stack = await startStack(t, { server: { maxBodyBytes: LIMIT } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: `${LIMIT}B` } } });
   const url = `${stack.url}/v1/enrich`;
   const cart = stack.pod('cart');
   const events = [rawEvent(cart, 'one'), rawEvent(cart, 'two é'), rawEvent(cart, 'three')];

@@ -8,7 +8,7 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 const NDJSON_HEADERS = { 'content-type': 'application/x-ndjson' };
 
 t.test('enrich', async (t) => {
-  const stack = await startStack(t, { server: { maxBodyBytes: 256 * 1024 } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: '256KiB' } } });
   const url = `${stack.url}/v1/enrich`;
   const cart = stack.pod('cart');
   const db = stack.pod('db');
@@ -209,7 +209,7 @@ t.test('answers are written into reused buffers: large concurrent answers read s
   // Each answer (~8 MB) is more than the kernel buffers of a loopback connection hold, and the
   // client starts reading late: a buffer handed back for reuse before all its bytes were out
   // would show another request's events.
-  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024 } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: '4MiB' } } });
   const url = `${stack.url}/v1/enrich`;
   const pods = [stack.pod('cart'), stack.pod('db')];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });

@@ -157,13 +157,13 @@ t.test('no sink configured: 501 with what to do', async (t) => {
 
 t.test('a file sink that fails, then recovers: one probe per retry period, every event exactly once', async (t) => {
   let clock = 2_000_000;
-  const blocker = join(t.testdirName, 'out');
+  const blocker = join(t.testdir(), 'out');
   const path = join(blocker, 'enriched.ndjson');
   const sink = createSink(`file:${path}`);
   t.teardown(() => sink.close());
   const stack = await startStack(t, { sink, now: () => clock });
-  // After startStack, which (re)creates the test directory for its kubeconfig. A regular file where
-  // the sink's directory should be: appending fails (also as root) until it is removed.
+  // A regular file where the sink's directory should be: appending fails (also as root) until it
+  // is removed.
   writeFileSync(blocker, 'not a directory');
   const url = `${stack.url}/v1/forward`;
   const cart = stack.pod('cart');

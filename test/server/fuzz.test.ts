@@ -51,7 +51,7 @@ t.test('fuzzing every route', async (t) => {
   const dir = t.testdir();
   const sink = createFileSink(join(dir, 'forwarded.ndjson'));
   t.teardown(() => sink.close());
-  const stack = await startStack(t, { sink, server: { maxBodyBytes: 64 * 1024 } });
+  const stack = await startStack(t, { sink, config: { server: { maxBodyBytes: '64KiB' } } });
 
   async function request(path: string, init: RequestInit): Promise<number> {
     const res = await fetch(`${stack.url}${path}`, { ...init, signal: AbortSignal.timeout(HANG_MS) });

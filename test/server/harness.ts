@@ -1,33 +1,36 @@
 /**
- * The whole service stack for API tests, all real: a simulated API server with a small cluster,
- * the reflectors filling a RetainingStore through @kubernetes/client-node, the enricher, and the
- * app listening on 127.0.0.1 port 0. Plus small clients (HTTP via fetch, WebSocket via ws) and
+ * The whole service stack for API tests, all real and started as `serve` starts it
+ * (src/runtime/service.ts, from a configuration parsed by the config schema): a simulated API
+ * server with a small cluster, the reflectors filling a RetainingStore through
+ * @kubernetes/client-node, the enricher, and the app listening on 127.0.0.1 port 0. Plus small clients (HTTP via fetch, WebSocket via ws) and
  * a Prometheus text parser.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { WebSocket } from 'ws';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { createEnricher } from '../../src/enrich/index.ts';
-import { defaultEnricherOptions, defaultServerOptions, type EnricherOptionsOverrides } from '../builders/defaults.ts';
-import type { Enricher } from '../../src/enrich/types.ts';
-import { loadKubeConfig, startReflectors, type Reflectors } from '../../src/kube/index.ts';
-import { createLogger } from '../../src/log/index.ts';
-import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
-import { buildApp, EventBus, startServer, type RunningServer, type ServerOptions, type StartServerOptions } from '../../src/server/index.ts';
-import { namespaceFor, nodeFor, podFor, startSimApiServer, type PodJson, type SimApiServer } from '../../src/sim/index.ts';
-import type { Sink } from '../../src/sink/types.ts';
-import { RetainingStore } from '../../src/store/index.ts';
-import { criLine, podLogPath } from '../builders/lines.ts';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import type { ConfigInput } from '../../src/config/index.ts';
+import type { Enricher } from '../../src/enrich/index.ts';
+import type { Reflectors } from '../../src/kube/index.ts';
+import { createLogger, type Logger } from '../../src/log/index.ts';
+import type { Metrics } from '../../src/metrics/index.ts';
+import { startService, type ServiceExtras } from '../../src/runtime/service.ts';
+import type { EventBus, RunningServer } from '../../src/server/index.ts';
+import { namespaceFor, nodeFor, podFor, startSimApiServer, type PodJson, type SimApiServer } from '../../src/sim/index.ts';
+import type { Sink } from '../../src/sink/index.ts';
+import type { RetainingStore } from '../../src/store/index.ts';
+import { testConfig } from '../builders/defaults.ts';
+import { kubeConfigFor, testRuntime } from '../builders/runtime.ts';
+import { criLine, podLogPath } from '../builders/lines.ts';
 
 export interface Tap {
   teardown(fn: () => unknown): void;
   testdir(): string;
+  readonly testdirName: string;
 }
 
 // --- The cluster ---------------------------------------------------------------------------------
@@ -98,21 +101,22 @@ export function kubernetesOf(event: Record<string, unknown>): Record<string, unk
 // --- The stack -----------------------------------------------------------------------------------
 
 export interface StackOptions {
-  server?: Partial<ServerOptions>;
+  /** Configuration keys, as a configuration file would set them (parsed by the config schema). */
+  config?: ConfigInput;
+  /** Server options no configuration key sets. */
+  server?: ServiceExtras['server'];
+  /** The sink of /v1/forward; default none (/v1/forward answers 501). */
   sink?: Sink;
-  enricher?: EnricherOptionsOverrides;
   /** Wraps the real enricher the app gets, e.g. to inject a fault of the service. */
   wrapEnricher?: (enricher: Enricher) => Enricher;
   /** Return before the reflectors synced (readiness tests). */
   waitForSync?: boolean;
   /** Called before the reflectors start, e.g. to inject API faults. */
   beforeReflectors?: (sim: SimApiServer) => void;
-  /** Default 127.0.0.1:0, plain HTTP. */
-  start?: StartServerOptions;
   /** The app's clock (/v1/forward's retry periods); default Date.now. */
   now?: () => number;
-  /** The app's logger; default silent. */
-  logger?: FastifyBaseLogger;
+  /** The service's logger; default silent. */
+  logger?: Logger;
 }
 
 export interface Stack {
@@ -129,16 +133,27 @@ export interface Stack {
   pod(name: string): PodRef;
 }
 
-const QUIET = { debug() {}, info() {}, warn() {}, error() {} };
+/** What every stack sets: any free port on loopback, reflectors that retry and notice a dead watch fast. */
+const STACK_CONFIG = {
+  server: { listen: '127.0.0.1:0' },
+  kubernetes: { watchTimeout: '5s', backoff: { initial: '20ms', max: '200ms' } },
+};
 
-function kubeConfigFor(t: Tap, sim: SimApiServer): KubeConfig {
-  const path = join(t.testdir(), 'kubeconfig');
-  writeFileSync(path, sim.kubeconfigYaml(), { mode: 0o600 });
-  const result = loadKubeConfig({ kubeconfig: path, env: {}, homeDir: undefined });
-  if (!result.ok) throw new Error(result.message);
-  return result.kubeConfig;
+/** `base` with `over` on top, objects merged key by key. */
+function merged(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const under = out[key];
+    out[key] = isPlainObject(under) && isPlainObject(value) ? merged(under, value) : value;
+  }
+  return out;
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The service as `serve` starts it (src/runtime/service.ts), against a simulated API server with smallCluster(). */
 export async function startStack(t: Tap, options: StackOptions = {}): Promise<Stack> {
   const sim = await startSimApiServer();
   t.teardown(() => sim.close());
@@ -146,51 +161,30 @@ export async function startStack(t: Tap, options: StackOptions = {}): Promise<St
   for (const ns of cluster.namespaces) sim.create('namespaces', ns);
   for (const node of cluster.nodes) sim.create('nodes', node);
   const pods = cluster.pods.map((p) => refOf(sim.create('pods', p)));
-
-  const metrics = createMetrics(undefined, { processMetrics: false });
-  const store = new RetainingStore({ deletionDelayMs: 60_000, metrics });
   options.beforeReflectors?.(sim);
-  const reflectors = startReflectors({
-    kubeConfig: kubeConfigFor(t, sim),
-    watchNodes: true,
-    watchNamespaces: true,
-    watchTimeoutMs: 5000,
-    backoff: { initialMs: 20, maxMs: 200, factor: 2, jitter: 0.2 },
-    writer: store.writer(),
-    metrics,
-    logger: QUIET,
-  });
-  t.teardown(async () => {
-    await reflectors.stop();
-    store.close();
-  });
-  if (options.waitForSync !== false) await reflectors.ready();
 
-  const enricher = createEnricher(defaultEnricherOptions(options.enricher), { store: store.reader(), metrics });
-  const bus = new EventBus({ share: defaultServerOptions().streamTimeShare });
-  const app = await buildApp({
-    enricher: options.wrapEnricher?.(enricher) ?? enricher,
-    store: store.reader(),
-    readiness: reflectors,
-    metrics,
-    sink: options.sink,
-    bus,
+  const config = testConfig(merged(STACK_CONFIG, (options.config ?? {}) as Record<string, unknown>));
+  // Beside what the test keeps in its directory (t.testdir() would empty it).
+  const kubeConfig = kubeConfigFor(t.testdirName, sim);
+  const service = await startService(config, testRuntime(options.logger), {
+    kubeConfig,
+    sink: options.sink ?? null,
+    wrapEnricher: options.wrapEnricher,
     now: options.now,
-    logger: options.logger,
-    options: defaultServerOptions(options.server),
+    server: options.server,
   });
-  const server = await startServer(app, options.start ?? { listen: '127.0.0.1:0' });
-  t.teardown(() => server.close());
+  t.teardown(() => service.stop());
+  if (options.waitForSync !== false) await service.reflectors.ready();
   return {
     sim,
-    store,
-    reflectors,
-    metrics,
-    enricher,
-    bus,
-    app,
-    server,
-    url: server.url,
+    store: service.store,
+    reflectors: service.reflectors,
+    metrics: service.metrics,
+    enricher: service.enricher,
+    bus: service.bus,
+    app: service.app,
+    server: service.server,
+    url: service.url,
     pods,
     pod(name: string) {
       const found = pods.find((p) => p.name.startsWith(name));
@@ -349,14 +343,16 @@ export class RawClient {
 }
 
 /** A self-signed certificate for 127.0.0.1, or undefined where openssl is missing. */
-export function makeCertificate(dir: string): { cert: string; key: string } | undefined {
+export function makeCertificate(dir: string): { cert: string; key: string; certFile: string; keyFile: string } | undefined {
   try {
     execFileSync(
       'openssl',
       ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
       { stdio: 'ignore' },
     );
-    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile, keyFile };
   } catch {
     return undefined;
   }
@@ -397,7 +393,7 @@ export async function scrape(url: string, headers: Record<string, string> = {}):
 }
 
 /** A logger at debug level keeping its lines, parsed, for tests of what the service logs. */
-export function memoryLogger(): { logger: FastifyBaseLogger; lines: Record<string, unknown>[] } {
+export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const destination: DestinationStream = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
   return { logger: createLogger({ level: 'debug', destination }), lines };

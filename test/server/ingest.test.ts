@@ -6,8 +6,8 @@ import { fileOf, kubernetesOf, ndjson, rawEvent, sampleValue, scrape, startStack
 
 t.test('ingest', async (t) => {
   const stack = await startStack(t, {
-    server: { maxBodyBytes: 4 * 1024 * 1024, ingestMaxPendingBytes: 64 * 1024, partialFlushTimeoutMs: 200 },
-    enricher: { partialFlushTimeoutMs: 100 },
+    config: { server: { maxBodyBytes: '4MiB' }, enrichment: { partialFlushTimeout: '100ms' } },
+    server: { ingestMaxPendingBytes: 64 * 1024 },
   });
   const url = `${stack.url}/v1/ingest`;
   const cart = stack.pod('cart');
@@ -172,7 +172,7 @@ t.test('answers are written into reused buffers: a reader behind by many large a
   // A pending-bytes limit far above the answers' size, so that many answers wait in the socket
   // at once: a buffer handed back for reuse before ws sent it would show another message's events.
   // Answers under 1 MiB each: a larger one would go out in fragments, one at a time.
-  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024, ingestMaxPendingBytes: 256 * 1024 * 1024 } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: '4MiB' } }, server: { ingestMaxPendingBytes: 256 * 1024 * 1024 } });
   const cart = stack.pod('cart');
   const client = await WsClient.open(`${stack.url}/v1/ingest`);
   client.socket.pause();
@@ -194,7 +194,7 @@ t.test('answers are written into reused buffers: a reader behind by many large a
 
 t.test('?ack=true: exactly one answer per message, in order, led by its acknowledgement line', async (t) => {
   // `canary: "true"` pods are excluded here, so that a message can produce no event at all.
-  const stack = await startStack(t, { enricher: { exclude: { label: 'canary' }, partialFlushTimeoutMs: 50 }, server: { partialFlushTimeoutMs: 50 } });
+  const stack = await startStack(t, { config: { enrichment: { exclude: { label: 'canary' }, partialFlushTimeout: '50ms' } } });
   const [cart, db, front] = [stack.pod('cart'), stack.pod('db'), stack.pod('front')];
   const client = await WsClient.open(`${stack.url}/v1/ingest?ack=true`);
   const answers = () => client.messages.map((m) => {

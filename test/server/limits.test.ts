@@ -36,7 +36,7 @@ async function startPost(url: string, body: string, sent: number): Promise<RawCl
  */
 async function heldBudget(t: Tap, maxInflightWaitMs: number) {
   const limit = 64 * 1024;
-  const stack = await startStack(t, { server: { maxBodyBytes: limit, maxInflightBytes: limit, maxInflightWaitMs } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: `${limit}B`, maxInflightBytes: `${limit}B`, maxInflightWait: `${maxInflightWaitMs}ms` } } });
   const cart = stack.pod('cart');
   const first = bodyOf(cart, 40 * 1024, 'first');
   const holder = await startPost(stack.url, first, 1000);
@@ -137,7 +137,7 @@ t.test('/v1/ingest shares maxInflightBytes: a message that does not fit waits, u
 });
 
 t.test('/v1/ingest: an answer over 1 MiB goes out as one message in 1 MiB fragments, the next one written once the last is out', async (t) => {
-  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024 } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: '4MiB' } } });
   // ~2 MiB of tiny lines of a pod with many labels: an answer of ~50 MiB, more than the kernel
   // buffers of a loopback connection hold, so a client that does not read holds it up.
   const body = bodyOf(await chattyPod(stack), 2 * 1024 * 1024);
@@ -163,7 +163,7 @@ t.test('/v1/ingest: an answer over 1 MiB goes out as one message in 1 MiB fragme
 });
 
 t.test('a request larger than maxInflightBytes runs when nothing else does', async (t) => {
-  const stack = await startStack(t, { server: { maxBodyBytes: 64 * 1024, maxInflightBytes: 16 * 1024, maxInflightWaitMs: 0 } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: '64KiB', maxInflightBytes: '16KiB', maxInflightWait: '0ms' } } });
   const url = `${stack.url}/v1/enrich`;
   const cart = stack.pod('cart');
   const big = bodyOf(cart, 40 * 1024);
@@ -175,7 +175,7 @@ t.test('a request larger than maxInflightBytes runs when nothing else does', asy
 });
 
 t.test('large answers are streamed in parts, small ones sent whole', async (t) => {
-  const stack = await startStack(t, { server: { maxBodyBytes: 4 * 1024 * 1024, maxInflightBytes: 4 * 1024 * 1024 } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: '4MiB', maxInflightBytes: '4MiB' } } });
   const url = `${stack.url}/v1/enrich`;
   const cart = stack.pod('cart');
   const small = await post(url, bodyOf(cart, 10 * 1024), NDJSON_HEADERS);
@@ -196,7 +196,7 @@ t.test('large answers are streamed in parts, small ones sent whole', async (t) =
 
 t.test('a client that stops reading its answer loses its connection after sendTimeout, and its share of the budget', async (t) => {
   const limit = 4 * 1024 * 1024;
-  const stack = await startStack(t, { server: { maxBodyBytes: limit, maxInflightBytes: limit, sendTimeoutMs: 300 } });
+  const stack = await startStack(t, { config: { server: { maxBodyBytes: `${limit}B`, maxInflightBytes: `${limit}B`, sendTimeout: '300ms' } } });
   // An answer of ~100 MiB, far more than the kernel buffers of a loopback connection hold (up to 32 MiB here).
   const chatty = await chattyPod(stack);
   const body = bodyOf(chatty, limit - 1024);
@@ -223,7 +223,7 @@ t.test('/v1/forward: a batch over 1 MiB of output reaches the sink in parts, eac
     },
     close: async () => {},
   };
-  const stack = await startStack(t, { sink, server: { maxBodyBytes: 4 * 1024 * 1024, maxInflightBytes: 4 * 1024 * 1024 } });
+  const stack = await startStack(t, { sink, config: { server: { maxBodyBytes: '4MiB', maxInflightBytes: '4MiB' } } });
   const body = bodyOf(stack.pod('cart'), 2 * 1024 * 1024);
   const events = body.split('\n').length - 1;
   const res = await post(`${stack.url}/v1/forward`, body, NDJSON_HEADERS);

@@ -21,7 +21,7 @@ t.test('plain HTTP on 127.0.0.1, the default family', async (t) => {
 });
 
 t.test('IPv6 loopback', async (t) => {
-  const stack = await startStack(t, { start: { listen: '[::1]:0' } }).catch((err: NodeJS.ErrnoException) => {
+  const stack = await startStack(t, { config: { server: { listen: '[::1]:0' } } }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT') return undefined;
     throw err;
   });
@@ -151,7 +151,7 @@ t.test('TLS: HTTPS and WSS on the same routes; close tells WebSocket clients 100
     t.pass('skipped: openssl is not available to make a test certificate');
     return;
   }
-  const stack = await startStack(t, { start: { listen: '127.0.0.1:0', tls: material } });
+  const stack = await startStack(t, { config: { server: { tls: { certFile: material.certFile, keyFile: material.keyFile } } } });
   t.match(stack.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   const agent = new HttpsAgent({ keepAlive: true, ca: material.cert });
   t.teardown(() => agent.destroy());

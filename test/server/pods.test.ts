@@ -76,7 +76,7 @@ t.test('a bad filter is a 400 naming the parameter', async (t) => {
 });
 
 t.test('needs the token when server.authToken is set', async (t) => {
-  const stack = await startStack(t, { server: { authToken: 'pods-secret' } });
+  const stack = await startStack(t, { config: { server: { authToken: 'pods-secret' } } });
   t.equal((await get(`${stack.url}/v1/pods`)).status, 401);
   t.equal((await pods(stack.url, '', { authorization: 'Bearer pods-secret' })).live, 3);
 });

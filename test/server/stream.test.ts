@@ -97,7 +97,7 @@ t.test('a chunk\'s head: a view of most of it, a copy of a small part', async (t
 });
 
 t.test('stream', async (t) => {
-  const stack = await startStack(t, { server: { streamBufferEvents: 100 } });
+  const stack = await startStack(t, { config: { server: { streamBufferEvents: 100 } } });
   const cart = stack.pod('cart');
   const front = stack.pod('front');
   const db = stack.pod('db');
@@ -172,7 +172,7 @@ t.test('stream', async (t) => {
   });
 
   t.test('at most maxStreamSubscribers subscribers: one more gets 503 with Retry-After', async (t) => {
-    const limited = await startStack(t, { server: { maxStreamSubscribers: 3 } });
+    const limited = await startStack(t, { config: { server: { maxStreamSubscribers: 3 } } });
     const url = `${limited.url}/v1/stream`;
     const first = await Promise.all([WsClient.open(url), WsClient.open(url), WsClient.open(`${url}?namespace=shop`)]);
     await waitFor(() => limited.bus.subscriberCount === 3, 'three subscriptions');

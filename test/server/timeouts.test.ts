@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { get, makeCertificate, RawClient, startStack, waitFor, WsClient } from './harness.ts';
 
 /** Short limits, so the tests wait for seconds at most; the caps below are generous for a loaded machine. */
-const LIMITS = { headersTimeoutMs: 300, requestTimeoutMs: 600, maxInflightWaitMs: 300, keepAliveTimeoutMs: 300, websocketPingIntervalMs: 200 };
+const LIMITS = { headersTimeout: '300ms', requestTimeout: '600ms', maxInflightWait: '300ms', keepAliveTimeout: '300ms', websocketPingInterval: '200ms' };
 const CAP_MS = 20_000;
 
 /** Sends `text` one byte every `everyMs` until the connection closes or the text runs out. */
@@ -27,7 +27,7 @@ function assertRequestTimeout(t: Test, client: RawClient, what: string): void {
 }
 
 t.test('slowloris: headers or a body trickling in get 408 and lose their connection', async (t) => {
-  const stack = await startStack(t, { server: LIMITS });
+  const stack = await startStack(t, { config: { server: LIMITS } });
   const headers = `POST /v1/enrich HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1000\r\n`;
   const slowHeaders = await Promise.all(Array.from({ length: 20 }, () => RawClient.open(stack.url)));
   const slowBodies = await Promise.all(Array.from({ length: 20 }, () => RawClient.open(stack.url)));
@@ -47,7 +47,7 @@ t.test('slowloris: headers or a body trickling in get 408 and lose their connect
 });
 
 t.test('an idle keep-alive connection is closed; one in use is not', async (t) => {
-  const stack = await startStack(t, { server: LIMITS });
+  const stack = await startStack(t, { config: { server: LIMITS } });
   const client = await RawClient.open(stack.url);
   client.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
   await waitFor(() => client.status !== undefined, 'the answer');
@@ -57,7 +57,7 @@ t.test('an idle keep-alive connection is closed; one in use is not', async (t) =
 });
 
 t.test('WebSocket: live clients stay past every HTTP timeout, dead peers are cut off', async (t) => {
-  const stack = await startStack(t, { server: LIMITS });
+  const stack = await startStack(t, { config: { server: LIMITS } });
   const live = await WsClient.open(`${stack.url}/v1/stream`);
   // A peer that vanished: its library never answers pings.
   const dead = new WebSocket(`${stack.url.replace(/^http/, 'ws')}/v1/ingest`, { autoPong: false });
@@ -80,7 +80,7 @@ t.test('TLS: a slow request gets 408 and loses its connection too', async (t) =>
     t.pass('skipped: openssl is not available to make a test certificate');
     return;
   }
-  const stack = await startStack(t, { server: LIMITS, start: { listen: '127.0.0.1:0', tls: material } });
+  const stack = await startStack(t, { config: { server: { ...LIMITS, tls: { certFile: material.certFile, keyFile: material.keyFile } } } });
   const client = await RawClient.open(stack.url, material.cert);
   const stop = trickle(client, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 100);
   t.teardown(stop);

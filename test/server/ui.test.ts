@@ -58,7 +58,7 @@ t.test('every module the page imports is one of its served files', async (t) => 
 });
 
 t.test('with server.authToken: the page loads without it, the API and the stream need it', async (t) => {
-  const stack = await startStack(t, { server: { authToken: TOKEN } });
+  const stack = await startStack(t, { config: { server: { authToken: TOKEN } } });
   const page = await get(`${stack.url}/`);
   t.equal(page.status, 200, 'the page needs no token');
   t.equal((await get(`${stack.url}${assetBase(page.text)}app.js`)).status, 200, 'nor its assets');

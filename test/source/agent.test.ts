@@ -1,7 +1,8 @@
 /**
- * The two feeds end to end on real files: in-process (`agent`: the real enricher and store, the
- * event bus, a file sink) and remote (`source`: the real service app on loopback, down for a
- * while, over HTTP and over the WebSocket), plus a sink that is down for a while.
+ * The two feeds end to end on real files: in-process (`agent`, started as the command starts it:
+ * the store synced from a simulated API server, the enricher, the event bus, a file sink) and
+ * remote (`source`: the service started as `serve` starts it, on loopback, down for a while, over
+ * HTTP and over the WebSocket), plus a sink that is down for a while.
  */
 import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
@@ -10,11 +11,14 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { EventBus, buildApp } from '../../src/server/index.ts';
+import { startAgent } from '../../src/runtime/agent.ts';
+import { startService } from '../../src/runtime/service.ts';
 import { createFileSink, createHttpSink } from '../../src/sink/index.ts';
-import { createInProcessStage, createRemoteStage, createRemoteWebSocketStage, createSerialisingStage, startFileSource } from '../../src/source/index.ts';
-import { defaultServerOptions } from '../builders/defaults.ts';
-import { enrichmentFor } from './cluster.ts';
+import { createRemoteStage, createRemoteWebSocketStage } from '../../src/client/index.ts';
+import { createSerialisingStage, startFileSource } from '../../src/source/index.ts';
+import { testConfig } from '../builders/defaults.ts';
+import { testRuntime } from '../builders/runtime.ts';
+import { FAST_KUBERNETES, simulatedCluster } from './cluster.ts';
 import { append, completeLines, criLine, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
 
 interface Enriched {
@@ -41,10 +45,16 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
   const root = t.testdir({ pods: {}, data: {} });
   const podsDir = join(root, 'pods');
   const out = join(root, 'out.ndjson');
-  const metrics = testMetrics();
-  const { enricher, store } = enrichmentFor(PODS, metrics);
-  t.teardown(() => store.close());
-  const bus = new EventBus({ share: defaultServerOptions().streamTimeShare });
+  const { kubeConfig } = await simulatedCluster(t, PODS);
+  // Started as the `agent` command starts (src/runtime/agent.ts), with the file source tuned fast.
+  const config = testConfig({
+    server: { listen: '127.0.0.1:0' },
+    kubernetes: FAST_KUBERNETES,
+    source: { podsDir, dataDir: join(root, 'data'), sink: `file:${out}`, rescanInterval: '200ms', checkpointInterval: '50ms', batchMaxEvents: 100, batchMaxWait: '10ms' },
+  });
+  const agent = await startAgent(config, testRuntime(), { kubeConfig });
+  t.teardown(() => agent.stop());
+  const { metrics, bus } = agent.service;
   const published: Enriched[] = [];
   let skipped = 0;
   bus.subscribe(
@@ -56,16 +66,11 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
   );
   const files = PODS.flatMap((p) => p.containers.map((c) => ({ pod: p, container: c, log: podDir(podsDir, p.namespace, p.name, p.uid, c).log })));
   for (const f of files) append(f.log, criLine(`${f.container} says hi`) + criLine(`${f.container} ends`, 'stderr'));
-  const source = await startFileSource(sourceOptions(podsDir, join(root, 'data')), {
-    enrich: createInProcessStage(enricher, { publish: (r) => bus.publish(r) }),
-    sink: createFileSink(out),
-    metrics,
-    logger: recordingLogger(),
-  });
-  t.teardown(() => source.stop());
   await waitFor('all lines of the included pods', () => readEnriched(out).length >= 6);
-  await waitFor('all lines acknowledged', () => source.stats().eventsDelivered >= 8);
-  await source.stop();
+  await waitFor('all lines acknowledged', () => agent.source.stats().eventsDelivered >= 8);
+  // The bus's fan-out runs after the publish, between the event loop's other work.
+  await waitFor('the fan-out to the event bus', () => published.length + skipped >= 6);
+  await agent.stop();
 
   const events = readEnriched(out);
   t.equal(events.length, 6, 'the excluded pod\'s two lines are not output');
@@ -74,8 +79,6 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods still 
     t.same(mine.map((e) => [e.stream, e.message]), [['stdout', `${f.container} says hi`], ['stderr', `${f.container} ends`]]);
     t.match(mine[0]?.kubernetes, { pod_name: f.pod.name, pod_namespace: f.pod.namespace, pod_uid: f.pod.uid, container_name: f.container, pod_labels: { app: f.pod.name } });
   }
-  // The bus's fan-out runs after the publish, between the event loop's other work.
-  await waitFor('the fan-out to the event bus', () => published.length + skipped >= 6);
   t.equal(published.length, 6, 'published to the event bus too');
   t.ok(published.every((e) => typeof e.kubernetes.pod_name === 'string'), 'with their pods');
   t.equal(await metricValue(metrics, 'kube_log_enricher_events_out_total', { route: 'agent' }), 6);
@@ -93,22 +96,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The enrichment service as `serve` starts it (src/runtime/service.ts), on `port`, knowing PODS. */
 async function service(t: Test, port: number, options: { token?: string; maxBodyBytes?: number } = {}) {
-  const metrics = testMetrics();
-  const { enricher, store } = enrichmentFor(PODS, metrics);
-  const app = await buildApp({
-    enricher,
-    store: store.reader(),
-    readiness: { status: () => [] },
-    metrics,
-    options: defaultServerOptions({ authToken: options.token, ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) }),
-  });
-  await app.listen({ host: '127.0.0.1', port });
-  t.teardown(async () => {
-    await app.close();
-    store.close();
-  });
-  return { app, metrics };
+  const { kubeConfig } = await simulatedCluster(t, PODS);
+  const server: Record<string, unknown> = { listen: `127.0.0.1:${port}` };
+  if (options.token !== undefined) server.authToken = options.token;
+  if (options.maxBodyBytes !== undefined) server.maxBodyBytes = `${options.maxBodyBytes}B`;
+  const started = await startService(testConfig({ server, kubernetes: FAST_KUBERNETES }), testRuntime(), { kubeConfig, sink: null });
+  t.teardown(() => started.stop());
+  await started.reflectors.ready();
+  return { metrics: started.metrics };
 }
 
 for (const transport of ['http', 'websocket'] as const) {

@@ -34,7 +34,7 @@ const storePanel = (await import('../../ui/store-panel.js' as string)) as StoreP
 
 for (const schema of ['vector', 'fluentbit', 'otel'] as const) {
   t.test(`a row of a ${schema} event`, async (t) => {
-    const stack = await startStack(t, { enricher: { schema } });
+    const stack = await startStack(t, { config: { enrichment: { schema } } });
     const front = stack.pod('front');
     const res = await post(`${stack.url}/v1/enrich`, ndjson([rawEvent(front, 'disk <b>full</b>', { stream: 'stderr', container: 'sidecar' })]), {
       'content-type': 'application/x-ndjson',

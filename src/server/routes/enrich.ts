@@ -7,17 +7,14 @@ import type { Readable } from 'node:stream';
 import { errorCodes, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ByteWriterPool } from '../../enrich/byte-writer.ts';
-import type { BatchResult, EnrichedRecord, Enricher } from '../../enrich/types.ts';
+import { type BatchResult, ByteWriterPool, type EnrichedRecord, type Enricher } from '../../enrich/index.ts';
+import { ENRICH_HEADERS, ENRICH_ROUTE, JSON_TYPE, NDJSON_TYPE, NDJSON_TYPES } from '../../protocol/index.ts';
 import { SinkUnavailableError, type Sink } from '../../sink/types.ts';
 import { sendAnswer } from '../answer-sender.ts';
 import {
   ANSWER_PART_BYTES,
   AnswerEncoder,
-  JSON_TYPE,
   MAX_ERRORS_IN_HEADER,
-  NDJSON_TYPE,
-  NDJSON_TYPES,
   errorsHeader,
   NdjsonReader,
   negotiateFormat,
@@ -133,16 +130,16 @@ const ENCODING_NOTE =
   ' While the requests being enriched hold `server.maxInflightBytes`, one more waits (its body unread, in arrival order) up to ' +
   '`server.maxInflightWait` for room, then is answered 503 with `Retry-After`.';
 
-const ENRICH_HEADERS = {
+const ENRICH_RESPONSE_HEADERS = {
   503: RETRY_AFTER_HEADER,
   200: {
-    'X-Enrich-Errors': { description: 'Events reported as invalid (always present).', schema: { type: 'integer' as const } },
-    'X-Enrich-Error-Details': {
+    [ENRICH_HEADERS.errors]: { description: 'Events reported as invalid (always present).', schema: { type: 'integer' as const } },
+    [ENRICH_HEADERS.errorDetails]: {
       description: `NDJSON answers only, when there are errors: the first ${MAX_ERRORS_IN_HEADER} as a JSON array of {index, line, field, error}.`,
       schema: { type: 'string' as const },
     },
-    'X-Enrich-Excluded': { description: 'Events skipped because their pod or container is excluded from log collection.', schema: { type: 'integer' as const } },
-    'X-Enrich-Merged': { description: 'Partial-line fragments merged into a following event.', schema: { type: 'integer' as const } },
+    [ENRICH_HEADERS.excluded]: { description: 'Events skipped because their pod or container is excluded from log collection.', schema: { type: 'integer' as const } },
+    [ENRICH_HEADERS.merged]: { description: 'Partial-line fragments merged into a following event.', schema: { type: 'integer' as const } },
   },
 };
 
@@ -187,7 +184,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
 
   /**
    * The records as NDJSON, in parts of about ANSWER_PART_BYTES, one after the other in one pooled
-   * buffer (the sink is done with a part's bytes once its write settles).
+   * buffer (the sink is done with a part's bytes once its write settles; a part that failed to
+   * be written is never released, so its writer is left to the garbage collector).
    */
   async function writeToSink(target: Sink, records: readonly EnrichedRecord[]): Promise<void> {
     const writer = writers.take();
@@ -197,7 +195,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
       const before = encoder.written;
       done = encoder.next(writer, ANSWER_PART_BYTES);
       // A batch whose events were all excluded still reaches the sink, as an empty write.
-      await target.write({ bytes: writer.view(), events: encoder.written - before });
+      await target.write({ bytes: writer.lend(), events: encoder.written - before });
+      writer.release();
     }
     writers.give(writer);
   }
@@ -234,8 +233,8 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
 
     app.route({
       method: 'POST',
-      url: '/v1/enrich',
-      config: { swaggerTransform: withResponseHeaders(ENRICH_HEADERS) },
+      url: ENRICH_ROUTE,
+      config: { swaggerTransform: withResponseHeaders(ENRICH_RESPONSE_HEADERS) },
       schema: {
         tags: ['enrichment'],
         summary: 'Enrich a batch of raw events',
@@ -259,10 +258,10 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         const result = enrichAll(takeEvents(request), 'enrich');
         bus.publish(result.records);
         const format = negotiateFormat(request.headers.accept, arrived?.format ?? 'json');
-        reply.header('x-enrich-errors', String(result.errors.length));
-        reply.header('x-enrich-excluded', String(result.excluded));
-        reply.header('x-enrich-merged', String(result.merged));
-        if (format === 'ndjson' && result.errors.length > 0) reply.header('x-enrich-error-details', errorsHeader(result.errors, arrived?.lines));
+        reply.header(ENRICH_HEADERS.errors, String(result.errors.length));
+        reply.header(ENRICH_HEADERS.excluded, String(result.excluded));
+        reply.header(ENRICH_HEADERS.merged, String(result.merged));
+        if (format === 'ndjson' && result.errors.length > 0) reply.header(ENRICH_HEADERS.errorDetails, errorsHeader(result.errors, arrived?.lines));
         reply.type(format === 'ndjson' ? `${NDJSON_TYPE}; charset=utf-8` : `${JSON_TYPE}; charset=utf-8`);
         // The answer is pre-serialised bytes (documented by the schemas above), sent as they are.
         return sendAnswer(reply as unknown as FastifyReply, new AnswerEncoder(result.records, format, result.errors), sending);

@@ -4,13 +4,13 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ByteWriterPool } from '../../enrich/byte-writer.ts';
-import type { Enricher } from '../../enrich/types.ts';
+import { ByteWriterPool, type Enricher } from '../../enrich/index.ts';
 import type { Metrics } from '../../metrics/index.ts';
+import { INGEST_ROUTE } from '../../protocol/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import type { EventBus } from '../event-bus.ts';
 import type { ByteBudget } from '../inflight-budget.ts';
-import { INGEST_ROUTE, IngestConnection, type IngestLimits } from '../ingest-connection.ts';
+import { IngestConnection, type IngestLimits } from '../ingest-connection.ts';
 import type { WebSocketConnections } from '../websocket-shutdown.ts';
 
 export interface IngestRoutesDeps {

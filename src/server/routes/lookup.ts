@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Enricher } from '../../enrich/types.ts';
+import type { Enricher } from '../../enrich/index.ts';
 import type { PodLogIdentity } from '../../paths/types.ts';
 import type { NamespaceMeta, NodeMeta, PodMeta, StoreEntry, StoreReader } from '../../store/types.ts';
 import { errorResponse } from '../errors.ts';

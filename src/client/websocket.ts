@@ -1,6 +1,6 @@
 /**
  * `source` with `transport: websocket`: raw events go to the service's /v1/ingest over one
- * long-lived WebSocket in acknowledged mode (`?ack=true`, see src/server/ingest-connection.ts):
+ * long-lived WebSocket in acknowledged mode (`?ack=true`, see src/protocol/ack.ts):
  * each batch is one message, and its answer, the only frame that answers it, starts with a line
  * naming the message and how many enriched events follow. Only then is the batch done, so a
  * batch that is wholly excluded is acknowledged too, and one that is not answered (the service
@@ -8,30 +8,24 @@
  * half-written. One batch is in flight at a time, as the pipeline sends them.
  */
 import { WebSocket, type RawData } from 'ws';
-import type { DecodedMessage } from '../enrich/types.ts';
-import { retryAfterSeconds } from '../sink/http-request.ts';
-import { redactUrl } from '../sink/spec.ts';
-import type { NdjsonChunk } from '../sink/types.ts';
-import type { BatchEnricher, SourceBatch } from './delivery.ts';
-import { quoteFields, RemoteServiceError, serialiseRawEvent, serviceRefused, DEFAULT_FIELDS, type RemoteStageOptions } from './stages.ts';
-
-/** WebSocket close code of a message over the service's maxPayload (server.maxBodyBytes). */
-const MESSAGE_TOO_BIG = 1009;
-
-/** The first line of an acknowledged answer. */
-interface AckHeader {
-  ack: number | null;
-  events: number;
-  errors?: unknown[];
-  error?: string;
-  details?: unknown[];
-}
+import type { DecodedMessage } from '../enrich/index.ts';
+import { DEFAULT_FIELDS, INGEST_ACK_QUERY, INGEST_ROUTE, MESSAGE_TOO_BIG, quoteFields, readAckLine, serialiseRawEvent, type AckLine } from '../protocol/index.ts';
+import { redactUrl, retryAfterSeconds, type NdjsonChunk } from '../sink/index.ts';
+import type { BatchEnricher, SourceBatch } from '../source/index.ts';
+import { RemoteServiceError, serviceRefused } from './errors.ts';
+import { serviceUrl, type RemoteStageOptions } from './options.ts';
 
 class MessageTooBig extends Error {}
 
+/** An answer: its acknowledgement line and the enriched events after it. */
+interface Answer {
+  line: AckLine;
+  events: Buffer;
+}
+
 interface Waiting {
   seq: number;
-  resolve: (answer: Buffer) => void;
+  resolve: (answer: Answer) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -68,15 +62,13 @@ class IngestSocket {
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
   }
 
-  #onAnswer(answer: Buffer, where: string): void {
-    const newline = answer.indexOf(0x0a);
-    let header: AckHeader;
-    try {
-      header = JSON.parse(answer.toString('utf8', 0, newline === -1 ? answer.length : newline)) as AckHeader;
-    } catch {
+  #onAnswer(data: Buffer, where: string): void {
+    const answer = readAckLine(data);
+    if (answer === undefined) {
       this.fail(new RemoteServiceError(`enrichment service ${where} sent an answer without an acknowledgement line (is it kube-log-enricher?)`, { permanent: false }));
       return;
     }
+    const header = answer.line;
     if (header.ack === null) return; // lines flushed at the service's shutdown: never ours, we send no partial lines
     const w = this.waiting;
     if (w === undefined || header.ack !== w.seq) {
@@ -95,8 +87,7 @@ function toBuffer(data: RawData): Buffer {
 }
 
 export function createRemoteWebSocketStage(options: RemoteStageOptions): BatchEnricher & { close(): void } {
-  const base = new URL(options.service);
-  const url = new URL('v1/ingest?ack=true', base.href.endsWith('/') ? base : new URL(`${base.href}/`));
+  const url = serviceUrl(options.service, `${INGEST_ROUTE}?${INGEST_ACK_QUERY}`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   const where = redactUrl(url);
   const quoted = quoteFields(options.fields ?? DEFAULT_FIELDS);
@@ -138,10 +129,10 @@ export function createRemoteWebSocketStage(options: RemoteStageOptions): BatchEn
     return current;
   }
 
-  async function exchange(body: string): Promise<Buffer> {
+  async function exchange(body: string): Promise<Answer> {
     const c = await connection();
     const seq = ++c.sent;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => c.fail(new RemoteServiceError(`enrichment service ${where} did not answer within ${timeoutMs} ms`, { permanent: false })), timeoutMs);
       c.waiting = { seq, resolve, reject, timer };
       c.socket.send(body, { binary: false }, (err) => {
@@ -153,7 +144,7 @@ export function createRemoteWebSocketStage(options: RemoteStageOptions): BatchEn
   async function send(files: readonly string[], messages: readonly DecodedMessage[]): Promise<NdjsonChunk> {
     let body = '';
     for (let i = 0; i < files.length; i++) body += serialiseRawEvent(files[i]!, messages[i]!, quoted) + '\n';
-    let answer: Buffer;
+    let answer: Answer;
     try {
       answer = await exchange(body);
     } catch (err) {
@@ -166,13 +157,12 @@ export function createRemoteWebSocketStage(options: RemoteStageOptions): BatchEn
       const second = await send(files.slice(half), messages.slice(half));
       return { bytes: Buffer.concat([first.bytes, second.bytes]), events: first.events + second.events };
     }
-    const newline = answer.indexOf(0x0a);
-    const header = JSON.parse(answer.toString('utf8', 0, newline)) as AckHeader;
+    const header = answer.line;
     if (header.error !== undefined) {
       throw new RemoteServiceError(`enrichment service ${where} could not read the batch: ${header.error} ${JSON.stringify(header.details ?? [])}`, { permanent: true });
     }
     if (header.errors !== undefined && header.errors.length > 0) options.logger?.warn({ service: where, errors: header.errors.length, details: header.errors.slice(0, 10) }, 'the service reported invalid events');
-    return { bytes: answer.subarray(newline + 1), events: header.events };
+    return { bytes: answer.events, events: header.events };
   }
 
   return {
