@@ -8,6 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { readTokenFile, type Config } from '../config/index.ts';
 import { createEnricher, type Enricher } from '../enrich/index.ts';
 import { loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
+import { otlpEnricherOptions } from '../otlp/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { buildApp, EventBus, startServer, type RunningServer } from '../server/index.ts';
@@ -99,7 +100,9 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     metrics,
     logger: logger.child({ component: 'reflector' }),
   });
-  const enricher = createEnricher(toEnricherOptions(config), { store: store.reader(), metrics });
+  const enricherOptions = toEnricherOptions(config);
+  const enricher = createEnricher(enricherOptions, { store: store.reader(), metrics });
+  const otlpEnricher = createEnricher(otlpEnricherOptions(enricherOptions), { store: store.reader(), metrics });
   const sink = createSink(config.source.sink, { metrics, stdout: runtime.stdout });
   const bus = new EventBus({ share: config.server.streamTimeShare });
 
@@ -107,6 +110,7 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   try {
     const app = await buildApp({
       enricher,
+      otlpEnricher,
       store: store.reader(),
       readiness: reflectors,
       metrics,
