@@ -5,3 +5,5 @@ export { eventsFromLogs, FILE_PATH_ATTRIBUTE, IOSTREAM_ATTRIBUTE, OTLP_INPUT, ot
 export type { LogsBatch, Rejection, RegroupedLogs } from './logs.ts';
 export { ExportRefusedError, LogsReceiver } from './receiver.ts';
 export type { ExportOutcome, LogsReceiverDeps } from './receiver.ts';
+export { startOtlpGrpcServer } from './grpc.ts';
+export type { OtlpGrpcOptions, RunningGrpcServer } from './grpc.ts';

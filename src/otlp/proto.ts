@@ -17,7 +17,7 @@ import type { ExportLogsResponse, LogsRequest, RpcStatus } from './types.ts';
 /** `proto/` beside `src/` (running from source) or `dist/` (the package and the image). */
 export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
 
-const FILES = ['opentelemetry/proto/collector/logs/v1/logs_service.proto', 'google/rpc/status.proto'];
+const FILES = ['opentelemetry/proto/collector/logs/v1/logs_service.proto', 'google/rpc/status.proto', 'google/rpc/error_details.proto'];
 
 function loadRoot(): protobuf.Root {
   const root = new protobuf.Root();
@@ -34,6 +34,7 @@ const root = loadRoot();
 export const ExportLogsServiceRequest = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest');
 export const ExportLogsServiceResponse = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse');
 export const Status = root.lookupType('google.rpc.Status');
+const RetryInfo = root.lookupType('google.rpc.RetryInfo');
 /** The gRPC service, for @grpc/proto-loader-style use by a gRPC server. */
 export const LOGS_SERVICE_NAME = 'opentelemetry.proto.collector.logs.v1.LogsService';
 
@@ -134,6 +135,27 @@ export function decodeLogsResponse(bytes: Uint8Array): ExportLogsResponse {
 
 export function encodeStatus(status: RpcStatus): Uint8Array {
   return Status.encode(Status.fromObject(status)).finish();
+}
+
+const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
+
+/**
+ * A google.rpc.Status carrying a google.rpc.RetryInfo: what OTLP/gRPC servers send (in the
+ * `grpc-status-details-bin` trailer) with UNAVAILABLE, so clients wait that long.
+ */
+export function encodeStatusWithRetryInfo(status: RpcStatus, retryAfterSeconds: number): Uint8Array {
+  const retryInfo = RetryInfo.encode(RetryInfo.fromObject({ retryDelay: { seconds: retryAfterSeconds } })).finish();
+  // google.protobuf.Any comes with protobufjs, its fields in their protobuf names (type_url).
+  return Status.encode(Status.fromObject({ ...status, details: [{ type_url: RETRY_INFO_TYPE, value: retryInfo }] })).finish();
+}
+
+/** The retry delay in seconds of a Status encoded by encodeStatusWithRetryInfo, if any. */
+export function retryDelayOf(bytes: Uint8Array): number | undefined {
+  const status = Status.toObject(Status.decode(bytes), PLAIN) as { details?: { type_url?: string; value?: Uint8Array }[] };
+  const detail = status.details?.find((d) => d.type_url === RETRY_INFO_TYPE);
+  if (detail?.value === undefined) return undefined;
+  const info = RetryInfo.toObject(RetryInfo.decode(detail.value), PLAIN) as { retryDelay?: { seconds?: string } };
+  return Number(info.retryDelay?.seconds ?? 0);
 }
 
 export function decodeStatus(bytes: Uint8Array): RpcStatus {

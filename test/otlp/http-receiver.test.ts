@@ -7,39 +7,11 @@ import fc from 'fast-check';
 import { SeverityNumber } from '@opentelemetry/api';
 import { OTLPLogExporter as JsonExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as ProtoExporter } from '@opentelemetry/exporter-logs-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { decodeLogsResponse, decodeStatus, encodeLogsRequest } from '../../src/otlp/proto.ts';
-import type { LogRecord, LogsRequest } from '../../src/otlp/types.ts';
-import { SinkUnavailableError } from '../../src/sink/index.ts';
+import type { LogsRequest } from '../../src/otlp/types.ts';
 import { criLine } from '../builders/lines.ts';
 import { waitFor } from '../builders/wait.ts';
-import { attributesOf, startOtlpStack, type OtlpStack } from './stack.ts';
-
-type Attributes = Record<string, unknown>;
-
-/** Every delivered record with its resource's and its own attributes, flattened for assertions. */
-function deliveredRecords(stack: OtlpStack): { resource: Attributes; attributes: Attributes; body: unknown; record: LogRecord; scope: unknown }[] {
-  const out = [];
-  for (const request of stack.delivered()) {
-    for (const rl of request.resourceLogs ?? []) {
-      for (const sl of rl.scopeLogs ?? []) {
-        for (const record of sl.logRecords ?? []) {
-          out.push({ resource: attributesOf(rl.resource?.attributes as never), attributes: attributesOf(record.attributes as never), body: record.body?.stringValue, record, scope: sl.scope });
-        }
-      }
-    }
-  }
-  return out;
-}
-
-function sdkLogger(exporter: LogRecordExporter) {
-  const provider = new LoggerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'node-log-shipper', 'host.name': 'node-a' }),
-    processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 100, scheduledDelayMillis: 60_000 })],
-  });
-  return { provider, logger: provider.getLogger('filelog-test', '1.2.3') };
-}
+import { deliveredRecords, sdkLogger, startOtlpStack, SwitchableSink, type OtlpStack } from './stack.ts';
 
 for (const [name, Exporter] of [
   ['JSON (@opentelemetry/exporter-logs-otlp-http)', JsonExporter],
@@ -199,28 +171,17 @@ t.test('bad input: the OTLP status, a google.rpc.Status in the request\'s type n
 });
 
 t.test('while the sink cannot take the records: 503 with Retry-After, as /v1/forward', async (t) => {
-  let down = true;
-  const written: number[] = [];
-  const sink = {
-    get available() {
-      return !down;
-    },
-    async write(chunk: { events: number }) {
-      if (down) throw new SinkUnavailableError('the downstream is away', 7);
-      written.push(chunk.events);
-    },
-    async close() {},
-  };
+  const sink = new SwitchableSink(true);
   const stack = await startOtlpStack(t, { sink });
   const body = jsonRequest([record(criLine({ message: 'later' }), { 'log.file.path': stack.fileOf(stack.cart) })]);
   const refused = await post(stack, body, JSON_HEADERS);
   t.equal(refused.status, 503);
   t.equal(refused.headers.get('retry-after'), '7');
   t.match(JSON.parse(refused.bytes.toString()), { code: 14, message: /the downstream is away/ });
-  down = false;
+  sink.down = false;
   const accepted = await post(stack, body, JSON_HEADERS);
   t.equal(accepted.status, 200, 'taken once the sink is back');
-  t.same(written, [1]);
+  t.same(sink.written, [1]);
 });
 
 t.test('server.authToken: the bearer token is required, as on every other route', async (t) => {

@@ -4,13 +4,15 @@
  * sink in the test's directory, and the app listening on 127.0.0.1 port 0.
  */
 import { readFileSync } from 'node:fs';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { join } from 'node:path';
 import { createEnricher } from '../../src/enrich/index.ts';
 import type { Metrics } from '../../src/metrics/index.ts';
-import { otlpEnricherOptions, type LogsRequest } from '../../src/otlp/index.ts';
+import { LogsReceiver, otlpEnricherOptions, startOtlpGrpcServer, type LogRecord, type LogsRequest } from '../../src/otlp/index.ts';
 import { buildApp, startServer, type ServerOptions } from '../../src/server/index.ts';
 import { namespaceFor, nodeFor, podFor, type PodJson } from '../../src/sim/index.ts';
-import { createFileSink, type Sink } from '../../src/sink/index.ts';
+import { createFileSink, SinkUnavailableError, type NdjsonChunk, type Sink } from '../../src/sink/index.ts';
 import { defaultEnricherOptions, defaultServerOptions } from '../builders/defaults.ts';
 import { podLogPath } from '../builders/lines.ts';
 import { startHarness, startSim } from '../kube/helpers.ts';
@@ -26,6 +28,8 @@ export interface OtlpStack {
   delivered(): LogsRequest[];
   cart: PodJson;
   db: PodJson;
+  /** host:port of the OTLP/gRPC receiver, when asked for. */
+  grpcAddress: string | undefined;
   /** The log path of a pod's first container. */
   fileOf(pod: PodJson, container?: string): string;
 }
@@ -34,6 +38,8 @@ export interface OtlpStackOptions {
   server?: Partial<ServerOptions>;
   /** Default: a file sink in the test directory. */
   sink?: Sink;
+  /** Also serve OTLP/gRPC (on 127.0.0.1, a free port), with the server options' token and body limit. */
+  grpc?: boolean;
 }
 
 export async function startOtlpStack(t: Tap, options: OtlpStackOptions = {}): Promise<OtlpStack> {
@@ -53,24 +59,34 @@ export async function startOtlpStack(t: Tap, options: OtlpStackOptions = {}): Pr
   const sink = options.sink ?? createFileSink(sinkFile);
   t.teardown(() => sink.close());
   const enricherOptions = defaultEnricherOptions();
+  const otlpEnricher = createEnricher(otlpEnricherOptions(enricherOptions), { store: store.reader(), metrics });
+  const serverOptions = defaultServerOptions(options.server);
   const app = await buildApp({
     enricher: createEnricher(enricherOptions, { store: store.reader(), metrics }),
-    otlpEnricher: createEnricher(otlpEnricherOptions(enricherOptions), { store: store.reader(), metrics }),
+    otlpEnricher,
     store: store.reader(),
     readiness: reflectors,
     metrics,
     sink,
     logger: false,
-    options: defaultServerOptions(options.server),
+    options: serverOptions,
   });
   const server = await startServer(app, { listen: '127.0.0.1:0' });
   t.teardown(() => server.close());
+  let grpcAddress: string | undefined;
+  if (options.grpc === true) {
+    const receiver = new LogsReceiver({ enricher: otlpEnricher, sink, now: Date.now });
+    const grpcServer = await startOtlpGrpcServer(receiver, { listen: '127.0.0.1:0', authToken: serverOptions.authToken, maxMessageBytes: serverOptions.maxBodyBytes });
+    t.teardown(() => grpcServer.close());
+    grpcAddress = grpcServer.address;
+  }
   const fileOf = (pod: PodJson, container = pod.spec.containers[0]!.name): string =>
     podLogPath({ namespace: pod.metadata.namespace!, pod: pod.metadata.name!, uid: pod.metadata.uid!, container });
   return {
     url: server.url,
     metrics,
     sinkFile,
+    grpcAddress,
     delivered() {
       let text: string;
       try {
@@ -97,4 +113,46 @@ export function attributesOf(list: readonly { key?: string; value?: Record<strin
     out[kv.key ?? ''] = v.stringValue ?? v.intValue ?? v.boolValue ?? v.doubleValue ?? v;
   }
   return out;
+}
+
+type Attributes = Record<string, unknown>;
+
+/** Every delivered record with its resource's and its own attributes, flattened for assertions. */
+export function deliveredRecords(stack: OtlpStack): { resource: Attributes; attributes: Attributes; body: unknown; record: LogRecord; scope: unknown }[] {
+  const out = [];
+  for (const request of stack.delivered()) {
+    for (const rl of request.resourceLogs ?? []) {
+      for (const sl of rl.scopeLogs ?? []) {
+        for (const record of sl.logRecords ?? []) {
+          out.push({ resource: attributesOf(rl.resource?.attributes as never), attributes: attributesOf(record.attributes as never), body: record.body?.stringValue, record, scope: sl.scope });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function sdkLogger(exporter: LogRecordExporter) {
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'node-log-shipper', 'host.name': 'node-a' }),
+    processors: [new BatchLogRecordProcessor({ exporter, maxExportBatchSize: 100, scheduledDelayMillis: 60_000 })],
+  });
+  return { provider, logger: provider.getLogger('filelog-test', '1.2.3') };
+}
+
+/** A sink that is down (SinkUnavailableError, retry after 7 s) or up (counting each write's events) as the test says. */
+export class SwitchableSink implements Sink {
+  down: boolean;
+  readonly written: number[] = [];
+  constructor(down: boolean) {
+    this.down = down;
+  }
+  get available(): boolean {
+    return !this.down;
+  }
+  async write(chunk: NdjsonChunk): Promise<void> {
+    if (this.down) throw new SinkUnavailableError('the downstream is away', 7);
+    this.written.push(chunk.events);
+  }
+  async close(): Promise<void> {}
 }
