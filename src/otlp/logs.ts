@@ -13,7 +13,7 @@
  * the resource's other attributes and the scope. The enricher adds the pod's metadata as resource
  * attributes in the `otel` schema's names (docs/schemas.md), which win over the shipper's own.
  */
-import type { BatchResult, EnricherOptions, InputFieldNames } from '../enrich/index.ts';
+import { ByteWriter, type BatchResult, type EnrichedRecord, type EnricherOptions, type InputFieldNames, type RecordOrigin } from '../enrich/index.ts';
 import type { AnyValue, KeyValue, LogRecord, LogsRequest, ResourceLogs, ScopeLogs } from './types.ts';
 
 /** The raw events built here: the OTLP body is decoded when it is a runtime line, else a message. */
@@ -172,8 +172,44 @@ function withAttributes(base: readonly KeyValue[] | undefined, added: Readonly<R
 
 interface ResourceGroup {
   logs: ResourceLogs;
-  /** By the incoming scope (resource index, scope index). */
-  scopes: Map<string, ScopeLogs>;
+  /** By the incoming scope's index (within the group's incoming resource). */
+  scopes: Map<number, ScopeLogs>;
+}
+
+/** What is known of one origin's (file metadata state's) records: their resource, rendered once. */
+interface OriginResource {
+  /** `{"resource":<resourceText>,` as UTF-8: how each of its records' JSON begins. */
+  prefix: Buffer;
+  resourceText: string;
+  resource: Record<string, unknown> | undefined;
+}
+
+/**
+ * An enriched record's JSON, parsed. Records of one origin share their resource (the metadata
+ * part of the template, most of each record's bytes), so after the first only the rest is
+ * decoded and parsed: the record is written as bytes (a copy of the template's), its beginning
+ * compared with the origin's. A record that does not begin as expected (another layout,
+ * renames) is parsed whole.
+ */
+function parseOtel(record: EnrichedRecord, origins: Map<RecordOrigin, OriginResource>, writer: ByteWriter): { otel: OtelRecord; resourceText: string } {
+  writer.reset();
+  record.writeTo(writer);
+  const bytes = writer.view();
+  const known = origins.get(record.origin);
+  if (known !== undefined && startsWith(bytes, known.prefix)) {
+    const otel = JSON.parse(`{${bytes.toString('utf8', known.prefix.length)}`) as OtelRecord;
+    otel.resource = known.resource;
+    return { otel, resourceText: known.resourceText };
+  }
+  const otel = JSON.parse(bytes.toString('utf8')) as OtelRecord;
+  const resourceText = JSON.stringify(otel.resource ?? {});
+  const prefix = Buffer.from(`{"resource":${resourceText},`, 'utf8');
+  if (startsWith(bytes, prefix)) origins.set(record.origin, { prefix, resourceText, resource: otel.resource });
+  return { otel, resourceText };
+}
+
+function startsWith(bytes: Buffer, prefix: Buffer): boolean {
+  return bytes.length > prefix.length && bytes.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
 
 /**
@@ -183,31 +219,34 @@ interface ResourceGroup {
  */
 export function regroup(request: LogsRequest, batch: LogsBatch, result: BatchResult): RegroupedLogs {
   const incoming = request.resourceLogs ?? [];
-  const groups = new Map<string, ResourceGroup>();
+  // By incoming resource, then by the pod's rendered resource (the same string per origin).
+  const groups = new Map<number, Map<string, ResourceGroup>>();
+  const origins = new Map<RecordOrigin, OriginResource>();
+  const writer = new ByteWriter();
   const out: ResourceLogs[] = [];
   for (const enriched of result.records) {
-    const otel = JSON.parse(enriched.json) as OtelRecord;
+    const { otel, resourceText } = parseOtel(enriched, origins, writer);
     const place = batch.places[otel[ORIGIN_KEY] ?? -1];
     if (place === undefined) throw new Error(`enriched record without its ${ORIGIN_KEY} (the enricher did not pass it through)`);
     const source = incoming[place.resource]!;
-    const resourceKey = `${place.resource}\u0000${JSON.stringify(otel.resource ?? {})}`;
-    let group = groups.get(resourceKey);
+    let byResource = groups.get(place.resource);
+    if (byResource === undefined) groups.set(place.resource, (byResource = new Map()));
+    let group = byResource.get(resourceText);
     if (group === undefined) {
       const resource = { ...source.resource, attributes: withAttributes(source.resource?.attributes, otel.resource) };
       const logs: ResourceLogs = { resource, scopeLogs: [] };
       if (source.schemaUrl !== undefined) logs.schemaUrl = source.schemaUrl;
       group = { logs, scopes: new Map() };
-      groups.set(resourceKey, group);
+      byResource.set(resourceText, group);
       out.push(logs);
     }
-    const scopeKey = `${place.resource}.${place.scope}`;
-    let scope = group.scopes.get(scopeKey);
+    let scope = group.scopes.get(place.scope);
     if (scope === undefined) {
       const sourceScope = source.scopeLogs![place.scope]!;
       scope = { logRecords: [] };
       if (sourceScope.scope !== undefined) scope.scope = sourceScope.scope;
       if (sourceScope.schemaUrl !== undefined) scope.schemaUrl = sourceScope.schemaUrl;
-      group.scopes.set(scopeKey, scope);
+      group.scopes.set(place.scope, scope);
       group.logs.scopeLogs!.push(scope);
     }
     scope.logRecords!.push(enrichedRecord(place.record, otel));
@@ -216,7 +255,7 @@ export function regroup(request: LogsRequest, batch: LogsBatch, result: BatchRes
     const place = batch.places[error.index];
     return {
       where: place === undefined ? `event ${error.index}` : placeName(place.resource, place.scope, place.index),
-      reason: `${error.field === 'body' ? 'body' : error.field}: ${error.error}`,
+      reason: `${error.field}: ${error.error}`,
     };
   });
   return { request: { resourceLogs: out }, records: result.records.length, rejected };
