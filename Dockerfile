@@ -20,7 +20,7 @@ ARG NODE_IMAGE=node:24.21-bookworm-slim
 # --- production dependencies only --------------------------------------------
 # A stage of its own, so the runtime never sees a dev dependency (tsc, tap, and the
 # `node` package, which is a second Node binary). No dependency needs an install
-# script, so none is run.
+# script that matters (protobufjs' postinstall only prints a version hint), so none is run.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -36,7 +36,7 @@ COPY package.json package-lock.json ./
 # node_modules/.bin/node, so `npm run build` runs tsc on this image's Node 24.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
-# Everything .dockerignore lets through: sources, bin/, tsconfigs, openapi/.
+# Everything .dockerignore lets through: sources, bin/, tsconfigs, openapi/, proto/.
 COPY . .
 # openapi/ may not exist in a fresh clone before the document is committed; the
 # runtime stage copies it either way.
@@ -68,6 +68,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/openapi ./openapi
 # The live-tail page's static files, served at / (src/server/ui/assets.ts finds them beside dist/).
 COPY --from=build /app/ui ./ui
+# The protocol definitions the OTLP receiver loads at run time (src/otlp/proto.ts).
+COPY --from=build /app/proto ./proto
 USER 65532:65532
 # The API port. The service binds 127.0.0.1:8080 unless configured otherwise; the
 # Helm chart sets KLE_SERVER_LISTEN=0.0.0.0:8080 so the Service and probes reach it.

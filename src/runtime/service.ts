@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { readTokenFile, type Config } from '../config/index.ts';
 import { createEnricher, type Enricher } from '../enrich/index.ts';
 import { kubeletKubeConfig, loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
+import { LogsReceiver, otlpEnricherOptions, startOtlpGrpcServer, type RunningGrpcServer } from '../otlp/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { buildApp, EventBus, startServer, type RunningServer, type ServerOptions } from '../server/index.ts';
@@ -62,7 +63,7 @@ export interface Service {
   /** Undefined only when started with extras.sink null. */
   readonly sink: Sink | undefined;
   readonly bus: EventBus;
-  /** Stops the API first (no new work), then the reflectors, then closes the sink. */
+  /** Stops the API (HTTP and OTLP/gRPC) first (no new work), then the reflectors, then closes the sink. */
   stop(): Promise<void>;
 }
 
@@ -135,17 +136,24 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     metrics,
     logger: logger.child({ component: 'reflector' }),
   });
-  const enricher = createEnricher(toEnricherOptions(config), { store: store.reader(), metrics });
+  const enricherOptions = toEnricherOptions(config);
+  const enricher = createEnricher(enricherOptions, { store: store.reader(), metrics });
+  const otlpEnricher = createEnricher(otlpEnricherOptions(enricherOptions), { store: store.reader(), metrics });
   // A deleted pod that events still ask for is kept (kubernetes.maxRetention).
   store.addRetentionHint(enricher.retentionHint);
+  store.addRetentionHint(otlpEnricher.retentionHint);
   const sink = extras.sink === undefined ? createSink(config.source.sink, { metrics, stdout: runtime.stdout }) : extras.sink;
   const bus = new EventBus({ share: config.server.streamTimeShare });
 
   let app: FastifyInstance;
   let server: RunningServer;
+  let grpcServer: RunningGrpcServer | undefined;
+  let binding = 'server.listen';
+  let address = config.server.listen;
   try {
     app = await buildApp({
       enricher: extras.wrapEnricher?.(enricher) ?? enricher,
+      otlpEnricher,
       store: store.reader(),
       readiness: reflectors,
       metrics,
@@ -156,16 +164,30 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
       options: { ...toServerOptions(config, authToken), ...extras.server },
     });
     server = await startServer(app, { listen: config.server.listen, tls });
+    if (config.server.grpcListen !== '') {
+      binding = 'server.grpcListen';
+      address = config.server.grpcListen;
+      const grpcLog = logger.child({ component: 'otlp-grpc' });
+      const onError = (err: unknown, what: string): void => grpcLog.error({ err }, what);
+      const receiver = new LogsReceiver({ enricher: otlpEnricher, sink: sink ?? undefined, now: extras.now ?? Date.now, onSinkError: (err) => onError(err, 'sink write failed') });
+      try {
+        grpcServer = await startOtlpGrpcServer(receiver, { listen: address, authToken, tls, maxMessageBytes: config.server.maxBodyBytes, onError });
+      } catch (e) {
+        await server.close();
+        throw e;
+      }
+    }
   } catch (e) {
     await reflectors.stop();
     await sink?.close();
     store.close();
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw new StartupError('address_in_use', `server.listen: ${config.server.listen} is already in use`);
-    if (err.code === 'EACCES') throw new StartupError('address_forbidden', `server.listen: not allowed to bind ${config.server.listen}`);
+    // grpc-js reports a taken port in its message only.
+    if (err.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(err.message)) throw new StartupError('address_in_use', `${binding}: ${address} is already in use`);
+    if (err.code === 'EACCES' || /EACCES/.test(err.message)) throw new StartupError('address_forbidden', `${binding}: not allowed to bind ${address}`);
     throw e;
   }
-  logger.info({ url: server.url, schema: config.enrichment.schema, auth: authToken !== undefined }, 'enrichment service listening');
+  logger.info({ url: server.url, otlpGrpc: grpcServer?.address ?? null, schema: config.enrichment.schema, auth: authToken !== undefined }, 'enrichment service listening');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -180,7 +202,7 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     bus,
     stop: () =>
       (stopping ??= (async () => {
-        await server.close();
+        await Promise.all([server.close(), grpcServer?.close()]);
         await reflectors.stop();
         await sink?.close();
         store.close();

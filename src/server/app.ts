@@ -25,6 +25,7 @@ import { enrichRoutes } from './routes/enrich.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { lookupRoutes } from './routes/lookup.ts';
 import { operationsRoutes } from './routes/operations.ts';
+import { otlpRoutes } from './routes/otlp.ts';
 import { podsRoutes } from './routes/pods.ts';
 import { STREAM_ROUTE, streamRoutes } from './routes/stream.ts';
 import { loadUiAssets } from './ui/assets.ts';
@@ -37,7 +38,9 @@ export interface AppDeps {
   store: StoreReader;
   readiness: ReadinessSource;
   metrics: Metrics;
-  /** Where /v1/forward delivers; without one it answers 501. */
+  /** The OTLP receivers' enricher (`otel` schema, src/otlp otlpEnricherOptions); without one POST /v1/logs answers 501. */
+  otlpEnricher?: Enricher | undefined;
+  /** Where /v1/forward and POST /v1/logs deliver; without one they answer 501. */
   sink?: Sink | undefined;
   /** Enriched events for /v1/stream; pass the one the in-process file source publishes to. */
   bus?: EventBus | undefined;
@@ -179,6 +182,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       maxInflightWaitMs: options.maxInflightWaitMs,
       sendTimeoutMs: options.sendTimeoutMs,
       closing,
+      now: deps.now ?? Date.now,
+    }),
+  );
+  await app.register(
+    otlpRoutes({
+      enricher: deps.otlpEnricher,
+      sink: deps.sink,
+      maxBodyBytes: options.maxBodyBytes,
+      budget,
+      maxInflightWaitMs: options.maxInflightWaitMs,
       now: deps.now ?? Date.now,
     }),
   );

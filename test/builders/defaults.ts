@@ -11,7 +11,9 @@ import type { ServerOptions } from '../../src/server/index.ts';
 
 /** A configuration as a file with `input` would give it (every other key at its default); throws when the schema refuses it. */
 export function testConfig(input: ConfigInput | Record<string, unknown>): Config {
-  const result = parseConfig(input);
+  // The OTLP/gRPC receiver's default port (4317) is one for the whole machine: off unless a test asks.
+  const server = (input as { server?: Record<string, unknown> }).server ?? {};
+  const result = parseConfig({ ...input, server: { grpcListen: '', ...server } });
   if (!result.ok) throw new Error(`test configuration refused: ${result.errors.map((e) => e.message).join('; ')}`);
   return result.config;
 }

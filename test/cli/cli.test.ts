@@ -95,7 +95,7 @@ t.test('check-config prints the effective, redacted configuration', async (t) =>
   t.notMatch(run.stdout, /very-secret-token/);
   const printed = parse(run.stdout) as Record<string, Record<string, unknown>>;
   t.same(printed.server, {
-    listen: '0.0.0.0:9000', authToken: '<redacted>', maxBodyBytes: '1MiB', streamBufferEvents: 1000,
+    listen: '0.0.0.0:9000', grpcListen: '127.0.0.1:4317', authToken: '<redacted>', maxBodyBytes: '1MiB', streamBufferEvents: 1000,
     maxInflightBytes: '8MiB', maxInflightWait: '5s', maxStreamSubscribers: 100, streamTimeShare: 0.1, headersTimeout: '10s', requestTimeout: '30s', sendTimeout: '30s', keepAliveTimeout: '72s', websocketPingInterval: '30s',
   });
   t.equal((printed.kubernetes as Record<string, unknown>).deletionDelay, '2m');

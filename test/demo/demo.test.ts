@@ -20,7 +20,8 @@ const MODES: { name: string; args: string[] }[] = [
 ];
 
 for (const mode of MODES) t.test(`demo prints enriched events, keeps enriching a deleted pod, and cleans up: ${mode.name}`, async (t) => {
-  const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--listen', '127.0.0.1:0', ...mode.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Port 0 for the OTLP/gRPC receiver too: its default, 4317, may be taken on the test machine.
+  const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--listen', '127.0.0.1:0', '--set', 'server.grpcListen=127.0.0.1:0', ...mode.args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -95,7 +95,7 @@ export async function startRecipeStack(t: Tap, options: RecipeStackOptions): Pro
   // file is a path on the node; tests hand the token over as the file would.
   const config: Config = {
     ...options.config,
-    server: { ...options.config.server, listen: '127.0.0.1:0', authToken: options.authToken, authTokenFile: undefined },
+    server: { ...options.config.server, listen: '127.0.0.1:0', grpcListen: '', authToken: options.authToken, authTokenFile: undefined },
   };
   const service = await startService(config, testRuntime(), { kubeConfig: kubeConfigFor(t.testdirName, sim), sink: options.sink, now: options.now });
   t.teardown(() => service.stop());

@@ -15,7 +15,8 @@ import { namespaceFor, nodeFor, podFor, startSimKubelet } from '../../src/sim/in
 import { kubeConfigFor, startSim, tempDir, waitFor } from './helpers.ts';
 
 function config(input: ConfigInput): Config {
-  const result = parseConfig(input);
+  // The OTLP/gRPC receiver's machine-wide default port: off here.
+  const result = parseConfig({ ...input, server: { grpcListen: '', ...input.server } });
   if (!result.ok) throw new Error(JSON.stringify(result.errors));
   return result.config;
 }

@@ -43,7 +43,7 @@ t.test('the document and the service agree', async (t) => {
   t.test('shape: OpenAPI 3.1, package version, every route, WebSockets as GET with 101', async (t) => {
     t.equal(doc.openapi, '3.1.0');
     t.equal(doc.info.version, pkg.version);
-    t.same(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/readyz', '/v1/enrich', '/v1/forward', '/v1/ingest', '/v1/lookup', '/v1/pods', '/v1/stream'].sort());
+    t.same(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/readyz', '/v1/enrich', '/v1/forward', '/v1/ingest', '/v1/logs', '/v1/lookup', '/v1/pods', '/v1/stream'].sort());
     for (const path of ['/v1/ingest', '/v1/stream']) {
       const op = doc.paths[path]!.get!;
       t.ok(op.responses['101'], `${path}: 101 Switching Protocols`);

@@ -41,7 +41,7 @@ async function startTestDemo(t: { teardown(fn: () => unknown): void }) {
   const base = defaultConfig();
   const config: Config = {
     ...base,
-    server: { ...base.server, listen: '127.0.0.1:0', authToken: TOKEN },
+    server: { ...base.server, listen: '127.0.0.1:0', grpcListen: '', authToken: TOKEN },
     source: { ...base.source, sink: 'stdout' },
   };
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
