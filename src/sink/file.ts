@@ -2,6 +2,12 @@
  * Appends NDJSON to a file. A write resolves once the bytes are in the file (the kernel's page
  * cache: they survive the process being killed). With `fsync: true` it also waits for the disk
  * (fdatasync), which survives a power loss too but costs a disk flush per batch.
+ *
+ * A process killed in the middle of a batch's write leaves part of it in the file (Linux cuts a
+ * write short on SIGKILL), its last line torn. That batch was not acknowledged, so it is written
+ * again after the restart; but appended straight after the torn line, the first line of the next
+ * write would be glued to it and lost in one unparsable line. So a file that does not end with a
+ * newline when it is opened gets one first: the torn line stays alone (docs/file-source.md).
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -9,6 +15,17 @@ import { SinkUnavailableError, type NdjsonChunk, type Sink } from './types.ts';
 
 export interface FileSinkOptions {
   fsync?: boolean;
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** Ends a torn last line (a write cut short by a crash) with a newline. */
+async function terminateTornLine(handle: FileHandle): Promise<void> {
+  const { size } = await handle.stat();
+  if (size === 0) return;
+  const last = Buffer.alloc(1);
+  await handle.read(last, 0, 1, size - 1);
+  if (last[0] !== 0x0a) await handle.write(NEWLINE);
 }
 
 export function createFileSink(path: string, options: FileSinkOptions = {}): Sink {
@@ -22,7 +39,14 @@ export function createFileSink(path: string, options: FileSinkOptions = {}): Sin
   async function appendAll({ bytes: chunk }: NdjsonChunk): Promise<void> {
     if (handle === undefined) {
       await mkdir(dirname(absolute), { recursive: true });
-      handle = await open(absolute, 'a');
+      const opened = await open(absolute, 'a+');
+      try {
+        await terminateTornLine(opened);
+      } catch (err) {
+        await opened.close().catch(() => undefined);
+        throw err;
+      }
+      handle = opened;
     }
     let offset = 0;
     while (offset < chunk.length) {

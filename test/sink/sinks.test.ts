@@ -87,6 +87,22 @@ t.test('file sink: appends in call order, creates the directory, survives reopen
   t.equal(readFileSync(path, 'utf8'), '1\n2\n3\n4\n5\n', 'appends, never truncates');
 });
 
+t.test('file sink: a line torn by a crash is ended before the next append, so no line is glued to it', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'out.ndjson');
+  // What a SIGKILL in the middle of a batch's write leaves.
+  writeFileSync(path, '{"message":"whole"}\n{"message":"tor');
+  const sink = createFileSink(path);
+  await sink.write(ndjsonOfTexts(['{"message":"again"}']));
+  await sink.write(ndjsonOfTexts(['{"message":"next"}']));
+  await sink.close();
+  t.equal(readFileSync(path, 'utf8'), '{"message":"whole"}\n{"message":"tor\n{"message":"again"}\n{"message":"next"}\n');
+  const clean = createFileSink(path);
+  await clean.write(ndjsonOfTexts(['{"message":"last"}']));
+  await clean.close();
+  t.match(readFileSync(path, 'utf8'), /"next"\}\n\{"message":"last"\}\n$/, 'a file that ends whole gets nothing added');
+});
+
 t.test('file sink: failures are clear, retried writes succeed once the cause is gone', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'blocked', 'out.ndjson');

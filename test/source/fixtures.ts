@@ -114,8 +114,21 @@ export function completeLines(path: string): string[] {
   return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '');
 }
 
-export function readEvents(path: string): OutEvent[] {
-  return completeLines(path).map((l) => JSON.parse(l) as OutEvent);
+/**
+ * The output's events. A line that is not JSON is a batch torn by a SIGKILL (the file sink ends it
+ * with a newline at its next start, src/sink/file.ts): skipped, counted in `torn` when given.
+ */
+export function readEvents(path: string, torn?: { lines: number }): OutEvent[] {
+  const events: OutEvent[] = [];
+  for (const line of completeLines(path)) {
+    try {
+      events.push(JSON.parse(line) as OutEvent);
+    } catch {
+      if (torn === undefined) throw new Error(`${path}: a line that is not JSON: ${line.slice(0, 200)}`);
+      torn.lines++;
+    }
+  }
+  return events;
 }
 
 export function messagesOf(path: string, file?: string): string[] {
