@@ -231,6 +231,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentProcess> {
     CLI, 'agent',
     '--kubeconfig', o.kubeconfig, '--node-name', 'node-a', '--listen', `127.0.0.1:${port}`,
     '--pods-dir', o.podsDir, '--data-dir', o.dataDir, '--sink', o.sink,
+    // As the Helm chart runs it (values.yaml config.server.grpcListen: "").
+    '--set', 'server.grpcListen=',
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', o.stdout ?? 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   let log = '';

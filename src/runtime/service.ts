@@ -9,7 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { readTokenFile, type Config } from '../config/index.ts';
 import { createEnricher, type Enricher } from '../enrich/index.ts';
 import { kubeletKubeConfig, loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
-import { LogsReceiver, otlpEnricherOptions, startOtlpGrpcServer, type RunningGrpcServer } from '../otlp/index.ts';
+import { otlpEnricherOptions } from '../otlp/logs.ts';
+import type { RunningGrpcServer } from '../otlp/grpc.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { buildApp, EventBus, startServer, type RunningServer, type ServerOptions } from '../server/index.ts';
@@ -169,6 +170,8 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
       address = config.server.grpcListen;
       const grpcLog = logger.child({ component: 'otlp-grpc' });
       const onError = (err: unknown, what: string): void => grpcLog.error({ err }, what);
+      // Loaded only when asked for: @grpc/grpc-js costs ~3 MB of heap a process that does not listen does not need.
+      const { LogsReceiver, startOtlpGrpcServer } = await import('../otlp/index.ts');
       const receiver = new LogsReceiver({ enricher: otlpEnricher, sink: sink ?? undefined, now: extras.now ?? Date.now, onSinkError: (err) => onError(err, 'sink write failed') });
       try {
         grpcServer = await startOtlpGrpcServer(receiver, { listen: address, authToken, tls, maxMessageBytes: config.server.maxBodyBytes, onError });

@@ -9,18 +9,11 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Enricher } from '../../enrich/types.ts';
-import {
-  decodeLogsRequest,
-  encodeLogsResponse,
-  encodeStatus,
-  ExportRefusedError,
-  logsRequestFromJson,
-  LogsReceiver,
-  ProtocolError,
-  toOtlpJson,
-  type LogsRequest,
-  type RpcStatus,
-} from '../../otlp/index.ts';
+// The modules themselves, not otlp/index.ts: that one brings @grpc/grpc-js, which only the
+// gRPC receiver needs (loaded by runtime/service.ts when server.grpcListen is set).
+import { decodeLogsRequest, encodeLogsResponse, encodeStatus, logsRequestFromJson, ProtocolError, toOtlpJson } from '../../otlp/proto.ts';
+import { ExportRefusedError, LogsReceiver } from '../../otlp/receiver.ts';
+import type { LogsRequest, RpcStatus } from '../../otlp/types.ts';
 import type { Sink } from '../../sink/types.ts';
 import { installContentDecoding, SUPPORTED_CONTENT_ENCODINGS } from '../content-encoding.ts';
 import { ApiError, toApiError } from '../errors.ts';
