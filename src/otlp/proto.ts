@@ -12,7 +12,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { AnyValue, ExportLogsResponse, KeyValue, LogsRequest, RpcStatus } from './types.ts';
+import { ProtocolError } from './json.ts';
+import type { ExportLogsResponse, LogsRequest, RpcStatus } from './types.ts';
+
+export { ProtocolError, toOtlpJson } from './json.ts';
 
 /** `proto/` beside `src/` (running from source) or `dist/` (the package and the image). */
 export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
@@ -41,16 +44,6 @@ export const LOGS_SERVICE_NAME = 'opentelemetry.proto.collector.logs.v1.LogsServ
 /** The plain-object representation of types.ts (64-bit integers as strings; bytes stay Uint8Array). */
 const PLAIN: protobuf.IConversionOptions = { longs: String, enums: Number, defaults: false };
 
-export class ProtocolError extends Error {
-  readonly code = 'malformed_otlp';
-  /** Where in the message, when known (`resourceLogs[0].scopeLogs[1].logRecords[3].traceId`). */
-  readonly field: string | undefined;
-  constructor(message: string, field?: string) {
-    super(message);
-    this.name = 'ProtocolError';
-    this.field = field;
-  }
-}
 
 /** A protobuf ExportLogsServiceRequest; a ProtocolError when the bytes are not one. */
 export function decodeLogsRequest(bytes: Uint8Array): LogsRequest {
@@ -113,43 +106,6 @@ export function encodeLogsRequest(request: LogsRequest): Uint8Array {
   return ExportLogsServiceRequest.encode(ExportLogsServiceRequest.fromObject(request)).finish();
 }
 
-/**
- * A message of types.ts as OTLP/JSON text: trace and span ids as hex, other bytes base64,
- * 64-bit integers as strings (they already are). A message without bytes (the usual case for
- * logs read from files) takes JSON.stringify's fast path, without a replacer.
- */
-export function toOtlpJson(message: LogsRequest | ExportLogsResponse | RpcStatus): string {
-  if (!('resourceLogs' in message) || !logsHaveBytes(message)) return JSON.stringify(message);
-  return JSON.stringify(message, function (this: Record<string, unknown>, key: string, value: unknown) {
-    const raw = this[key];
-    if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString(key === 'traceId' || key === 'spanId' ? 'hex' : 'base64');
-    return value;
-  });
-}
-
-function valueHasBytes(value: AnyValue | undefined): boolean {
-  if (value === undefined) return false;
-  if (value.bytesValue !== undefined) return true;
-  if (value.arrayValue?.values?.some(valueHasBytes) === true) return true;
-  return value.kvlistValue?.values?.some((kv) => valueHasBytes(kv.value)) === true;
-}
-
-function attributesHaveBytes(attributes: readonly KeyValue[] | undefined): boolean {
-  return attributes !== undefined && attributes.some((kv) => valueHasBytes(kv.value));
-}
-
-function logsHaveBytes(request: LogsRequest): boolean {
-  for (const rl of request.resourceLogs ?? []) {
-    if (attributesHaveBytes(rl.resource?.attributes)) return true;
-    for (const sl of rl.scopeLogs ?? []) {
-      if (attributesHaveBytes(sl.scope?.attributes)) return true;
-      for (const r of sl.logRecords ?? []) {
-        if (r.traceId !== undefined || r.spanId !== undefined || valueHasBytes(r.body) || attributesHaveBytes(r.attributes)) return true;
-      }
-    }
-  }
-  return false;
-}
 
 export function encodeLogsResponse(response: ExportLogsResponse): Uint8Array {
   return ExportLogsServiceResponse.encode(ExportLogsServiceResponse.fromObject(response)).finish();

@@ -10,7 +10,7 @@ import type { BatchResult, Enricher } from '../enrich/index.ts';
 import { SinkProbe } from '../server/sink-probe.ts';
 import { SinkUnavailableError, type Sink } from '../sink/types.ts';
 import { eventsFromLogs, regroup, rejectionMessage, type Rejection } from './logs.ts';
-import { toOtlpJson } from './proto.ts';
+import { toOtlpJson } from './json.ts';
 import type { ExportLogsResponse, LogsRequest } from './types.ts';
 
 /** Why a request was not taken; the transport maps it to its status (HTTP 501/503, gRPC UNIMPLEMENTED/UNAVAILABLE). */

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Enricher } from '../../enrich/types.ts';
 // The modules themselves, not otlp/index.ts: that one brings @grpc/grpc-js, which only the
 // gRPC receiver needs (loaded by runtime/service.ts when server.grpcListen is set).
-import { decodeLogsRequest, encodeLogsResponse, encodeStatus, logsRequestFromJson, ProtocolError, toOtlpJson } from '../../otlp/proto.ts';
+import { ProtocolError, toOtlpJson } from '../../otlp/json.ts';
 import { ExportRefusedError, LogsReceiver } from '../../otlp/receiver.ts';
 import type { LogsRequest, RpcStatus } from '../../otlp/types.ts';
 import type { Sink } from '../../sink/types.ts';
@@ -94,18 +94,29 @@ function answersProtobuf(request: FastifyRequest): boolean {
   return (request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase() === PROTOBUF_TYPE;
 }
 
-function send(reply: FastifyReply, protobuf: boolean, json: string, bytes: () => Uint8Array): FastifyReply {
-  if (protobuf) return reply.type(PROTOBUF_TYPE).send(Buffer.from(bytes()));
+type ProtoModule = typeof import('../../otlp/proto.ts');
+let protoModule: Promise<ProtoModule> | undefined;
+/**
+ * protobufjs and the parsed definitions (otlp/proto.ts), loaded on the first OTLP request: about
+ * 2 MB of heap that a process nobody sends OTLP to does not need.
+ */
+function loadProto(): Promise<ProtoModule> {
+  protoModule ??= import('../../otlp/proto.ts');
+  return protoModule;
+}
+
+async function send(reply: FastifyReply, protobuf: boolean, json: string, bytes: (proto: ProtoModule) => Uint8Array): Promise<FastifyReply> {
+  if (protobuf) return reply.type(PROTOBUF_TYPE).send(Buffer.from(bytes(await loadProto())));
   return reply.type(`${JSON_TYPE}; charset=utf-8`).send(json);
 }
 
 /** An ApiError as OTLP wants it: the same status and headers, a Status whose message names the field. */
-function sendStatus(reply: FastifyReply, request: FastifyRequest, error: ApiError): FastifyReply {
+function sendStatus(reply: FastifyReply, request: FastifyRequest, error: ApiError): Promise<FastifyReply> {
   reply.code(error.statusCode);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   const reasons = error.details.map((d) => (d.field === undefined ? d.message : `${d.field}: ${d.message}`));
   const status: RpcStatus = { code: grpcCodeOf(error.statusCode), message: [error.message, ...reasons].join('; ') };
-  return send(reply, answersProtobuf(request), toOtlpJson(status), () => encodeStatus(status));
+  return send(reply, answersProtobuf(request), toOtlpJson(status), (proto) => proto.encodeStatus(status));
 }
 
 function unsupportedMediaType(): ApiError {
@@ -139,7 +150,7 @@ export function otlpRoutes(deps: OtlpRoutesDeps): FastifyPluginAsyncZod {
     app.removeAllContentTypeParsers();
     // Read whole (a protobuf message is not decoded in parts); Fastify stops at maxBodyBytes with a 413.
     app.addContentTypeParser([PROTOBUF_TYPE, JSON_TYPE], { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_request, body, done) => done(null, body));
-    app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    app.setErrorHandler(async (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
       const error = (err as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType() : toApiError(err, deps.maxBodyBytes);
       if (error.code === 'internal') request.log.error({ err }, 'OTLP request failed');
       return sendStatus(reply, request, error);
@@ -183,16 +194,17 @@ export function otlpRoutes(deps: OtlpRoutesDeps): FastifyPluginAsyncZod {
           throw new ApiError(501, 'no_sink', 'the OTLP receiver is not configured in this process', [{ message: 'run `kube-log-enricher serve` (or agent) with a sink' }]);
         }
         if (!Buffer.isBuffer(body)) throw new ApiError(400, 'missing_body', 'missing request body', [{ field: 'body', message: 'send an ExportLogsServiceRequest' }]);
+        const proto = await loadProto();
         let logs: LogsRequest;
         try {
-          logs = protobuf ? decodeLogsRequest(body) : logsRequestFromJson(JSON.parse(body.toString('utf8')));
+          logs = protobuf ? proto.decodeLogsRequest(body) : proto.logsRequestFromJson(JSON.parse(body.toString('utf8')));
         } catch (err) {
           if (err instanceof ProtocolError || err instanceof SyntaxError) throw malformed(err);
           throw err;
         }
         try {
           const { response } = await receiver.export(logs, 'otlp');
-          return send(reply, protobuf, toOtlpJson(response), () => encodeLogsResponse(response));
+          return await send(reply, protobuf, toOtlpJson(response), (p) => p.encodeLogsResponse(response));
         } catch (err) {
           if (err instanceof ExportRefusedError) throw refused(err);
           throw err;
