@@ -59,5 +59,6 @@ export const HttpMethod = http.HttpMethod;
 export type HttpMethod = HttpModule.HttpMethod;
 export const RequestContext = http.RequestContext;
 export type RequestContext = HttpModule.RequestContext;
+export type ResponseContext = HttpModule.ResponseContext;
 export const IsomorphicFetchHttpLibrary = fetchLibrary.IsomorphicFetchHttpLibrary;
 export type IsomorphicFetchHttpLibrary = FetchModule.IsomorphicFetchHttpLibrary;

@@ -4,7 +4,7 @@
  * raw JSON anyway, and skipping ObjectSerializer makes a 10,000-pod list several times cheaper.
  */
 import { JsonArrayStream, type JsonStreamEnd } from '../json/array-stream.ts';
-import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext } from './client-node.ts';
+import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type ResponseContext } from './client-node.ts';
 import { KubeApiError, apiErrorFromStatus } from './errors.ts';
 import type { RequestConfig } from './user-agent.ts';
 
@@ -66,7 +66,7 @@ export async function listPage(kc: RequestConfig, path: string, query: Record<st
  * GET `url` through the kubeconfig's transport (credentials, TLS): the 200 answer; anything else
  * throws a KubeApiError (from the Status body when there is one).
  */
-async function get(kc: RequestConfig, url: string, signal: AbortSignal): Promise<Awaited<ReturnType<ReturnType<typeof http.send>['toPromise']>>> {
+async function get(kc: RequestConfig, url: string, signal: AbortSignal): Promise<ResponseContext> {
   const ctx = new RequestContext(url, HttpMethod.GET);
   ctx.setHeaderParam('Accept', 'application/json');
   try {

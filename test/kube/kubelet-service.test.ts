@@ -7,18 +7,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { parseConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
+import type { Config, ConfigInput } from '../../src/config/index.ts';
+import { testConfig } from '../builders/defaults.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { toKubeletConnection } from '../../src/runtime/options.ts';
 import { startService, type RuntimeEnv } from '../../src/runtime/service.ts';
 import { namespaceFor, nodeFor, podFor, startSimKubelet } from '../../src/sim/index.ts';
 import { kubeConfigFor, startSim, tempDir, waitFor } from './helpers.ts';
 
+/** Parsed as every test's configuration is (test/builders/defaults.ts: the gRPC receiver off). */
 function config(input: ConfigInput): Config {
-  // The OTLP/gRPC receiver's machine-wide default port: off here.
-  const result = parseConfig({ ...input, server: { grpcListen: '', ...input.server } });
-  if (!result.ok) throw new Error(JSON.stringify(result.errors));
-  return result.config;
+  return testConfig(input);
 }
 
 function runtime(env: Record<string, string> = {}): RuntimeEnv {
