@@ -128,7 +128,7 @@ export const kubernetesSchema = z.strictObject({
   podFieldSelector: z.string().min(1).optional().describe('Extra field selector for pods, combined with the nodeName selector.'),
   namespaceLabelSelector: z.string().min(1).optional().describe('Label selector limiting the namespaces watched.'),
   deletionDelay: duration().prefault('60s').describe('How long a deleted pod, namespace or node stays usable, so its last log lines are still enriched. A deleted pod that is still needed stays longer: see maxRetention.'),
-  maxRetention: duration().prefault('1h').describe('The longest a deleted pod is kept while it is still needed: in agent and source while its log files have unread data, and for deletionDelay after they were read to their end; in serve while events still ask for it, until deletionDelay passes without one.'),
+  maxRetention: duration().prefault('1h').describe('The longest a deleted pod is kept while it is still needed: in agent while its log files have unread data, and for deletionDelay after they were read to their end; in serve while events still ask for it, until deletionDelay passes without one.'),
   watchNodes: z.boolean().prefault(true).describe('Watch nodes (for node labels and annotations).'),
   watchNamespaces: z.boolean().prefault(true).describe('Watch namespaces (for namespace labels and annotations).'),
   watchTimeout: duration({ min: 1 }).prefault('90s').describe('A watch with no event or bookmark for this long is treated as dead and re-opened (from the same resourceVersion, no relist). Watches ask for bookmarks, which the API server sends about every minute, so 90s only catches dead connections.'),

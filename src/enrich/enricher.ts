@@ -149,10 +149,15 @@ class LogEnricher implements Enricher, SessionOwner {
     },
   };
 
+  excludes(file: string): boolean {
+    this.#files.nextEpoch();
+    return this.#files.metaFor(this.#files.fileState(file), false).excluded;
+  }
+
   resolve(file: string): PathResolution {
     this.#files.nextEpoch();
     const fs = typeof file === 'string' ? this.#files.fileState(file) : this.#files.missingFile;
-    const meta = this.#files.metaFor(fs);
+    const meta = this.#files.metaFor(fs, false);
     // The entry found by name is not reported when its container id says it is another pod.
     const pod = meta.ctx.pod === undefined ? undefined : fs.podEntry;
     return { file, identity: fs.identity, matched: meta.ctx.reason === undefined, reason: meta.ctx.reason, pod, pending: meta.ctx.pending ?? [] };

@@ -209,15 +209,17 @@ export class FileMetadataCache {
   /**
    * The file's current metadata: re-rendered only when its pod, namespace or node changed, which
    * includes one arriving, or its kind completing its initial list (NOT_SYNCED becomes ABSENT).
+   * `ask` false: a look that is not a use (/v1/lookup, the file source's exclusion check), so it
+   * does not keep a deleted pod (RetentionHint).
    */
-  metaFor(fs: FileState): MetaState {
+  metaFor(fs: FileState, ask = true): MetaState {
     if (fs.epoch === this.#epoch && fs.meta !== undefined) return fs.meta;
     fs.epoch = this.#epoch;
     const id = fs.identity;
     const store = this.#store;
     let pod: StoreEntry<PodMeta> | undefined;
     if (id !== undefined) pod = id.podUid !== undefined ? store.podByUid(id.podUid) : store.podByName(id.namespace, id.podName);
-    if (pod?.deletedAt !== undefined) this.#noteAsked(pod.object.uid);
+    if (pod?.deletedAt !== undefined && ask) this.#noteAsked(pod.object.uid);
     const namespaceName = pod !== undefined ? pod.object.namespace : id?.namespace;
     const namespace = namespaceName === undefined ? undefined : store.namespace(namespaceName);
     const nodeName = pod?.object.nodeName;

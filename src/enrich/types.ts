@@ -108,6 +108,8 @@ export interface Enricher {
    */
   enrichMessages(files: readonly string[], messages: readonly DecodedMessage[]): EnrichedRecord[];
   resolve(file: string): PathResolution;
+  /** Whether lines of `file` would be left out now (pod, container or namespace excluded, or not opted in). */
+  excludes(file: string): boolean;
   /**
    * Deleted pods that events still ask for: registered on the store (RetainingStore.addRetentionHint),
    * it keeps such a pod until kubernetes.deletionDelay passes without a request for it.

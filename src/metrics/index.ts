@@ -113,7 +113,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     storeEvictions: new Counter({ name: `${PREFIX}store_evictions_total`, help: 'Deleted objects evicted after the deletion delay.', labelNames: ['kind'] as const, registers }),
     storeRetentionExtensions: new Counter({
       name: `${PREFIX}store_retention_extensions_total`,
-      help: 'Times a deleted pod was kept past its deletion delay because it was still needed, by reason: unread_files (agent, source), recent_lookups (serve).',
+      help: 'Times a deleted pod was kept past its deletion delay because it was still needed, by reason: unread_files (agent), recent_lookups (serve, and the enricher of every mode).',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -157,6 +157,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),
     directoriesBusy: new Gauge({ name: `${PREFIX}directories_busy`, help: 'Container log directories read every round with their watch closed (busy).', registers }),
     bytesRead: new Counter({ name: `${PREFIX}bytes_read_total`, help: 'Bytes read from log files.', registers }),
+    bytesPassedOver: new Counter({ name: `${PREFIX}bytes_passed_over_total`, help: 'Bytes of log files of excluded pods passed over without reading them.', registers }),
     linesRead: new Counter({ name: `${PREFIX}lines_read_total`, help: 'Lines read from log files.', registers }),
     checkpointWrites: new Counter({ name: `${PREFIX}checkpoint_writes_total`, help: 'Checkpoint snapshots written (journal appends not counted).', registers }),
     linesDropped: new Counter({ name: `${PREFIX}lines_dropped_total`, help: 'Lines dropped, by reason.', labelNames: ['reason'] as const, registers }),

@@ -55,6 +55,8 @@ export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { 
     await service.stop();
     throw e;
   }
+  // A deleted pod stays in the store while its files still have lines to read (kubernetes.maxRetention caps it).
+  const removeHint = service.store.addRetentionHint(source.retentionHint);
   runtime.logger.info({ podsDir: config.source.podsDir, sink: config.source.sink.startsWith('http') ? 'http' : config.source.sink }, 'file source started');
   let stopping: Promise<void> | undefined;
   return {
@@ -63,6 +65,7 @@ export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { 
     stop: () =>
       (stopping ??= (async () => {
         await source.stop();
+        removeHint();
         stage.close();
         await service.stop();
       })()),

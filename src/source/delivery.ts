@@ -29,6 +29,12 @@ export interface BatchEnricher {
   /** For logs and the sink_errors_total label. */
   readonly name: string;
   processBatch(batch: SourceBatch): Promise<NdjsonChunk>;
+  /**
+   * True when every line of `file` would be left out now (its pod or namespace is excluded, or
+   * not opted in): the source then passes over the file's data without reading it. Only a stage
+   * that knows the store can tell; without it every file is read.
+   */
+  skips?(file: string): boolean;
 }
 
 /** An error that retrying the same batch will not cure (bad token, receiver rejects): logged loudly, retried slowly. */
@@ -67,6 +73,10 @@ export class DeliveryPipeline<K, M> {
   private readonly logger: SourceLogger;
   private readonly onDelivered: (progress: ReadonlyMap<K, M>) => void;
   private current: Batch<K, M> = newBatch();
+  /** Batches sealed so far: the one being gathered is number `sealed`. */
+  private sealed = 0;
+  /** Batches handed to the enrich stage so far (their lines' metadata was looked up). */
+  private enriched = 0;
   private readonly queue: Batch<K, M>[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
   private delivering = false;
@@ -109,6 +119,16 @@ export class DeliveryPipeline<K, M> {
   /** Sends what is gathered now (the read loop calls it at the end of each round). */
   flush(): void {
     if (this.current.files.length > 0 || this.current.progress.size > 0) this.seal();
+  }
+
+  /** The number of the batch lines pushed now go into (see isEnriched). */
+  get gatheringBatch(): number {
+    return this.sealed;
+  }
+
+  /** Whether the lines pushed into batch `n` (a gatheringBatch value) went through the enrich stage. */
+  isEnriched(n: number): boolean {
+    return n < this.enriched;
   }
 
   get bufferedBytes(): number {
@@ -174,6 +194,7 @@ export class DeliveryPipeline<K, M> {
     const b = this.current;
     if (b.files.length === 0 && b.progress.size === 0) return;
     this.current = newBatch();
+    this.sealed++;
     this.queue.push(b);
     if (!this.delivering) {
       this.delivering = true;
@@ -209,6 +230,7 @@ export class DeliveryPipeline<K, M> {
           if (enriched === undefined) return;
           chunk = enriched.value;
         }
+        this.enriched++;
         if (writing !== undefined) {
           if (!(await writing.done)) return;
           writing = undefined;

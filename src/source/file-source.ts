@@ -3,16 +3,17 @@
  * delivery pipeline (batches → enrich stage → sink) → checkpoints of acknowledged data only,
  * journaled at each acknowledgement.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
+import type { RetentionHint } from '../store/types.ts';
 import { CheckpointStore, entryJson, entryJsonHead, type CheckpointEntry } from './checkpoints.ts';
 import { newCursor, type CheckpointMark, type Cursor } from './cursor.ts';
 import { DeliveryPipeline, type BatchEnricher, type DeliveryStats } from './delivery.ts';
 import { PodLogDiscovery } from './discovery.ts';
 import { fingerprintOf, inodeKey, matchesFingerprint, type Fingerprint } from './fingerprint.ts';
-import { FileFollower, type FollowContext } from './follower.ts';
+import { FileFollower, lineStartBefore, type FollowContext } from './follower.ts';
 import type { SourceLogger } from './logger.ts';
 import { resolveOptions, type FileSourceOptions, type ResolvedOptions } from './options.ts';
 import { ReadLoop } from './read-loop.ts';
@@ -50,9 +51,13 @@ export interface FileSource {
   stats(): FileSourceStats;
   /** Scans podsDir now (tests and SIGHUP-like triggers; the source also rescans by itself). */
   rescan(): Promise<void>;
+  /**
+   * For the store (RetainingStore.addRetentionHint): a deleted pod is needed while any of its
+   * files has data not read, or lines not enriched yet, and was last needed when they were.
+   */
+  readonly retentionHint: RetentionHint;
 }
 
-const LAST_LINE_SEARCH_BYTES = 64 * 1024;
 const ENDED_MEMORY_MS = 60 * 60 * 1000;
 
 export async function startFileSource(options: FileSourceOptions, deps: FileSourceDeps): Promise<FileSource> {
@@ -68,6 +73,8 @@ class FileSourceRunner implements FileSource, FollowContext {
   readonly metrics: Metrics;
   readonly logger: SourceLogger;
   readonly now: () => number;
+  readonly retentionHint: RetentionHint = { podNeededAt: (uid) => this.podNeededAt(uid) };
+  private readonly skipsFile: (path: string) => boolean;
   private readonly checkpointStore: CheckpointStore;
   private readonly discovery: PodLogDiscovery;
   private readonly loop: ReadLoop;
@@ -82,7 +89,7 @@ class FileSourceRunner implements FileSource, FollowContext {
   /** Paths with no file followed whose last file was fully delivered: its position, kept so that a restart knows the path (see retireInto). */
   private readonly markers = new Map<string, { entry: CheckpointEntry; at: number }>();
   /** Paths whose follower ended (gone for rotateWait), with the last file read: if the path comes back, only newer files are read. */
-  private readonly ended = new Map<string, { key: string; mtimeNs: bigint; at: number }>();
+  private readonly ended = new Map<string, { key: string; mtimeNs: bigint; at: number; lastBatch: number }>();
   private checkpointStatus: FileSourceStats['checkpointStatus'] = 'missing';
   /** Journal text of what identifies a file, per fingerprint (see journalEntry). */
   private readonly jsonHeads = new WeakMap<Fingerprint, string>();
@@ -99,6 +106,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
+    this.skipsFile = deps.enrich.skips?.bind(deps.enrich) ?? (() => false);
     this.readBuffer = Buffer.allocUnsafe(options.readChunkBytes + options.maxLineBytes);
     this.checkpointStore = new CheckpointStore(options.dataDir);
     this.pipeline = new DeliveryPipeline<Cursor, CheckpointMark>(options, {
@@ -123,7 +131,7 @@ class FileSourceRunner implements FileSource, FollowContext {
         onDone: (follower) => {
           if (this.followers.get(follower.path) !== follower) return;
           this.followers.delete(follower.path);
-          if (follower.lastFile !== undefined) this.ended.set(follower.path, { ...follower.lastFile, at: this.now() });
+          if (follower.lastFile !== undefined) this.ended.set(follower.path, { ...follower.lastFile, at: this.now(), lastBatch: follower.lastBatch });
         },
       },
     );
@@ -204,6 +212,31 @@ class FileSourceRunner implements FileSource, FollowContext {
   }
 
   // FollowContext
+  skips(path: string): boolean {
+    return this.skipsFile(path);
+  }
+
+  /**
+   * The RetentionHint: `uid` names the pod's log directory (<namespace>_<name>_<uid>; a static
+   * pod's is its config hash, which the store asks too). Now while a file of it still needs its
+   * metadata, else when one last handed lines on; undefined when none is known.
+   */
+  private podNeededAt(uid: string): { at: number; reason: 'unread_files' } | undefined {
+    const dir = `_${uid}/`;
+    let last = 0;
+    for (const f of this.followers.values()) {
+      if (!f.path.includes(dir)) continue;
+      if (f.needsMetadata()) return { at: this.now(), reason: 'unread_files' };
+      last = Math.max(last, f.lastReadAt);
+    }
+    for (const [path, e] of this.ended) {
+      if (!path.includes(dir)) continue;
+      if (!this.pipeline.isEnriched(e.lastBatch)) return { at: this.now(), reason: 'unread_files' };
+      last = Math.max(last, e.at);
+    }
+    return last === 0 ? undefined : { at: last, reason: 'unread_files' };
+  }
+
   openSuccessors(path: string, current: Cursor): Cursor[] {
     const segments = listSegments(path);
     let mtimeNs: bigint;
@@ -276,7 +309,7 @@ class FileSourceRunner implements FileSource, FollowContext {
           else this.logger.info({ path, offset: step.offset, size: file.size }, 'file is shorter than its checkpoint (truncated); reading it from the start');
           if (!step.segment.live) this.logger.info({ path, rotatedFile: step.segment.file }, 'finishing a rotated file left unread at the last run');
         } else if (step.from === 'end') {
-          start = lastLineStart(file.fd, file.size);
+          start = lineStartBefore(file.fd, file.size);
         } else if (!step.segment.live) {
           this.logger.info({ path, rotatedFile: step.segment.file }, initial ? 'reading a file rotated while the source was down' : 'reading a rotated file not read before');
         }
@@ -462,15 +495,4 @@ interface OpenedFile {
   ino: string;
   size: number;
   fingerprint: Fingerprint;
-}
-
-/** For readFrom=end: the start of the last (possibly incomplete) line, so it is read whole. */
-function lastLineStart(fd: number, size: number): number {
-  if (size === 0) return 0;
-  const length = Math.min(size, LAST_LINE_SEARCH_BYTES);
-  const buf = Buffer.alloc(length);
-  const bytesRead = readSync(fd, buf, 0, length, size - length);
-  const lastNewline = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
-  if (lastNewline === -1) return length === size ? 0 : size;
-  return size - length + lastNewline + 1;
 }

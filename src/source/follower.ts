@@ -37,6 +37,8 @@ export interface FollowContext {
   readonly metrics: Metrics;
   readonly logger: SourceLogger;
   readonly now: () => number;
+  /** True while every line of `path` would be dropped (its pod is excluded): its data is then passed over unread. */
+  skips(path: string): boolean;
   /** `current` was rotated away from `path`: opens the files written after it, oldest first (possibly none yet). */
   openSuccessors(path: string, current: Cursor): Cursor[];
   /** A cursor was read to its end and closed. */
@@ -86,6 +88,10 @@ export class FileFollower {
   bytesDrained = 0;
   /** The last file read to its end and closed: where a path that comes back continues. */
   lastFile: { key: string; mtimeNs: bigint } | undefined;
+  /** Epoch ms of the last drain that handed lines (or positions) on; 0 before the first. */
+  lastReadAt = 0;
+  /** The pipeline batch those lines went into (DeliveryPipeline.gatheringBatch). */
+  lastBatch = -1;
 
   constructor(path: string, cursors: Cursor[], ctx: FollowContext) {
     this.path = path;
@@ -140,6 +146,7 @@ export class FileFollower {
    */
   drain(maxBytes: number): DrainResult {
     if (this.stopped) return 'done';
+    if (this.ctx.skips(this.path)) return this.passOver();
     const { pipeline, options } = this.ctx;
     let readAny = false;
     let budget = maxBytes;
@@ -163,6 +170,45 @@ export class FileFollower {
       if (next === 'again') continue;
       if (readAny) this.noteProgress();
       return next;
+    }
+  }
+
+  /**
+   * The file's pod is excluded (FollowContext.skips): what was written is passed over unread, up
+   * to the start of its last incomplete line, and that position is checkpointed like a read one,
+   * so that if the pod is included again, reading starts at the lines written from then on.
+   */
+  private passOver(): DrainResult {
+    for (;;) {
+      const c = this.cursors[0]!;
+      const size = fstatSync(c.fd).size;
+      if (size > c.readOffset) {
+        const end = lineStartBefore(c.fd, size, c.readOffset);
+        this.ctx.metrics.bytesPassedOver.inc(end - c.readOffset);
+        this.carry = undefined;
+        this.skipping = false;
+        c.readOffset = end;
+        c.consumed = end;
+        this.noteProgress();
+      }
+      const next = this.atEnd(false);
+      if (next !== 'again') return next;
+    }
+  }
+
+  /**
+   * Whether lines of this file may still need its pod's metadata: data not read yet (behind a
+   * slow sink, or a rotated file not finished), a line not complete or merged yet, or lines read
+   * but not enriched yet. Costs an fstat: asked only when a deleted pod's delay runs out.
+   */
+  needsMetadata(): boolean {
+    if (!this.ctx.pipeline.isEnriched(this.lastBatch)) return true;
+    if (this.stopped) return false;
+    if (this.cursors.length !== 1 || this.carry !== undefined || this.hasPending) return true;
+    try {
+      return fstatSync(this.cursors[0]!.fd).size > this.cursors[0]!.readOffset;
+    } catch {
+      return false;
     }
   }
 
@@ -447,7 +493,27 @@ export class FileFollower {
     const mark: CheckpointMark = { offset, fingerprint: c.fingerprint };
     c.noted = mark;
     pipeline.noteProgress(c, mark);
+    // Lines pushed since the last mark went into this batch too.
+    this.lastReadAt = this.ctx.now();
+    this.lastBatch = pipeline.gatheringBatch;
   }
+}
+
+const LAST_LINE_SEARCH_BYTES = 64 * 1024;
+
+/**
+ * The start of the last line of the file's first `size` bytes that does not end there (so that
+ * it is read whole later), not before `floor`: `size` itself when the bytes end with a newline.
+ * A line longer than the search window is cut at `size`.
+ */
+export function lineStartBefore(fd: number, size: number, floor = 0): number {
+  if (size <= floor) return floor;
+  const length = Math.min(size - floor, LAST_LINE_SEARCH_BYTES);
+  const buf = Buffer.allocUnsafe(length);
+  const bytesRead = readSync(fd, buf, 0, length, size - length);
+  const lastNewline = buf.subarray(0, bytesRead).lastIndexOf(NEWLINE);
+  if (lastNewline === -1) return length === size - floor ? floor : size;
+  return size - length + lastNewline + 1;
 }
 
 function closeQuietly(fd: number): void {

@@ -478,8 +478,10 @@ export class RetainingStore implements StoreWriter {
     const cap = entry.deletedAt + this.#maxRetentionMs;
     if (now >= cap) return false;
     let needed: { at: number; reason: RetentionReason } | undefined;
+    // A static pod's files are named by its config hash, not by its mirror pod's uid.
+    const hash = entry.object.mirrorHash;
     for (const hint of this.#hints) {
-      const n = hint.podNeededAt(uid);
+      const n = hint.podNeededAt(uid) ?? (hash === undefined ? undefined : hint.podNeededAt(hash));
       if (n !== undefined && (needed === undefined || n.at > needed.at)) needed = n;
     }
     if (needed === undefined) return false;

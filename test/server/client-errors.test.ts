@@ -23,6 +23,7 @@ function failingOnBoom(enricher: Enricher): Enricher {
     },
     enrichMessages: (files, messages) => enricher.enrichMessages(files, messages),
     resolve: (file) => enricher.resolve(file),
+    excludes: (file) => enricher.excludes(file),
     retentionHint: enricher.retentionHint,
   };
 }
