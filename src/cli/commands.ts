@@ -4,7 +4,6 @@
  */
 import { homedir } from 'node:os';
 import { formatConfigYaml, readTokenFile, tokenFileSettings } from '../config/index.ts';
-import { startDemo } from '../demo/demo.ts';
 import { createLogger } from '../log/index.ts';
 import { startAgent } from '../runtime/agent.ts';
 import { startService, type RuntimeEnv } from '../runtime/service.ts';
@@ -60,6 +59,8 @@ function longRunning(start: (config: Config, runtime: RuntimeEnv, ctx: CommandCo
 async function runDemo(config: Config, runtime: RuntimeEnv, ctx: CommandContext): Promise<StoppableService> {
   // The demo's own story is told on stderr in three lines; routine info logs would drown it.
   const quiet: RuntimeEnv = config.logging.level === 'info' ? { ...runtime, logger: createLogger({ level: 'warn' }) } : runtime;
+  // Loaded only here: the simulated cluster is not part of the agent's memory.
+  const { startDemo } = await import('../demo/demo.ts');
   const demo = await startDemo(config, quiet);
   const url = demo.agent.service.url;
   const pods = demo.agent.service.store.counts().find((c) => c.kind === 'pods')?.live ?? 0;
