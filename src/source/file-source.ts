@@ -12,7 +12,7 @@ import { newCursor, type CheckpointMark, type Cursor } from './cursor.ts';
 import { DeliveryPipeline, type BatchEnricher, type DeliveryStats } from './delivery.ts';
 import { PodLogDiscovery } from './discovery.ts';
 import { fingerprintOf, inodeKey, matchesFingerprint, type Fingerprint } from './fingerprint.ts';
-import { FileFollower, type FollowContext } from './follower.ts';
+import { FileFollower, type FollowContext, type MultilineSource } from './follower.ts';
 import type { SourceLogger } from './logger.ts';
 import { resolveOptions, type FileSourceOptions, type ResolvedOptions } from './options.ts';
 import { ReadLoop } from './read-loop.ts';
@@ -24,6 +24,8 @@ export interface FileSourceDeps {
   metrics: Metrics;
   logger: SourceLogger;
   now?: () => number;
+  /** Multi-line messages of annotated pods (the agent, where the enricher knows the pods). */
+  multiline?: MultilineSource;
 }
 
 export interface FileSourceStats extends DeliveryStats {
@@ -68,6 +70,7 @@ class FileSourceRunner implements FileSource, FollowContext {
   readonly metrics: Metrics;
   readonly logger: SourceLogger;
   readonly now: () => number;
+  readonly multiline: MultilineSource | undefined;
   private readonly checkpointStore: CheckpointStore;
   private readonly discovery: PodLogDiscovery;
   private readonly loop: ReadLoop;
@@ -99,6 +102,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
+    this.multiline = deps.multiline;
     this.readBuffer = Buffer.allocUnsafe(options.readChunkBytes + options.maxLineBytes);
     this.checkpointStore = new CheckpointStore(options.dataDir);
     this.pipeline = new DeliveryPipeline<Cursor, CheckpointMark>(options, {

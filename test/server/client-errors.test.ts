@@ -23,6 +23,7 @@ function failingOnBoom(enricher: Enricher): Enricher {
     },
     enrichMessages: (files, messages) => enricher.enrichMessages(files, messages),
     resolve: (file) => enricher.resolve(file),
+    multilineRuleFor: (file) => enricher.multilineRuleFor(file),
     retentionHint: enricher.retentionHint,
   };
 }
