@@ -7,7 +7,7 @@ import t from 'tap';
 import { podFor } from '../../src/sim/index.ts';
 import { criFragments, criLine, dockerLine, podLogPath, rfc3339 } from '../builders/lines.ts';
 import { GO_TRACE, JAVA_TRACE, PLAIN_LINES, PYTHON_TRACE } from '../builders/traces.ts';
-import { ndjson, parseNdjson, post, sampleValue, scrape, startStack, WsClient } from './harness.ts';
+import { ndjson, parseNdjson, post, sampleValue, scrape, startStack, waitFor, WsClient } from './harness.ts';
 
 const ANNOTATION = 'logs.kube-log-enricher.io/multiline';
 const TRACES_POD = { namespace: 'shop', name: 'traces-0', uid: '0b6c1f0e-0000-4000-8000-00000000b001' };
@@ -30,7 +30,7 @@ async function stack(t: Parameters<typeof startStack>[0], schema: keyof typeof M
   return startStack(t, {
     config: { enrichment: { schema, multiline: { flushTimeout, maxBytes } } },
     beforeReflectors: (sim) =>
-      sim.create(
+      void sim.create(
         'pods',
         podFor({
           ...TRACES_POD,
@@ -103,4 +103,21 @@ t.test('maxBytes: a long record goes out in parts within one request', async (t)
   t.ok(parts.every((p) => Buffer.byteLength(p) <= 200));
   t.equal(parts.join('\n'), trace.join('\n'));
   t.equal(sampleValue(await scrape(s.url), 'kube_log_enricher_multiline_splits_total'), parts.length - 1);
+});
+
+t.test('/v1/ingest: the annotation removed while a record is held: the record goes out first, then lines as they are', async (t) => {
+  // A flush timeout that never fires during the test.
+  const s = await stack(t, 'vector', '1h');
+  const client = await WsClient.open(`${s.url}/v1/ingest`);
+  t.teardown(() => client.close());
+  client.socket.send(ndjson(JAVA_TRACE.slice(0, 3).map((l) => ev('java', l))));
+  client.socket.send(ndjson([ev('java', 'between', 'stdout')]));
+  await client.until(() => client.events().length === 1, 'the stdout line');
+  const pod = s.store.reader().podByUid(TRACES_POD.uid)!;
+  const current = s.sim.update('pods', { ...podFor({ ...TRACES_POD, containers: ['java'] }) });
+  t.ok(current.metadata.annotations?.[ANNOTATION] === undefined, 'the pod no longer carries the annotation');
+  await waitFor(() => (s.store.reader().podByUid(TRACES_POD.uid)?.version ?? pod.version) !== pod.version, 'the store has the new pod');
+  client.socket.send(ndjson([ev('java', JAVA_TRACE[3]!), ev('java', JAVA_TRACE[4]!)]));
+  await client.until(() => client.events().length === 4, 'the held record, then the two lines');
+  t.same(client.events().map((e) => e.message), ['between', JAVA_TRACE.slice(0, 3).join('\n'), JAVA_TRACE[3], JAVA_TRACE[4]]);
 });
