@@ -4,7 +4,8 @@
  * each lives in its own module:
  *
  *   raw-event.ts      reads and checks an event's fields (configured names), decodes its line
- *   session.ts        merges partial lines per request or /v1/ingest connection
+ *   session.ts        merges partial lines per request or /v1/ingest connection, and joins the
+ *                     lines of multi-line messages of annotated pods (src/multiline/)
  *   file-metadata.ts  a file's identity and the metadata rendered for it, kept in step with the store
  *   record.ts         an output line: the metadata template filled with the line's values
  *   counters.ts       metrics, counted per call
@@ -18,7 +19,9 @@
  */
 import { isRfc3339, PartialMerger } from '../formats/index.ts';
 import type { MergedLine, PartialMergerOptions, Stream } from '../formats/index.ts';
+import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
+import { MultilineAnnotations, type JoinedEvent, type MultilineJoinerOptions, type MultilineRule } from '../multiline/index.ts';
 import type { RetentionHint, StoreReader } from '../store/types.ts';
 import { EnrichCounters, Tally, type RouteCounters } from './counters.ts';
 import { MetadataMaps } from './field-rules.ts';
@@ -29,7 +32,7 @@ import type { EnricherOptions } from './options.ts';
 import { RawEventReader } from './raw-event.ts';
 import { TemplateRecord } from './record.ts';
 import { schemaFields } from './schemas.ts';
-import { Session, type SessionOwner } from './session.ts';
+import { Session, type SessionLine, type SessionOwner } from './session.ts';
 import { msToRfc3339, msToUnixNanos, TimestampConverter } from './time.ts';
 import type { BatchResult, DecodedMessage, EnrichedRecord, Enricher, EventError, MergeSession, PathResolution, SessionOptions } from './types.ts';
 
@@ -40,11 +43,19 @@ export interface EnricherDeps {
   now?: () => number;
   /** `route` label of enrichMessages()'s metrics (the in-process source). Default `agent`. */
   messageRoute?: string;
+  /** Where an unusable multiline annotation is reported (once per value). */
+  logger?: Pick<Logger, 'warn'>;
 }
+
+/** Events a joiner emitted, handed from the session to the renderer (one array reused per enricher). */
+type Joined = JoinedEvent<SessionLine, string>;
 
 class LogEnricher implements Enricher, SessionOwner {
   readonly #now: () => number;
   readonly #mergerOptions: PartialMergerOptions;
+  readonly #joinerOptions: MultilineJoinerOptions;
+  readonly #joined: Joined[] = [];
+  readonly #metrics: Metrics | undefined;
   readonly #counters: EnrichCounters;
   readonly #messageCounters: RouteCounters | undefined;
   readonly #reader: RawEventReader;
@@ -61,6 +72,14 @@ class LogEnricher implements Enricher, SessionOwner {
     this.#mergerOptions = { maxMergedLineBytes: options.maxMergedLineBytes, flushTimeoutMs: options.partialFlushTimeoutMs, now: this.#now };
     // Fail at start-up, not on the first partial line.
     new PartialMerger(this.#mergerOptions);
+    this.#joinerOptions = { maxBytes: options.multiline.maxBytes, flushTimeoutMs: options.multiline.flushTimeoutMs, now: this.#now };
+    this.#metrics = deps.metrics;
+    const invalidCounter = deps.metrics?.multilineInvalidAnnotations;
+    const multiline = new MultilineAnnotations(
+      options.multiline.annotation,
+      (invalid) => deps.logger?.warn(invalid, 'multiline annotation ignored: it cannot be used (logged once per value)'),
+      invalidCounter === undefined ? undefined : () => invalidCounter.inc(),
+    );
     const layout = compileLayout(schemaFields(options.schema, options.input), options.rename);
     this.#uses = layout.usesSlot;
     this.#counters = new EnrichCounters(deps.metrics);
@@ -75,6 +94,7 @@ class LogEnricher implements Enricher, SessionOwner {
       exclude: options.exclude,
       parseJson: options.parseJson.enabled,
       parseJsonAnnotation: options.parseJson.annotation,
+      multiline,
       now: this.#now,
     });
     const m = deps.metrics?.jsonMessages;
@@ -88,7 +108,7 @@ class LogEnricher implements Enricher, SessionOwner {
 
   newSession(options: SessionOptions = {}): Session {
     const route = options.route ?? 'enrich';
-    return new Session(this, this.#mergerOptions, route, this.#counters.forRoute(route));
+    return new Session(this, this.#mergerOptions, this.#joinerOptions, route, this.#counters.forRoute(route));
   }
 
   enrichBatch(events: readonly unknown[], session: MergeSession): BatchResult {
@@ -108,6 +128,7 @@ class LogEnricher implements Enricher, SessionOwner {
 
     const merged = stats.fragmentsMerged - mergedBefore;
     this.#counters.publish(session.counters, events.length, tally, merged, stats.linesTruncated - truncatedBefore);
+    this.#publishJoins(session);
     this.#counters.observeDuration(started);
     return { records, errors, excluded: tally.excluded, merged };
   }
@@ -163,18 +184,43 @@ class LogEnricher implements Enricher, SessionOwner {
     return { file, identity: fs.identity, matched: meta.ctx.reason === undefined, reason: meta.ctx.reason, pod, pending: meta.ctx.pending ?? [] };
   }
 
-  /** Emits what a session's merger still holds (all of it, or the overdue lines). */
+  /** The multiline rule of a file's lines, as of the last call (the agent's file source asks per read). */
+  multilineRuleFor(file: string): MultilineRule | undefined {
+    return this.#files.metaFor(this.#files.fileState(file)).multiline;
+  }
+
+  /**
+   * Emits what a session's merger still holds (all of it, or the overdue lines), then what its
+   * joiner holds: the merged lines may have ended or continued a record.
+   */
   emitFlushed(session: Session, which: 'all' | 'expired'): BatchResult {
     this.#files.nextEpoch();
     const mergedBefore = session.merger.stats.fragmentsMerged;
     const lines = which === 'all' ? session.merger.flushAll() : session.merger.flushExpired();
     const records: EnrichedRecord[] = [];
     const tally = new Tally();
-    if (lines.length > 0 && this.#uses[SLOT_OBSERVED_NANOS]) this.#observedNanos = msToUnixNanos(this.#now());
-    for (const line of lines) this.#emitMerged(line, records, tally);
+    if ((lines.length > 0 || session.joinsPending > 0) && this.#uses[SLOT_OBSERVED_NANOS]) this.#observedNanos = msToUnixNanos(this.#now());
+    for (const line of lines) this.#emitMerged(line, session, records, tally);
+    if (session.joinsPending > 0) {
+      const joined = this.#joined;
+      if (which === 'all') session.joiner.flushAll(joined);
+      else session.joiner.flushExpired(joined);
+      this.#emitJoined(records, tally);
+    }
     const merged = session.merger.stats.fragmentsMerged - mergedBefore;
     this.#counters.publish(session.counters, 0, tally, merged, 0);
+    this.#publishJoins(session);
     return { records, errors: [], excluded: tally.excluded, merged };
+  }
+
+  #publishJoins(session: Session): void {
+    const m = this.#metrics;
+    if (m === undefined) return;
+    const d = session.joinStatsSincePublished();
+    if (d === undefined) return;
+    if (d.eventsJoined > 0) m.multilineEvents.inc(d.eventsJoined);
+    if (d.linesJoined > 0) m.multilineLinesJoined.inc(d.linesJoined);
+    if (d.splits > 0) m.multilineSplits.inc(d.splits);
   }
 
   #enrichEvent(value: unknown, index: number, session: Session, records: EnrichedRecord[], errors: EventError[], tally: Tally): void {
@@ -192,22 +238,65 @@ class LogEnricher implements Enricher, SessionOwner {
     const decoded = ev.decoded;
     if (decoded !== undefined && file !== undefined && session.merges(file, decoded)) {
       const line = session.merger.push(file, decoded, extra);
-      if (line !== undefined) this.#emitMerged(line, records, tally);
+      if (line !== undefined) this.#emitMerged(line, session, records, tally);
+      return;
+    }
+    if (file !== undefined && (meta.multiline !== undefined || session.joinsPending > 0)) {
+      const text = ev.messageText();
+      const json = text === undefined ? ev.messageJson() : undefined;
+      const line: SessionLine = { timestamp: ev.timestamp, stream: ev.stream, message: text ?? (JSON.parse(json!) as string), messageJson: json };
+      this.#join(file, meta.multiline, line, extra, session, records, tally);
       return;
     }
     records.push(this.#render(fs, meta, ev.timestamp, ev.stream, ev.messageJson(), extra, ev.messageText()));
     tally.emitted(meta);
   }
 
-  #emitMerged(line: MergedLine<string>, records: EnrichedRecord[], tally: Tally): void {
+  #emitMerged(line: MergedLine<string>, session: Session, records: EnrichedRecord[], tally: Tally): void {
     const fs = this.#files.fileState(line.key);
     const meta = this.#files.metaFor(fs);
     if (meta.excluded) {
       tally.excluded++;
       return;
     }
+    if (meta.multiline !== undefined || session.joinsPending > 0) {
+      this.#join(line.key, meta.multiline, line, line.context ?? '', session, records, tally);
+      return;
+    }
     records.push(this.#render(fs, meta, line.timestamp, line.stream, line.messageJson ?? JSON.stringify(line.message), line.context ?? '', line.messageJson === undefined ? line.message : undefined));
     tally.emitted(meta);
+  }
+
+  /** A line of an annotated pod (or of a file with a record pending) goes through the session's joiner. */
+  #join(file: string, rule: MultilineRule | undefined, line: SessionLine, passThrough: string, session: Session, records: EnrichedRecord[], tally: Tally): void {
+    const joined = this.#joined;
+    if (rule === undefined) {
+      // The annotation went away: what the file held goes out first, then the line as it is.
+      session.joiner.flushKey(file, joined);
+      joined.push({ key: file, first: line, lines: 1, message: line.message, context: passThrough, weight: 0, end: 'single' });
+    } else {
+      session.joiner.push(file, line, rule, passThrough, 0, joined);
+    }
+    this.#emitJoined(records, tally);
+  }
+
+  /** Renders the events the joiner let go (this.#joined) and empties the array. */
+  #emitJoined(records: EnrichedRecord[], tally: Tally): void {
+    const joined = this.#joined;
+    for (let i = 0; i < joined.length; i++) {
+      const e = joined[i]!;
+      const fs = this.#files.fileState(e.key);
+      const meta = this.#files.metaFor(fs);
+      if (meta.excluded) {
+        tally.excluded++;
+        continue;
+      }
+      const single = e.lines === 1;
+      const messageJson = (single ? e.first.messageJson : undefined) ?? JSON.stringify(e.message);
+      records.push(this.#render(fs, meta, e.first.timestamp, e.first.stream, messageJson, e.context, e.message));
+      tally.emitted(meta);
+    }
+    joined.length = 0;
   }
 
   /** `text`: the message itself when at hand (else it is read from messageJson when needed). */

@@ -11,6 +11,7 @@ import { bareContainerId, workloadOf } from './derive.ts';
 import { renderTemplate, type Layout, type MetaContext, type Template } from './layout.ts';
 import type { MetadataMaps } from './field-rules.ts';
 import { annotationAsksJson } from './json-message.ts';
+import type { MultilineAnnotations, MultilineRule } from '../multiline/index.ts';
 import type { ExcludeOptions } from './options.ts';
 import type { PendingMetadata, RecordOrigin, UnmatchedReason } from './types.ts';
 
@@ -93,12 +94,15 @@ export class MetaState implements RecordOrigin {
   readonly podName: string | undefined;
   readonly containerName: string | undefined;
   readonly pod: PodMeta | undefined;
+  /** Its lines are joined into multi-line messages by this rule (the pod's multiline annotation). */
+  readonly multiline: MultilineRule | undefined;
 
-  constructor(ctx: MetaContext, excluded: boolean, pending: number, parseJson: boolean) {
+  constructor(ctx: MetaContext, excluded: boolean, pending: number, parseJson: boolean, multiline: MultilineRule | undefined) {
     this.ctx = ctx;
     this.excluded = excluded;
     this.pending = pending;
     this.parseJson = parseJson;
+    this.multiline = multiline;
     this.pod = ctx.pod;
     this.namespace = ctx.pod?.namespace ?? ctx.identity?.namespace;
     this.podName = ctx.pod?.name ?? ctx.identity?.podName;
@@ -131,6 +135,8 @@ export interface FileMetadataOptions {
   /** Every file's messages are parsed as JSON; else those of pods annotated with `parseJsonAnnotation`. */
   parseJson: boolean;
   parseJsonAnnotation: string;
+  /** The multiline annotation, compiled once per value. */
+  multiline: MultilineAnnotations;
   /** Epoch ms: when a deleted pod was last asked for (its retention, RetentionHint). */
   now: () => number;
 }
@@ -149,6 +155,7 @@ export class FileMetadataCache {
   readonly #exclude: ExcludeOptions;
   readonly #parseJson: boolean;
   readonly #parseJsonAnnotation: string;
+  readonly #multiline: MultilineAnnotations;
   readonly #now: () => number;
   /** Deleted (retained) pods by uid: when events last asked for them, once per call at most. */
   readonly #asked = new Map<string, number>();
@@ -178,6 +185,7 @@ export class FileMetadataCache {
     this.#exclude = options.exclude;
     this.#parseJson = options.parseJson;
     this.#parseJsonAnnotation = options.parseJsonAnnotation;
+    this.#multiline = options.multiline;
     this.#now = options.now;
     // In opt-in mode a namespace can let its pods in: until namespaces are listed, that is pending.
     this.#showsNamespace = options.maps.shows('namespace') || options.exclude.mode === 'opt-in';
@@ -298,7 +306,8 @@ export class FileMetadataCache {
       clusterName: this.#clusterName,
     };
     const parseJson = this.#parseJson || (pod !== undefined && annotationAsksJson(pod.annotations[this.#parseJsonAnnotation], id?.containerName));
-    return new MetaState(ctx, this.#isExcluded(pod, namespace, id?.containerName, fs), pending, parseJson);
+    const multiline = pod === undefined ? undefined : this.#multiline.ruleFor(pod.annotations, id?.containerName);
+    return new MetaState(ctx, this.#isExcluded(pod, namespace, id?.containerName, fs), pending, parseJson, multiline);
   }
 
   /**

@@ -4,7 +4,7 @@ export { BufferOwnershipError, buffersPoisoned, ByteWriter, ByteWriterPool, DEBU
 export { createEnricher } from './enricher.ts';
 export type { EnricherDeps } from './enricher.ts';
 export { SCHEMA_NAMES } from './options.ts';
-export type { EnricherOptions, ExcludeOptions, IncludeGroups, InputFieldNames, SchemaName } from './options.ts';
+export type { EnricherOptions, ExcludeOptions, IncludeGroups, InputFieldNames, MultilineOptions, SchemaName } from './options.ts';
 export { fieldRuleProblem } from './field-rules.ts';
 export type { FieldRule, MetaKind, MetaSource } from './field-rules.ts';
 export type { ParseJsonOptions } from './json-message.ts';

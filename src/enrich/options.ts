@@ -69,4 +69,15 @@ export interface EnricherOptions {
   maxMergedLineBytes: number;
   /** A partial line whose final fragment never comes is emitted after this long. */
   partialFlushTimeoutMs: number;
+  /** Multi-line messages of annotated pods (src/multiline/). */
+  multiline: MultilineOptions;
+}
+
+export interface MultilineOptions {
+  /** Pod annotation naming the rule; `<annotation>-<container>` for one container. */
+  annotation: string;
+  /** Cap on one joined event's message, in UTF-8 bytes. */
+  maxBytes: number;
+  /** A record with no new line after this long is emitted. */
+  flushTimeoutMs: number;
 }

@@ -6,6 +6,7 @@ import type { Stream } from '../formats/types.ts';
 import type { ByteWriter } from './byte-writer.ts';
 import type { PodLogIdentity } from '../paths/types.ts';
 import type { PodMeta, RetentionHint, StoreEntry } from '../store/types.ts';
+import type { MultilineRule } from '../multiline/rules.ts';
 
 /** Why an event came back without pod metadata. Values are metric labels too. */
 export type UnmatchedReason = 'path_not_recognised' | 'pod_not_found' | 'container_not_found' | 'missing_file';
@@ -73,6 +74,8 @@ export interface MergeSession {
   nextFlushAt(): number | undefined;
   /** Bytes held in pending fragments. */
   readonly pendingBytes: number;
+  /** The longest a pending line or multi-line record waits for flushExpired (the larger timeout). */
+  readonly maxFlushDelayMs: number;
 }
 
 export interface SessionOptions {
@@ -110,6 +113,11 @@ export interface Enricher {
   resolve(file: string): PathResolution;
   /** Whether lines of `file` would be left out now (pod, container or namespace excluded, or not opted in). */
   excludes(file: string): boolean;
+  /**
+   * The multiline rule for a file's lines (its pod's multiline annotation), as of the last
+   * enriching call, or undefined: the agent's file source joins such lines before they are enriched.
+   */
+  multilineRuleFor(file: string): MultilineRule | undefined;
   /**
    * Deleted pods that events still ask for: registered on the store (RetainingStore.addRetentionHint),
    * it keeps such a pod until kubernetes.deletionDelay passes without a request for it.

@@ -91,6 +91,10 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     eventsIn: new Counter({ name: `${PREFIX}events_in_total`, help: 'Raw events received, by entry point.', labelNames: ['route'] as const, registers }),
     eventsOut: new Counter({ name: `${PREFIX}events_out_total`, help: 'Enriched events emitted, by entry point.', labelNames: ['route'] as const, registers }),
     eventsMerged: new Counter({ name: `${PREFIX}events_merged_total`, help: 'Partial-line fragments merged into a following event.', registers }),
+    multilineEvents: new Counter({ name: `${PREFIX}multiline_events_total`, help: 'Events joined from two lines or more of a multi-line message (a stack trace; the multiline annotation).', registers }),
+    multilineLinesJoined: new Counter({ name: `${PREFIX}multiline_lines_joined_total`, help: 'Lines folded into the line before them by the multiline annotation.', registers }),
+    multilineSplits: new Counter({ name: `${PREFIX}multiline_splits_total`, help: 'Multi-line records emitted in parts because they reached enrichment.multiline.maxBytes.', registers }),
+    multilineInvalidAnnotations: new Counter({ name: `${PREFIX}multiline_invalid_annotations_total`, help: 'Times pod metadata carried a multiline annotation that could not be used (ignored; the first time each value is logged).', registers }),
     eventsUnmatched: new Counter({ name: `${PREFIX}events_unmatched_total`, help: 'Events returned without pod metadata, by reason.', labelNames: ['reason'] as const, registers }),
     eventsPendingMetadata: new Counter({
       name: `${PREFIX}events_pending_metadata_total`,

@@ -44,11 +44,16 @@ export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { 
     // but not forever (an API server that is down must not stop logs from flowing, nor shutdown).
     const synced = await waitAtMost(service.reflectors.ready(), SYNC_WAIT_MS);
     if (!synced) runtime.logger.warn({ waitedMs: SYNC_WAIT_MS }, 'store not synced yet; reading logs anyway (early lines may be unmatched)');
+    const enricher = service.enricher;
+    const m = config.enrichment.multiline;
     source = await startFileSource(toFileSourceOptions(config), {
       enrich: stage,
       sink,
       metrics: service.metrics,
       logger: runtime.logger.child({ component: 'source' }),
+      // The enricher knows each file's pod: the source joins multi-line messages before they are
+      // enriched, so that a line held in a record is never checkpointed before the record is out.
+      multiline: { ruleFor: (path) => enricher.multilineRuleFor(path), maxBytes: m.maxBytes, flushTimeoutMs: m.flushTimeout },
     });
   } catch (e) {
     stage.close();

@@ -22,6 +22,7 @@ export function toEnricherOptions(c: Config): EnricherOptions {
     input: { ...e.input },
     maxMergedLineBytes: e.maxMergedLineBytes,
     partialFlushTimeoutMs: e.partialFlushTimeout,
+    multiline: { annotation: e.multiline.annotation, maxBytes: e.multiline.maxBytes, flushTimeoutMs: e.multiline.flushTimeout },
   };
 }
 

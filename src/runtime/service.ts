@@ -138,8 +138,9 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     logger: logger.child({ component: 'reflector' }),
   });
   const enricherOptions = toEnricherOptions(config);
-  const enricher = createEnricher(enricherOptions, { store: store.reader(), metrics });
-  const otlpEnricher = createEnricher(otlpEnricherOptions(enricherOptions), { store: store.reader(), metrics });
+  const enricherLogger = logger.child({ component: 'enricher' });
+  const enricher = createEnricher(enricherOptions, { store: store.reader(), metrics, logger: enricherLogger });
+  const otlpEnricher = createEnricher(otlpEnricherOptions(enricherOptions), { store: store.reader(), metrics, logger: enricherLogger });
   // A deleted pod that events still ask for is kept (kubernetes.maxRetention).
   store.addRetentionHint(enricher.retentionHint);
   store.addRetentionHint(otlpEnricher.retentionHint);

@@ -323,7 +323,7 @@ export class IngestConnection {
     const flushed = this.#session.flushExpired();
     const sending = this.#emit(flushed, undefined, undefined);
     // Nothing was due yet by the enricher's clock: wait a full period rather than spin.
-    if (flushed.records.length === 0 && this.#session.nextFlushAt() === this.#flushArmedFor) this.#scheduleFlush(this.#limits.partialFlushTimeoutMs);
+    if (flushed.records.length === 0 && this.#session.nextFlushAt() === this.#flushArmedFor) this.#scheduleFlush(this.#flushCheckMs());
     return sending;
   }
 
@@ -351,10 +351,15 @@ export class IngestConnection {
     }
     if (this.#flushTimer !== undefined && this.#flushTimerAt === at) return;
     this.#clearFlushTimer();
-    const delay = delayMs ?? Math.min(Math.max(0, at - Date.now()), this.#limits.partialFlushTimeoutMs);
+    const delay = delayMs ?? Math.min(Math.max(0, at - Date.now()), this.#flushCheckMs());
     this.#flushTimerAt = at;
     this.#flushTimer = setTimeout(this.#onFlushTimer, delay);
     this.#flushTimer.unref();
+  }
+
+  /** Longest wait between checks: the partial-line or the multiline flush timeout, whichever is longer. */
+  #flushCheckMs(): number {
+    return Math.max(this.#limits.partialFlushTimeoutMs, this.#session.maxFlushDelayMs);
   }
 
   #clearFlushTimer(): void {

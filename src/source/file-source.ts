@@ -13,7 +13,7 @@ import { newCursor, type CheckpointMark, type Cursor } from './cursor.ts';
 import { DeliveryPipeline, type BatchEnricher, type DeliveryStats } from './delivery.ts';
 import { PodLogDiscovery } from './discovery.ts';
 import { fingerprintOf, inodeKey, matchesFingerprint, type Fingerprint } from './fingerprint.ts';
-import { FileFollower, lineStartBefore, type FollowContext } from './follower.ts';
+import { FileFollower, lineStartBefore, type FollowContext, type MultilineSource } from './follower.ts';
 import type { SourceLogger } from './logger.ts';
 import { resolveOptions, type FileSourceOptions, type ResolvedOptions } from './options.ts';
 import { ReadLoop } from './read-loop.ts';
@@ -25,6 +25,8 @@ export interface FileSourceDeps {
   metrics: Metrics;
   logger: SourceLogger;
   now?: () => number;
+  /** Multi-line messages of annotated pods (the agent, where the enricher knows the pods). */
+  multiline?: MultilineSource;
 }
 
 export interface FileSourceStats extends DeliveryStats {
@@ -75,6 +77,7 @@ class FileSourceRunner implements FileSource, FollowContext {
   readonly now: () => number;
   readonly retentionHint: RetentionHint = { podNeededAt: (uid) => this.podNeededAt(uid) };
   private readonly skipsFile: (path: string) => boolean;
+  readonly multiline: MultilineSource | undefined;
   private readonly checkpointStore: CheckpointStore;
   private readonly discovery: PodLogDiscovery;
   private readonly loop: ReadLoop;
@@ -107,6 +110,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.skipsFile = deps.enrich.skips?.bind(deps.enrich) ?? (() => false);
+    this.multiline = deps.multiline;
     this.readBuffer = Buffer.allocUnsafe(options.readChunkBytes + options.maxLineBytes);
     this.checkpointStore = new CheckpointStore(options.dataDir);
     this.pipeline = new DeliveryPipeline<Cursor, CheckpointMark>(options, {

@@ -1,8 +1,10 @@
 /**
  * Follows one live log path (<container>/<n>.log) across its rotations: reads appended data in
  * large chunks, splits lines without copying, decodes them (CRI or Docker), merges partial lines
- * per stream, applies maxLineBytes, and hands lines and safe restart positions to the delivery
- * pipeline.
+ * per stream, applies maxLineBytes, joins the lines of multi-line messages when the file's pod
+ * asks for it (src/multiline/), and hands lines and safe restart positions to the delivery
+ * pipeline. A partial line or a record still pending is never behind the restart position: a
+ * restart reads it again, whole.
  *
  * A follower does nothing by itself: the read loop (read-loop.ts) calls `drain()` when the file
  * changed (a watch event), on every round while it is busy, or on a slow safety poll. A drain
@@ -21,6 +23,7 @@ import { closeSync, fstatSync, readSync, statSync } from 'node:fs';
 import type { DecodedMessage } from '../enrich/index.ts';
 import { PartialMerger, decodeLine, type MergedLine, type Stream } from '../formats/index.ts';
 import type { Metrics } from '../metrics/index.ts';
+import { MultilineJoiner, type JoinedEvent, type MultilineRule } from '../multiline/index.ts';
 import type { CheckpointMark, Cursor } from './cursor.ts';
 import type { DeliveryPipeline } from './delivery.ts';
 import { HEAD_BYTES, fingerprintOf } from './fingerprint.ts';
@@ -28,6 +31,7 @@ import type { SourceLogger } from './logger.ts';
 import type { ResolvedOptions } from './options.ts';
 
 const NEWLINE = 0x0a;
+const NO_STARTS: readonly (LineStart | undefined)[] = [];
 
 export interface FollowContext {
   readonly options: ResolvedOptions;
@@ -43,7 +47,25 @@ export interface FollowContext {
   openSuccessors(path: string, current: Cursor): Cursor[];
   /** A cursor was read to its end and closed. */
   cursorClosed(cursor: Cursor): void;
+  /** Multi-line messages (the agent: the enricher knows each file's pod); undefined: never joined. */
+  readonly multiline: MultilineSource | undefined;
 }
+
+/** Which files' lines are joined into multi-line messages, and the joiner's bounds (enrichment.multiline). */
+export interface MultilineSource {
+  /** The rule of a path's lines, or undefined; asked once per chunk read, so it must be cheap. */
+  ruleFor(path: string): MultilineRule | undefined;
+  maxBytes: number;
+  flushTimeoutMs: number;
+}
+
+/** Where a line was read: the restart position of a record held by the joiner. */
+interface LineStart {
+  generation: number;
+  offset: number;
+}
+
+type Joined = JoinedEvent<DecodedMessage, LineStart>;
 
 /** Where the first fragment of a line still being merged was read: a restart must re-read from there. */
 interface PendingStart {
@@ -77,6 +99,11 @@ export class FileFollower {
   private merger: PartialMerger | undefined;
   private startOut: PendingStart | undefined;
   private startErr: PendingStart | undefined;
+  /** The multiline rule of this file's pod as last asked (once per chunk); undefined: lines go straight on. */
+  private rule: MultilineRule | undefined;
+  /** Records of multi-line messages, per stream; made for the first line under a rule. */
+  private joiner: MultilineJoiner<DecodedMessage, LineStart> | undefined;
+  private readonly joined: Joined[] = [];
   private goneSince: number | undefined;
   /** Look at the file's metadata at the end of the next drain (rename event, safety poll). */
   private checkRequested = true;
@@ -120,8 +147,12 @@ export class FileFollower {
     }
   }
 
-  /** Partial lines wait for their final fragment. */
+  /** Partial lines wait for their final fragment, or records of multi-line messages for their next line. */
   get hasPending(): boolean {
+    return this.mergerPending || (this.joiner !== undefined && this.joiner.pendingCount > 0);
+  }
+
+  private get mergerPending(): boolean {
     return this.merger !== undefined && this.merger.pendingCount > 0;
   }
 
@@ -212,16 +243,24 @@ export class FileFollower {
     }
   }
 
-  /** Emits partial lines whose last fragment is overdue (partialFlushTimeout). */
+  /** Emits partial lines whose last fragment is overdue (partialFlushTimeout), then overdue multi-line records. */
   flushStale(now: number): void {
     if (!this.hasPending) return;
-    const lines = this.merger!.flushExpired(now);
-    for (const line of lines) this.emitMerged(line, this.takeStart(line.stream));
-    if (this.merger!.pendingCount === 0) {
-      this.startOut = undefined;
-      this.startErr = undefined;
+    let emitted = false;
+    if (this.mergerPending) {
+      const lines = this.merger!.flushExpired(now);
+      for (const line of lines) this.emitFlushed(line);
+      if (this.merger!.pendingCount === 0) {
+        this.startOut = undefined;
+        this.startErr = undefined;
+      }
+      emitted = lines.length > 0;
     }
-    if (lines.length > 0) this.noteProgress();
+    if (this.joiner !== undefined && this.joiner.pendingCount > 0) {
+      this.joiner.flushExpired(this.joined, now);
+      emitted = this.emitJoined() || emitted;
+    }
+    if (emitted) this.noteProgress();
   }
 
   /**
@@ -322,6 +361,7 @@ export class FileFollower {
   private handleChunk(chunk: Buffer, base: number, c: Cursor): void {
     const { maxLineBytes, maxLineAction } = this.ctx.options;
     const { metrics } = this.ctx;
+    if (this.ctx.multiline !== undefined) this.refreshRule(this.ctx.multiline);
     let start = 0;
     let newline = chunk.indexOf(NEWLINE, 0);
     while (newline !== -1) {
@@ -380,11 +420,13 @@ export class FileFollower {
       // Not CRI nor Docker: passed on as it is rather than lost; the time is when it was read.
       this.decodeErrors++;
       const raw: DecodedMessage = { timestamp: new Date(this.ctx.now()).toISOString(), stream: 'stdout', message: text };
-      this.ctx.pipeline.push(this.path, raw, rawBytes);
+      if (this.rule === undefined) this.ctx.pipeline.push(this.path, raw, rawBytes);
+      else this.join(raw, rawBytes, this.cursors[0]!.generation, offset);
       return;
     }
-    if (!decoded.partial && !this.hasPending) {
-      this.ctx.pipeline.push(this.path, decoded, rawBytes);
+    if (!decoded.partial && !this.mergerPending) {
+      if (this.rule === undefined) this.ctx.pipeline.push(this.path, decoded, rawBytes);
+      else this.join(decoded, rawBytes, this.cursors[0]!.generation, offset);
       return;
     }
     let first = decoded.stream === 'stdout' ? this.startOut : this.startErr;
@@ -402,17 +444,26 @@ export class FileFollower {
     const line = this.merger.push(this.path, decoded);
     // The line's last fragment: a restart no longer needs to go back for it (even if it was cut earlier).
     if (!decoded.partial) this.takeStart(decoded.stream);
-    if (line !== undefined) this.emitMerged(line, first?.rawBytes ?? rawBytes);
+    if (line === undefined) return;
+    if (first !== undefined) this.emitMerged(line, first.rawBytes, first.generation, first.offset);
+    else this.emitMerged(line, rawBytes, this.cursors[0]!.generation, offset);
   }
 
-  private takeStart(stream: Stream): number {
+  private takeStart(stream: Stream): PendingStart | undefined {
     const start = stream === 'stdout' ? this.startOut : this.startErr;
     if (stream === 'stdout') this.startOut = undefined;
     else this.startErr = undefined;
-    return start?.rawBytes ?? 0;
+    return start;
   }
 
-  private emitMerged(line: MergedLine, rawBytes: number): void {
+  /** A merged line let go by a flush: where its first fragment was read (or, if unknown, where reading is). */
+  private emitFlushed(line: MergedLine): void {
+    const start = this.takeStart(line.stream);
+    const c = this.cursors[0];
+    this.emitMerged(line, start?.rawBytes ?? 0, start?.generation ?? c?.generation ?? 0, start?.offset ?? c?.consumed ?? 0);
+  }
+
+  private emitMerged(line: MergedLine, rawBytes: number, generation: number, offset: number): void {
     const { metrics, options, pipeline } = this.ctx;
     if (line.fragments > 1) metrics.eventsMerged.inc(line.fragments - 1);
     if (line.truncated) {
@@ -422,13 +473,58 @@ export class FileFollower {
       }
       metrics.linesTruncated.inc({ reason: 'max_merged_line_bytes' });
     }
-    pipeline.push(this.path, line, rawBytes);
+    if (this.rule === undefined) pipeline.push(this.path, line, rawBytes);
+    else this.join(line, rawBytes, generation, offset);
+  }
+
+  /**
+   * The file's rule as its pod says now. A change lets the records held under the old rule go
+   * first, so that no line overtakes them.
+   */
+  private refreshRule(source: MultilineSource): void {
+    const rule = source.ruleFor(this.path);
+    if (rule === this.rule) return;
+    if (this.joiner !== undefined && this.joiner.pendingCount > 0) {
+      this.joiner.flushAll(this.joined);
+      this.emitJoined();
+    }
+    this.rule = rule;
+  }
+
+  /** A whole (or merged) line of a file under a multiline rule: held by the joiner until its record ends. */
+  private join(line: DecodedMessage, rawBytes: number, generation: number, offset: number): void {
+    const source = this.ctx.multiline!;
+    this.joiner ??= new MultilineJoiner<DecodedMessage, LineStart>({ maxBytes: source.maxBytes, flushTimeoutMs: source.flushTimeoutMs, now: this.ctx.now });
+    this.joiner.push(this.path, line, this.rule!, { generation, offset }, rawBytes, this.joined);
+    this.emitJoined();
+  }
+
+  /** Hands what the joiner let go (this.joined) to the pipeline; whether there was any. */
+  private emitJoined(): boolean {
+    const joined = this.joined;
+    if (joined.length === 0) return false;
+    const { metrics, pipeline } = this.ctx;
+    for (const e of joined) {
+      if (e.lines > 1) {
+        metrics.multilineEvents.inc();
+        metrics.multilineLinesJoined.inc(e.lines - 1);
+      }
+      if (e.end === 'max_bytes') metrics.multilineSplits.inc();
+      const message: DecodedMessage = e.lines === 1 ? e.first : { timestamp: e.first.timestamp, stream: e.first.stream, message: e.message };
+      pipeline.push(this.path, message, e.weight);
+    }
+    joined.length = 0;
+    return true;
   }
 
   private flushAllPending(): void {
-    if (this.merger !== undefined) for (const line of this.merger.flushAll()) this.emitMerged(line, this.takeStart(line.stream));
+    if (this.merger !== undefined) for (const line of this.merger.flushAll()) this.emitFlushed(line);
     this.startOut = undefined;
     this.startErr = undefined;
+    if (this.joiner !== undefined && this.joiner.pendingCount > 0) {
+      this.joiner.flushAll(this.joined);
+      this.emitJoined();
+    }
   }
 
   /** Copy-truncate: the file was emptied under us; what is pending is all there will be of it. */
@@ -464,10 +560,12 @@ export class FileFollower {
     this.ctx.cursorClosed(c);
   }
 
-  /** Where a restart of cursor `c` must begin so that no line, and no part of a pending merged line, is lost. */
+  /** Where a restart of cursor `c` must begin so that no line, and no part of a pending merged line or record, is lost. */
   private safeOffset(c: Cursor): number {
     let safe = c.consumed;
-    for (const p of [this.startOut, this.startErr]) {
+    const joiner = this.joiner;
+    const held = joiner === undefined || joiner.pendingCount === 0 ? NO_STARTS : [joiner.pendingContext(this.path, 'stdout'), joiner.pendingContext(this.path, 'stderr')];
+    for (const p of [this.startOut, this.startErr, ...held]) {
       if (p === undefined) continue;
       if (p.generation === c.generation) safe = Math.min(safe, p.offset);
       // A line that began in an older file continues here: this file must be re-read from its start.

@@ -4,7 +4,7 @@
  * from here instead of restating them.
  */
 import { defaultConfig, parseConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
-import type { EnricherOptions, ExcludeOptions, FieldRule, IncludeGroups, InputFieldNames, ParseJsonOptions, SchemaName } from '../../src/enrich/index.ts';
+import type { EnricherOptions, ExcludeOptions, FieldRule, IncludeGroups, InputFieldNames, MultilineOptions, ParseJsonOptions, SchemaName } from '../../src/enrich/index.ts';
 import type { PartialMergerOptions } from '../../src/formats/index.ts';
 import { toBackoff, toEnricherOptions, toServerOptions } from '../../src/runtime/options.ts';
 import type { ServerOptions } from '../../src/server/index.ts';
@@ -47,6 +47,7 @@ export interface EnricherOptionsOverrides {
   input?: Partial<InputFieldNames>;
   maxMergedLineBytes?: number;
   partialFlushTimeoutMs?: number;
+  multiline?: Partial<MultilineOptions>;
 }
 
 /** The enricher's options as `serve` builds them from the `enrichment` defaults, some keys overridden. */
@@ -64,6 +65,7 @@ export function defaultEnricherOptions(overrides: EnricherOptionsOverrides = {})
     input: { ...d.input, ...overrides.input },
     maxMergedLineBytes: overrides.maxMergedLineBytes ?? d.maxMergedLineBytes,
     partialFlushTimeoutMs: overrides.partialFlushTimeoutMs ?? d.partialFlushTimeoutMs,
+    multiline: { ...d.multiline, ...overrides.multiline },
   };
 }
 

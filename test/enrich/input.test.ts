@@ -196,5 +196,5 @@ t.test('a session from another enricher is refused', async (t) => {
   const a = harness(c);
   const b = harness(c);
   t.throws(() => a.enricher.enrichBatch([], b.session), /session must come from this enricher/);
-  t.throws(() => a.enricher.enrichBatch([], { flush: () => ({ records: [], errors: [], excluded: 0, merged: 0 }), flushExpired: () => ({ records: [], errors: [], excluded: 0, merged: 0 }), nextFlushAt: () => undefined, pendingBytes: 0 }), TypeError);
+  t.throws(() => a.enricher.enrichBatch([], { flush: () => ({ records: [], errors: [], excluded: 0, merged: 0 }), flushExpired: () => ({ records: [], errors: [], excluded: 0, merged: 0 }), nextFlushAt: () => undefined, pendingBytes: 0, maxFlushDelayMs: 0 }), TypeError);
 });

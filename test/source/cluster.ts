@@ -12,6 +12,7 @@ export interface PodSpec {
   uid: string;
   containers: string[];
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 interface Tap {
@@ -26,7 +27,7 @@ export async function simulatedCluster(t: Tap, pods: readonly PodSpec[]): Promis
   sim.create('nodes', nodeFor({ name: 'node-a' }));
   for (const ns of new Set(pods.map((p) => p.namespace))) sim.create('namespaces', namespaceFor({ name: ns, labels: { team: ns } }));
   for (const p of pods) {
-    sim.create('pods', podFor({ name: p.name, namespace: p.namespace, uid: p.uid, containers: p.containers, labels: { app: p.name, ...p.labels } }));
+    sim.create('pods', podFor({ name: p.name, namespace: p.namespace, uid: p.uid, containers: p.containers, labels: { app: p.name, ...p.labels }, annotations: p.annotations }));
   }
   return { sim, kubeConfig: kubeConfigFor(t.testdirName, sim) };
 }

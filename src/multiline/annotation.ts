@@ -1,0 +1,52 @@
+/**
+ * The `logs.kube-log-enricher.io/multiline` pod annotation (its name is
+ * enrichment.multiline.annotation): `<annotation>-<container>` for one container, else
+ * `<annotation>` for every container of the pod. Read when a pod's metadata is built, not per
+ * line; each distinct value is compiled once, and a value that cannot be used is reported once
+ * (the caller logs it) and ignored.
+ */
+import { isRuleError, parseMultilineRule, type MultilineRule } from './rules.ts';
+
+/** Distinct annotation values remembered; past it the cache starts over. */
+const MAX_VALUES = 256;
+
+export interface InvalidMultilineAnnotation {
+  annotation: string;
+  value: string;
+  error: string;
+}
+
+export class MultilineAnnotations {
+  readonly annotation: string;
+  readonly #compiled = new Map<string, MultilineRule | string>();
+  /** Called once per distinct unusable value. */
+  readonly #onInvalid: (invalid: InvalidMultilineAnnotation) => void;
+  /** Called each time a pod's metadata carries an unusable value (a counter). */
+  readonly #onIgnored: () => void;
+
+  constructor(annotation: string, onInvalid: (invalid: InvalidMultilineAnnotation) => void, onIgnored: () => void = () => undefined) {
+    this.annotation = annotation;
+    this.#onInvalid = onInvalid;
+    this.#onIgnored = onIgnored;
+  }
+
+  /** The rule of `container` of a pod with these annotations, or undefined (none, or unusable). */
+  ruleFor(annotations: Readonly<Record<string, string>>, container: string | undefined): MultilineRule | undefined {
+    const key = container === undefined || annotations[`${this.annotation}-${container}`] === undefined ? this.annotation : `${this.annotation}-${container}`;
+    const value = annotations[key];
+    if (value === undefined) return undefined;
+    let rule = this.#compiled.get(value);
+    if (rule === undefined) {
+      const parsed = parseMultilineRule(value);
+      if (this.#compiled.size >= MAX_VALUES) this.#compiled.clear();
+      rule = isRuleError(parsed) ? parsed.error : parsed;
+      this.#compiled.set(value, rule);
+      if (typeof rule === 'string') this.#onInvalid({ annotation: key, value, error: rule });
+    }
+    if (typeof rule === 'string') {
+      this.#onIgnored();
+      return undefined;
+    }
+    return rule;
+  }
+}
