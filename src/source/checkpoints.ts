@@ -151,23 +151,23 @@ export type CheckpointLoad =
 
 export class CheckpointStore {
   readonly path: string;
-  private readonly dataDir: string;
+  readonly #dataDir: string;
   /** Sequence number of the last journal record appended (or loaded). */
-  private seq = 0;
+  #seq = 0;
   /** Generation of the journal file appended to. */
-  private generation = 0;
-  private journalFd: number | undefined;
+  #generation = 0;
+  #journalFd: number | undefined;
   /** Journal records appended since the last snapshot. */
-  private unsaved = 0;
+  #unsaved = 0;
 
   constructor(dataDir: string) {
-    this.dataDir = dataDir;
+    this.#dataDir = dataDir;
     this.path = join(dataDir, CHECKPOINT_FILE);
   }
 
   /** Records appended since the last snapshot: whether a new snapshot is worth writing. */
   get pendingRecords(): number {
-    return this.unsaved;
+    return this.#unsaved;
   }
 
   async load(now: number = Date.now()): Promise<CheckpointLoad> {
@@ -177,8 +177,8 @@ export class CheckpointStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CheckpointError(`cannot read checkpoint file ${this.path}: ${(err as Error).message}`);
     }
-    const journals = this.journalFiles();
-    this.generation = journals.length > 0 ? journals[journals.length - 1]!.generation : 0;
+    const journals = this.#journalFiles();
+    this.#generation = journals.length > 0 ? journals[journals.length - 1]!.generation : 0;
     let snapshot: CheckpointSnapshot = { entries: [], seq: 0 };
     if (text !== undefined) {
       const parsed = parseCheckpoints(text);
@@ -208,7 +208,7 @@ export class CheckpointStore {
         break;
       }
     }
-    this.seq = lastSeq;
+    this.#seq = lastSeq;
     if (text === undefined && journals.length === 0) return { status: 'missing', entries: [] };
     return { status: 'loaded', entries: [...byKey.values()], journalError };
   }
@@ -220,13 +220,13 @@ export class CheckpointStore {
    */
   append(set: readonly string[], del: readonly string[]): void {
     if (set.length === 0 && del.length === 0) return;
-    if (this.journalFd === undefined) this.openJournal();
-    const line = serialiseJournalRecord(this.seq + 1, set, del);
+    if (this.#journalFd === undefined) this.#openJournal();
+    const line = serialiseJournalRecord(this.#seq + 1, set, del);
     const bytes = Buffer.from(line);
     let written = 0;
-    while (written < bytes.length) written += writeSync(this.journalFd!, bytes, written, bytes.length - written);
-    this.seq++;
-    this.unsaved++;
+    while (written < bytes.length) written += writeSync(this.#journalFd!, bytes, written, bytes.length - written);
+    this.#seq++;
+    this.#unsaved++;
   }
 
   /**
@@ -236,14 +236,14 @@ export class CheckpointStore {
    */
   async save(entries: readonly CheckpointEntry[], writtenAt: string): Promise<void> {
     // Synchronously, before anything else can append: `entries` covers the journal up to `seq`.
-    const seq = this.seq;
-    const unsaved = this.unsaved;
-    const previousGeneration = this.generation;
-    this.closeJournal();
-    this.generation++;
-    this.unsaved = 0;
+    const seq = this.#seq;
+    const unsaved = this.#unsaved;
+    const previousGeneration = this.#generation;
+    this.#closeJournal();
+    this.#generation++;
+    this.#unsaved = 0;
     try {
-      await mkdir(this.dataDir, { recursive: true });
+      await mkdir(this.#dataDir, { recursive: true });
       const tmp = `${this.path}.tmp`;
       const handle = await open(tmp, 'w');
       try {
@@ -254,7 +254,7 @@ export class CheckpointStore {
       }
       await rename(tmp, this.path);
       // The rename itself is durable only once the directory entry is on disk.
-      const dir = await open(this.dataDir, 'r');
+      const dir = await open(this.#dataDir, 'r');
       try {
         await dir.sync();
       } finally {
@@ -262,38 +262,38 @@ export class CheckpointStore {
       }
     } catch (err) {
       // Still unsaved: the journal records stay (their files are not deleted) and count.
-      this.unsaved += unsaved;
+      this.#unsaved += unsaved;
       throw err;
     }
-    for (const j of this.journalFiles()) if (j.generation <= previousGeneration) rmSync(j.path, { force: true });
+    for (const j of this.#journalFiles()) if (j.generation <= previousGeneration) rmSync(j.path, { force: true });
   }
 
   close(): void {
-    this.closeJournal();
+    this.#closeJournal();
   }
 
-  private openJournal(): void {
-    const path = join(this.dataDir, `${JOURNAL_PREFIX}${this.generation}`);
+  #openJournal(): void {
+    const path = join(this.#dataDir, `${JOURNAL_PREFIX}${this.#generation}`);
     try {
-      this.journalFd = openSync(path, 'a');
+      this.#journalFd = openSync(path, 'a');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // dataDir does not exist yet (first run): the snapshot path creates it too.
-      mkdirSync(this.dataDir, { recursive: true });
-      this.journalFd = openSync(path, 'a');
+      mkdirSync(this.#dataDir, { recursive: true });
+      this.#journalFd = openSync(path, 'a');
     }
   }
 
-  private closeJournal(): void {
-    if (this.journalFd === undefined) return;
-    closeSync(this.journalFd);
-    this.journalFd = undefined;
+  #closeJournal(): void {
+    if (this.#journalFd === undefined) return;
+    closeSync(this.#journalFd);
+    this.#journalFd = undefined;
   }
 
-  private journalFiles(): { path: string; generation: number }[] {
+  #journalFiles(): { path: string; generation: number }[] {
     let names: string[];
     try {
-      names = readdirSync(this.dataDir);
+      names = readdirSync(this.#dataDir);
     } catch {
       return [];
     }
@@ -301,7 +301,7 @@ export class CheckpointStore {
     for (const name of names) {
       if (!name.startsWith(JOURNAL_PREFIX)) continue;
       const generation = Number(name.slice(JOURNAL_PREFIX.length));
-      if (Number.isSafeInteger(generation) && generation >= 0) out.push({ path: join(this.dataDir, name), generation });
+      if (Number.isSafeInteger(generation) && generation >= 0) out.push({ path: join(this.#dataDir, name), generation });
     }
     return out.sort((a, b) => a.generation - b.generation);
   }

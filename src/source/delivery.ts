@@ -66,79 +66,79 @@ export interface DeliveryStats {
 }
 
 export class DeliveryPipeline<K, M> {
-  private readonly options: DeliveryOptions;
-  private readonly enrich: BatchEnricher;
-  private readonly sink: Sink;
-  private readonly metrics: Metrics;
-  private readonly logger: SourceLogger;
-  private readonly onDelivered: (progress: ReadonlyMap<K, M>) => void;
-  private current: Batch<K, M> = newBatch();
+  readonly #options: DeliveryOptions;
+  readonly #enrich: BatchEnricher;
+  readonly #sink: Sink;
+  readonly #metrics: Metrics;
+  readonly #logger: SourceLogger;
+  readonly #onDelivered: (progress: ReadonlyMap<K, M>) => void;
+  #current: Batch<K, M> = newBatch();
   /** Batches sealed so far: the one being gathered is number `sealed`. */
-  private sealed = 0;
+  #sealed = 0;
   /** Batches handed to the enrich stage so far (their lines' metadata was looked up). */
-  private enriched = 0;
-  private readonly queue: Batch<K, M>[] = [];
-  private batchTimer: NodeJS.Timeout | undefined;
-  private delivering = false;
-  private buffered = 0;
-  private roomWaiters: (() => void)[] = [];
-  private idleWaiters: (() => void)[] = [];
-  private readersStopped = false;
-  private readonly abort = new AbortController();
-  private readonly counters: DeliveryStats = { batchesDelivered: 0, eventsDelivered: 0, linesWritten: 0, bufferedBytes: 0, failedAttempts: 0 };
+  #enriched = 0;
+  readonly #queue: Batch<K, M>[] = [];
+  #batchTimer: NodeJS.Timeout | undefined;
+  #delivering = false;
+  #buffered = 0;
+  #roomWaiters: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+  #readersStopped = false;
+  readonly #abort = new AbortController();
+  readonly #counters: DeliveryStats = { batchesDelivered: 0, eventsDelivered: 0, linesWritten: 0, bufferedBytes: 0, failedAttempts: 0 };
 
   constructor(
     options: DeliveryOptions,
     deps: { enrich: BatchEnricher; sink: Sink; metrics: Metrics; logger: SourceLogger; onDelivered: (progress: ReadonlyMap<K, M>) => void },
   ) {
-    this.options = options;
-    this.enrich = deps.enrich;
-    this.sink = deps.sink;
-    this.metrics = deps.metrics;
-    this.logger = deps.logger;
-    this.onDelivered = deps.onDelivered;
+    this.#options = options;
+    this.#enrich = deps.enrich;
+    this.#sink = deps.sink;
+    this.#metrics = deps.metrics;
+    this.#logger = deps.logger;
+    this.#onDelivered = deps.onDelivered;
   }
 
   /** Hot path: one decoded line. `bytes` is its size as read (what backpressure counts). */
   push(file: string, message: DecodedMessage, bytes: number): void {
-    const b = this.current;
+    const b = this.#current;
     b.files.push(file);
     b.messages.push(message);
     b.bytes += bytes;
-    this.buffered += bytes;
-    if (b.files.length >= this.options.batchMaxEvents) this.seal();
-    else if (this.batchTimer === undefined) this.startTimer();
+    this.#buffered += bytes;
+    if (b.files.length >= this.#options.batchMaxEvents) this.#seal();
+    else if (this.#batchTimer === undefined) this.#startTimer();
   }
 
   /** Everything of `key` before this mark is in a batch now; the mark comes back once that batch was delivered. */
   noteProgress(key: K, mark: M): void {
-    this.current.progress.set(key, mark);
-    if (this.batchTimer === undefined) this.startTimer();
+    this.#current.progress.set(key, mark);
+    if (this.#batchTimer === undefined) this.#startTimer();
   }
 
   /** Sends what is gathered now (the read loop calls it at the end of each round). */
   flush(): void {
-    if (this.current.files.length > 0 || this.current.progress.size > 0) this.seal();
+    if (this.#current.files.length > 0 || this.#current.progress.size > 0) this.#seal();
   }
 
   /** The number of the batch lines pushed now go into (see isEnriched). */
   get gatheringBatch(): number {
-    return this.sealed;
+    return this.#sealed;
   }
 
   /** Whether the lines pushed into batch `n` (a gatheringBatch value) went through the enrich stage. */
   isEnriched(n: number): boolean {
-    return n < this.enriched;
+    return n < this.#enriched;
   }
 
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.#buffered;
   }
 
   /** Resolves when there is room for more lines (at once, usually). */
   room(): Promise<void> {
-    if (this.hasRoom() || this.readersStopped) return Promise.resolve();
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
+    if (this.hasRoom() || this.#readersStopped) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
   /**
@@ -146,15 +146,15 @@ export class DeliveryPipeline<K, M> {
    * live briefly (they die young, in V8's cheap young generation) however fast the input is.
    */
   hasRoom(): boolean {
-    return this.buffered < this.options.maxBufferedBytes && this.queue.length < this.options.maxQueuedBatches;
+    return this.#buffered < this.#options.maxBufferedBytes && this.#queue.length < this.#options.maxQueuedBatches;
   }
 
   /** Sends what is gathered and waits until everything was delivered, or until `timeoutMs` passed (then false). */
   async drain(timeoutMs: number): Promise<boolean> {
-    this.seal();
-    if (!this.delivering && this.queue.length === 0) return true;
+    this.#seal();
+    if (!this.#delivering && this.#queue.length === 0) return true;
     let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const idle = new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true)));
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
@@ -165,42 +165,42 @@ export class DeliveryPipeline<K, M> {
 
   /** The source is stopping: readers waiting for room (now or later) are woken, to see that they must stop. */
   stopReaders(): void {
-    this.readersStopped = true;
-    this.releaseRoomWaiters();
+    this.#readersStopped = true;
+    this.#releaseRoomWaiters();
   }
 
   /** Stops retrying; what was not delivered stays undelivered (and un-checkpointed, so it is read again after a restart). */
   close(): void {
-    clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
-    this.abort.abort();
-    this.releaseRoomWaiters();
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    this.#abort.abort();
+    this.#releaseRoomWaiters();
   }
 
   stats(): DeliveryStats {
-    return { ...this.counters, bufferedBytes: this.buffered };
+    return { ...this.#counters, bufferedBytes: this.#buffered };
   }
 
-  private startTimer(): void {
-    this.batchTimer = setTimeout(() => {
-      this.batchTimer = undefined;
-      this.seal();
-    }, this.options.batchMaxWait);
+  #startTimer(): void {
+    this.#batchTimer = setTimeout(() => {
+      this.#batchTimer = undefined;
+      this.#seal();
+    }, this.#options.batchMaxWait);
   }
 
-  private seal(): void {
-    clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
-    const b = this.current;
+  #seal(): void {
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    const b = this.#current;
     if (b.files.length === 0 && b.progress.size === 0) return;
-    this.current = newBatch();
-    this.sealed++;
-    this.queue.push(b);
-    if (!this.delivering) {
-      this.delivering = true;
-      this.deliverAll().catch((err: unknown) => {
+    this.#current = newBatch();
+    this.#sealed++;
+    this.#queue.push(b);
+    if (!this.#delivering) {
+      this.#delivering = true;
+      this.#deliverAll().catch((err: unknown) => {
         // deliverAll handles its own errors; reaching this is a bug worth seeing.
-        this.logger.error({ err }, 'delivery loop failed');
+        this.#logger.error({ err }, 'delivery loop failed');
       });
     }
   }
@@ -211,13 +211,13 @@ export class DeliveryPipeline<K, M> {
    * where the main thread would otherwise wait; writes still go one at a time, in order, and a
    * batch counts as delivered (its progress handed back) only once its own write succeeded.
    */
-  private async deliverAll(): Promise<void> {
+  async #deliverAll(): Promise<void> {
     /** The write under way: of the batch at the head of the queue (until it completes and shifts it). */
     let writing: { batch: Batch<K, M>; done: Promise<boolean> } | undefined;
     try {
-      while (!this.abort.signal.aborted) {
+      while (!this.#abort.signal.aborted) {
         // A write may complete at once (nothing to write), so ask the queue, not the promise, what is next.
-        const next = this.queue[0] === writing?.batch ? this.queue[1] : this.queue[0];
+        const next = this.#queue[0] === writing?.batch ? this.#queue[1] : this.#queue[0];
         if (next === undefined) {
           // Nothing more to process: finish the write under way, then look again.
           if (writing === undefined || !(await writing.done)) return;
@@ -226,70 +226,70 @@ export class DeliveryPipeline<K, M> {
         }
         let chunk: NdjsonChunk | undefined;
         if (next.files.length > 0) {
-          const enriched = await this.retrying(this.enrich.name, () => this.enrich.processBatch(next));
+          const enriched = await this.#retrying(this.#enrich.name, () => this.#enrich.processBatch(next));
           if (enriched === undefined) return;
           chunk = enriched.value;
         }
-        this.enriched++;
+        this.#enriched++;
         if (writing !== undefined) {
           if (!(await writing.done)) return;
           writing = undefined;
         }
-        writing = { batch: next, done: this.write(next, chunk) };
+        writing = { batch: next, done: this.#write(next, chunk) };
       }
     } finally {
-      this.delivering = false;
-      if (this.queue.length === 0 || this.abort.signal.aborted) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
+      this.#delivering = false;
+      if (this.#queue.length === 0 || this.#abort.signal.aborted) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
         for (const w of waiters) w();
       }
     }
   }
 
   /** Writes the batch at the head of the queue and marks it delivered; false when the pipeline was closed meanwhile. */
-  private async write(batch: Batch<K, M>, chunk: NdjsonChunk | undefined): Promise<boolean> {
+  async #write(batch: Batch<K, M>, chunk: NdjsonChunk | undefined): Promise<boolean> {
     if (chunk !== undefined && chunk.events > 0) {
-      const written = await this.retrying('sink', () => this.sink.write(chunk));
+      const written = await this.#retrying('sink', () => this.#sink.write(chunk));
       if (written === undefined) return false;
-      this.counters.linesWritten += chunk.events;
+      this.#counters.linesWritten += chunk.events;
     }
     chunk?.release?.();
-    this.queue.shift();
-    this.buffered -= batch.bytes;
-    this.counters.batchesDelivered++;
-    this.counters.eventsDelivered += batch.files.length;
-    if (batch.progress.size > 0) this.onDelivered(batch.progress);
-    if (this.hasRoom()) this.releaseRoomWaiters();
+    this.#queue.shift();
+    this.#buffered -= batch.bytes;
+    this.#counters.batchesDelivered++;
+    this.#counters.eventsDelivered += batch.files.length;
+    if (batch.progress.size > 0) this.#onDelivered(batch.progress);
+    if (this.hasRoom()) this.#releaseRoomWaiters();
     return true;
   }
 
   /** Runs `step` until it succeeds; undefined when the pipeline was closed meanwhile. */
-  private async retrying<T>(stage: string, step: () => Promise<T>): Promise<{ value: T } | undefined> {
+  async #retrying<T>(stage: string, step: () => Promise<T>): Promise<{ value: T } | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         const value = await step();
-        if (attempt > 0) this.logger.info({ stage, attempts: attempt + 1 }, 'delivery recovered');
+        if (attempt > 0) this.#logger.info({ stage, attempts: attempt + 1 }, 'delivery recovered');
         return { value };
       } catch (err) {
-        if (this.abort.signal.aborted) return undefined;
-        this.counters.failedAttempts++;
-        this.metrics.sinkErrors.inc({ sink: stage });
+        if (this.#abort.signal.aborted) return undefined;
+        this.#counters.failedAttempts++;
+        this.#metrics.sinkErrors.inc({ sink: stage });
         const permanent = isPermanentError(err);
-        const delay = permanent ? this.options.retryBackoff.maxMs : backoffDelay(this.options.retryBackoff, attempt);
+        const delay = permanent ? this.#options.retryBackoff.maxMs : backoffDelay(this.#options.retryBackoff, attempt);
         const message = err instanceof Error ? err.message : String(err);
-        if (permanent) this.logger.error({ stage, error: message, retryInMs: delay }, 'delivery refused; keeping the batch and retrying: fix the receiver or the configuration');
-        else if (attempt === 0) this.logger.warn({ stage, error: message, retryInMs: delay }, 'delivery failed; keeping the batch and retrying with backoff');
-        else this.logger.debug({ stage, error: message, attempt, retryInMs: delay }, 'delivery still failing');
-        await sleep(delay, this.abort.signal);
-        if (this.abort.signal.aborted) return undefined;
+        if (permanent) this.#logger.error({ stage, error: message, retryInMs: delay }, 'delivery refused; keeping the batch and retrying: fix the receiver or the configuration');
+        else if (attempt === 0) this.#logger.warn({ stage, error: message, retryInMs: delay }, 'delivery failed; keeping the batch and retrying with backoff');
+        else this.#logger.debug({ stage, error: message, attempt, retryInMs: delay }, 'delivery still failing');
+        await sleep(delay, this.#abort.signal);
+        if (this.#abort.signal.aborted) return undefined;
       }
     }
   }
 
-  private releaseRoomWaiters(): void {
-    const waiters = this.roomWaiters;
-    this.roomWaiters = [];
+  #releaseRoomWaiters(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
     for (const w of waiters) w();
   }
 }

@@ -52,69 +52,69 @@ export function createPathFilter(include: readonly string[], exclude: readonly s
 }
 
 export class PodLogDiscovery {
-  private readonly options: DiscoveryOptions;
-  private readonly events: DiscoveryEvents;
-  private readonly logger: SourceLogger;
-  private readonly accepts: (relative: string) => boolean;
-  private readonly watchers = new Map<string, FSWatcher>();
+  readonly #options: DiscoveryOptions;
+  readonly #events: DiscoveryEvents;
+  readonly #logger: SourceLogger;
+  readonly #accepts: (relative: string) => boolean;
+  readonly #watchers = new Map<string, FSWatcher>();
   /** Container directories whose watch the read loop closed while they are busy. */
-  private readonly paused = new Set<string>();
+  readonly #paused = new Set<string>();
   /** Directory listings of the last scan (see `listed`). */
-  private readonly listings = new Map<string, { mtimeMs: number; names: readonly string[]; trusted: boolean }>();
-  private scans = 0;
-  private rescanTimer: NodeJS.Timeout | undefined;
-  private debounceTimer: NodeJS.Timeout | undefined;
-  private scanning: Promise<readonly string[]> | undefined;
-  private rescanRequested = false;
-  private stopped = false;
-  private watchFailureLogged = false;
-  private missingLogged = false;
+  readonly #listings = new Map<string, { mtimeMs: number; names: readonly string[]; trusted: boolean }>();
+  #scans = 0;
+  #rescanTimer: NodeJS.Timeout | undefined;
+  #debounceTimer: NodeJS.Timeout | undefined;
+  #scanning: Promise<readonly string[]> | undefined;
+  #rescanRequested = false;
+  #stopped = false;
+  #watchFailureLogged = false;
+  #missingLogged = false;
 
   constructor(options: DiscoveryOptions, events: DiscoveryEvents, logger: SourceLogger) {
-    this.options = options;
-    this.events = events;
-    this.logger = logger;
-    this.accepts = createPathFilter(options.include, options.exclude);
+    this.#options = options;
+    this.#events = events;
+    this.#logger = logger;
+    this.#accepts = createPathFilter(options.include, options.exclude);
   }
 
   /** Runs the first scan (its result is returned, not reported through onScan) and starts watching. */
   async start(): Promise<readonly string[]> {
-    const first = await this.scanOnce();
-    this.schedulePeriodicRescan();
+    const first = await this.#scanOnce();
+    this.#schedulePeriodicRescan();
     return first;
   }
 
   /** Scans now and reports the result through onScan; concurrent calls share one scan. */
   async rescan(): Promise<readonly string[]> {
-    if (this.scanning !== undefined) {
-      this.rescanRequested = true;
-      return this.scanning;
+    if (this.#scanning !== undefined) {
+      this.#rescanRequested = true;
+      return this.#scanning;
     }
-    const paths = await this.scanOnce();
-    if (!this.stopped) this.events.onScan(paths);
-    if (this.rescanRequested && !this.stopped) {
-      this.rescanRequested = false;
+    const paths = await this.#scanOnce();
+    if (!this.#stopped) this.#events.onScan(paths);
+    if (this.#rescanRequested && !this.#stopped) {
+      this.#rescanRequested = false;
       return this.rescan();
     }
     return paths;
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.rescanTimer);
-    clearTimeout(this.debounceTimer);
-    for (const w of this.watchers.values()) w.close();
-    this.watchers.clear();
-    this.paused.clear();
+    this.#stopped = true;
+    clearTimeout(this.#rescanTimer);
+    clearTimeout(this.#debounceTimer);
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
+    this.#paused.clear();
   }
 
   /** Closes the watch of a busy container directory; false if it had none (then it is polled anyway). */
   pause(dir: string): boolean {
-    const w = this.watchers.get(dir);
+    const w = this.#watchers.get(dir);
     if (w === undefined) return false;
     w.close();
-    this.watchers.delete(dir);
-    this.paused.add(dir);
+    this.#watchers.delete(dir);
+    this.#paused.add(dir);
     return true;
   }
 
@@ -123,106 +123,106 @@ export class PodLogDiscovery {
    * appeared while it was not watched. False if it cannot be watched.
    */
   resume(dir: string): boolean {
-    if (!this.paused.delete(dir) || this.stopped) return false;
-    this.ensureWatcher(dir, new Set(), dir);
-    this.scanContainer(dir);
-    return this.watchers.has(dir);
+    if (!this.#paused.delete(dir) || this.#stopped) return false;
+    this.#ensureWatcher(dir, new Set(), dir);
+    this.#scanContainer(dir);
+    return this.#watchers.has(dir);
   }
 
   /** Whether a log path (absolute, under podsDir) is one this discovery would report: include/exclude, not the own pod. */
   acceptsPath(path: string): boolean {
-    const under = relative(this.options.podsDir, path);
+    const under = relative(this.#options.podsDir, path);
     const podDir = under.split('/')[0] ?? '';
-    return !under.startsWith('..') && !isOwnPodDir(podDir, this.options.selfPodUid, this.options.selfPodName) && this.accepts(under);
+    return !under.startsWith('..') && !isOwnPodDir(podDir, this.#options.selfPodUid, this.#options.selfPodName) && this.#accepts(under);
   }
 
   /** Watched, or paused by the read loop: false means its files must be polled. */
   isWatched(dir: string): boolean {
-    return this.watchers.has(dir) || this.paused.has(dir);
+    return this.#watchers.has(dir) || this.#paused.has(dir);
   }
 
-  private scanContainer(containerDir: string): void {
-    this.distrust(containerDir);
-    const found = this.liveLogs(containerDir, relative(this.options.podsDir, containerDir));
-    if (found !== undefined && found.length > 0 && !this.stopped) this.events.onScan(found.sort());
+  #scanContainer(containerDir: string): void {
+    this.#distrust(containerDir);
+    const found = this.#liveLogs(containerDir, relative(this.#options.podsDir, containerDir));
+    if (found !== undefined && found.length > 0 && !this.#stopped) this.#events.onScan(found.sort());
   }
 
-  private schedulePeriodicRescan(): void {
-    if (this.stopped) return;
-    this.rescanTimer = setTimeout(() => {
+  #schedulePeriodicRescan(): void {
+    if (this.#stopped) return;
+    this.#rescanTimer = setTimeout(() => {
       this.rescan().then(
-        () => this.schedulePeriodicRescan(),
+        () => this.#schedulePeriodicRescan(),
         (err: unknown) => {
-          this.logger.warn({ err }, 'pod log rescan failed; retrying at the next interval');
-          this.schedulePeriodicRescan();
+          this.#logger.warn({ err }, 'pod log rescan failed; retrying at the next interval');
+          this.#schedulePeriodicRescan();
         },
       );
-    }, this.options.rescanInterval);
+    }, this.#options.rescanInterval);
   }
 
-  private requestRescan(): void {
-    if (this.stopped || this.debounceTimer !== undefined) return;
-    this.debounceTimer = setTimeout(() => {
-      this.debounceTimer = undefined;
-      this.rescan().catch((err: unknown) => this.logger.warn({ err }, 'pod log rescan failed'));
+  #requestRescan(): void {
+    if (this.#stopped || this.#debounceTimer !== undefined) return;
+    this.#debounceTimer = setTimeout(() => {
+      this.#debounceTimer = undefined;
+      this.rescan().catch((err: unknown) => this.#logger.warn({ err }, 'pod log rescan failed'));
     }, RESCAN_DEBOUNCE_MS);
   }
 
-  private scanOnce(): Promise<readonly string[]> {
-    const run = this.walk().finally(() => {
-      this.scanning = undefined;
+  #scanOnce(): Promise<readonly string[]> {
+    const run = this.#walk().finally(() => {
+      this.#scanning = undefined;
     });
-    this.scanning = run;
+    this.#scanning = run;
     return run;
   }
 
-  private async walk(): Promise<readonly string[]> {
-    const { podsDir } = this.options;
+  async #walk(): Promise<readonly string[]> {
+    const { podsDir } = this.#options;
     const found: string[] = [];
     const seenDirs = new Set<string>();
     // Every FULL_SCAN_EVERY-th periodic scan checks every directory's mtime, in case a watch event was lost.
-    const full = this.scans++ % FULL_SCAN_EVERY === 0;
-    const podDirs = this.listed(podsDir, full, listDirs);
+    const full = this.#scans++ % FULL_SCAN_EVERY === 0;
+    const podDirs = this.#listed(podsDir, full, listDirs);
     if (podDirs === undefined) {
-      if (!this.missingLogged) this.logger.warn({ podsDir }, 'pods directory does not exist (yet); rescanning for it');
-      this.missingLogged = true;
+      if (!this.#missingLogged) this.#logger.warn({ podsDir }, 'pods directory does not exist (yet); rescanning for it');
+      this.#missingLogged = true;
       return found;
     }
-    this.missingLogged = false;
-    this.ensureWatcher(podsDir, seenDirs, undefined);
+    this.#missingLogged = false;
+    this.#ensureWatcher(podsDir, seenDirs, undefined);
     for (const podDir of podDirs) {
-      if (isOwnPodDir(podDir, this.options.selfPodUid, this.options.selfPodName)) continue;
+      if (isOwnPodDir(podDir, this.#options.selfPodUid, this.#options.selfPodName)) continue;
       const podPath = join(podsDir, podDir);
-      const containers = this.listed(podPath, full, listDirs);
+      const containers = this.#listed(podPath, full, listDirs);
       if (containers === undefined) continue;
-      this.ensureWatcher(podPath, seenDirs, undefined);
+      this.#ensureWatcher(podPath, seenDirs, undefined);
       for (const container of containers) {
         const containerPath = join(podPath, container);
-        const files = this.listed(containerPath, full, (dir) => this.liveLogs(dir, `${podDir}/${container}`));
+        const files = this.#listed(containerPath, full, (dir) => this.#liveLogs(dir, `${podDir}/${container}`));
         if (files === undefined) continue;
-        this.ensureWatcher(containerPath, seenDirs, containerPath);
+        this.#ensureWatcher(containerPath, seenDirs, containerPath);
         for (const file of files) found.push(file);
       }
     }
     // Directories that vanished: their watchers would only report errors.
-    for (const [dir, w] of this.watchers) {
+    for (const [dir, w] of this.#watchers) {
       if (!seenDirs.has(dir)) {
         w.close();
-        this.watchers.delete(dir);
+        this.#watchers.delete(dir);
       }
     }
-    for (const dir of this.paused) if (!seenDirs.has(dir)) this.paused.delete(dir);
-    for (const dir of this.listings.keys()) if (!seenDirs.has(dir)) this.listings.delete(dir);
+    for (const dir of this.#paused) if (!seenDirs.has(dir)) this.#paused.delete(dir);
+    for (const dir of this.#listings.keys()) if (!seenDirs.has(dir)) this.#listings.delete(dir);
     found.sort();
     return found;
   }
 
   /** The accepted live log files of a container directory, as absolute paths. */
-  private liveLogs(dir: string, under: string): string[] | undefined {
+  #liveLogs(dir: string, under: string): string[] | undefined {
     const files = listFiles(dir);
     if (files === undefined) return undefined;
     const out: string[] = [];
-    for (const file of files) if (file.endsWith('.log') && this.accepts(`${under}/${file}`)) out.push(join(dir, file));
+    for (const file of files) if (file.endsWith('.log') && this.#accepts(`${under}/${file}`)) out.push(join(dir, file));
     return out;
   }
 
@@ -232,19 +232,19 @@ export class PodLogDiscovery {
    * unwatched directories; an mtime within the last RACY_MS is not trusted, as a change in the
    * same clock tick would not move it). A rescan of a quiet tree costs no system call.
    */
-  private listed(dir: string, full: boolean, read: (dir: string) => readonly string[] | undefined): readonly string[] | undefined {
-    const cached = this.listings.get(dir);
-    if (cached !== undefined && cached.trusted && !full && this.watchers.has(dir)) return cached.names;
+  #listed(dir: string, full: boolean, read: (dir: string) => readonly string[] | undefined): readonly string[] | undefined {
+    const cached = this.#listings.get(dir);
+    if (cached !== undefined && cached.trusted && !full && this.#watchers.has(dir)) return cached.names;
     let mtimeMs: number;
     try {
       const st = statSync(dir, { throwIfNoEntry: false });
       if (st === undefined || !st.isDirectory()) {
-        this.listings.delete(dir);
+        this.#listings.delete(dir);
         return undefined;
       }
       mtimeMs = st.mtimeMs;
     } catch {
-      this.listings.delete(dir);
+      this.#listings.delete(dir);
       return undefined;
     }
     if (cached !== undefined && cached.mtimeMs === mtimeMs && Date.now() - mtimeMs > RACY_MS) {
@@ -253,48 +253,48 @@ export class PodLogDiscovery {
     }
     const names = read(dir);
     if (names === undefined) {
-      this.listings.delete(dir);
+      this.#listings.delete(dir);
       return undefined;
     }
-    this.listings.set(dir, { mtimeMs, names, trusted: Date.now() - mtimeMs > RACY_MS });
+    this.#listings.set(dir, { mtimeMs, names, trusted: Date.now() - mtimeMs > RACY_MS });
     return names;
   }
 
   /** A watch saw an entry of `dir` added, removed or renamed: its listing must be read again. */
-  private distrust(dir: string): void {
-    const cached = this.listings.get(dir);
+  #distrust(dir: string): void {
+    const cached = this.#listings.get(dir);
     if (cached !== undefined) cached.trusted = false;
   }
 
-  private ensureWatcher(dir: string, seen: Set<string>, containerDir: string | undefined): void {
+  #ensureWatcher(dir: string, seen: Set<string>, containerDir: string | undefined): void {
     seen.add(dir);
-    if (this.stopped || this.watchers.has(dir) || this.paused.has(dir)) return;
+    if (this.#stopped || this.#watchers.has(dir) || this.#paused.has(dir)) return;
     try {
       // The per-event path of a busy node: a string concatenation and a map lookup in onFileChanged.
       const prefix = containerDir === undefined ? undefined : `${containerDir}/`;
       const w = watch(dir, { persistent: false }, (event, name) => {
         if (prefix !== undefined && event === 'change' && name !== null) {
-          this.events.onFileChanged(prefix + name, false);
+          this.#events.onFileChanged(prefix + name, false);
           return;
         }
-        this.distrust(dir);
-        this.requestRescan();
-        if (prefix !== undefined && name !== null) this.events.onFileChanged(prefix + name, true);
+        this.#distrust(dir);
+        this.#requestRescan();
+        if (prefix !== undefined && name !== null) this.#events.onFileChanged(prefix + name, true);
       });
       w.on('error', () => {
         // The directory went away (or the watch broke): the next scan decides what is there.
-        this.distrust(dir);
+        this.#distrust(dir);
         w.close();
-        if (this.watchers.get(dir) === w) this.watchers.delete(dir);
-        this.requestRescan();
+        if (this.#watchers.get(dir) === w) this.#watchers.delete(dir);
+        this.#requestRescan();
       });
-      this.watchers.set(dir, w);
+      this.#watchers.set(dir, w);
     } catch (err) {
       // Gone meanwhile (a pod deleted): nothing to watch, and nothing to warn about.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      if (!this.watchFailureLogged) {
-        this.watchFailureLogged = true;
-        this.logger.warn({ err, dir }, 'cannot watch directory (inotify limit?); relying on periodic rescans');
+      if (!this.#watchFailureLogged) {
+        this.#watchFailureLogged = true;
+        this.#logger.warn({ err, dir }, 'cannot watch directory (inotify limit?); relying on periodic rescans');
       }
     }
   }

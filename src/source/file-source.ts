@@ -75,78 +75,78 @@ class FileSourceRunner implements FileSource, FollowContext {
   readonly metrics: Metrics;
   readonly logger: SourceLogger;
   readonly now: () => number;
-  readonly retentionHint: RetentionHint = { podNeededAt: (uid) => this.podNeededAt(uid) };
-  private readonly skipsFile: (path: string) => boolean;
+  readonly retentionHint: RetentionHint = { podNeededAt: (uid) => this.#podNeededAt(uid) };
+  readonly #skipsFile: (path: string) => boolean;
   readonly multiline: MultilineSource | undefined;
-  private readonly checkpointStore: CheckpointStore;
-  private readonly discovery: PodLogDiscovery;
-  private readonly loop: ReadLoop;
-  private readonly followers = new Map<string, FileFollower>();
+  readonly #checkpointStore: CheckpointStore;
+  readonly #discovery: PodLogDiscovery;
+  readonly #loop: ReadLoop;
+  readonly #followers = new Map<string, FileFollower>();
   /** Every file with a position worth saving: open ones, and closed ones not yet fully acknowledged. */
-  private readonly cursors = new Set<Cursor>();
-  private readonly openInodes = new Map<string, Cursor>();
+  readonly #cursors = new Set<Cursor>();
+  readonly #openInodes = new Map<string, Cursor>();
   /** Loaded checkpoints, by dev:ino, until the first scan matched them to files. */
-  private readonly saved = new Map<string, CheckpointEntry>();
+  readonly #saved = new Map<string, CheckpointEntry>();
   /** Paths named by a loaded checkpoint: containers seen by an earlier run. */
-  private readonly seenPaths = new Set<string>();
+  readonly #seenPaths = new Set<string>();
   /** Paths with no file followed whose last file was fully delivered: its position, kept so that a restart knows the path (see retireInto). */
-  private readonly markers = new Map<string, { entry: CheckpointEntry; at: number }>();
+  readonly #markers = new Map<string, { entry: CheckpointEntry; at: number }>();
   /** Paths whose follower ended (gone for rotateWait), with the last file read: if the path comes back, only newer files are read. */
-  private readonly ended = new Map<string, { key: string; mtimeNs: bigint; at: number; lastBatch: number }>();
-  private checkpointStatus: FileSourceStats['checkpointStatus'] = 'missing';
+  readonly #ended = new Map<string, { key: string; mtimeNs: bigint; at: number; lastBatch: number }>();
+  #checkpointStatus: FileSourceStats['checkpointStatus'] = 'missing';
   /** Journal text of what identifies a file, per fingerprint (see journalEntry). */
-  private readonly jsonHeads = new WeakMap<Fingerprint, string>();
-  private snapshotTimer: NodeJS.Timeout | undefined;
-  private writingSnapshot: Promise<void> | undefined;
-  private checkpointWrites = 0;
-  private journalFailing = false;
+  readonly #jsonHeads = new WeakMap<Fingerprint, string>();
+  #snapshotTimer: NodeJS.Timeout | undefined;
+  #writingSnapshot: Promise<void> | undefined;
+  #checkpointWrites = 0;
+  #journalFailing = false;
   /** While start-up follows files: their journal entries, appended as one record. */
-  private startupJournal: string[] | undefined;
-  private stopping = false;
+  #startupJournal: string[] | undefined;
+  #stopping = false;
 
   constructor(options: ResolvedOptions, deps: FileSourceDeps) {
     this.options = options;
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
-    this.skipsFile = deps.enrich.skips?.bind(deps.enrich) ?? (() => false);
+    this.#skipsFile = deps.enrich.skips?.bind(deps.enrich) ?? (() => false);
     this.multiline = deps.multiline;
     this.readBuffer = Buffer.allocUnsafe(options.readChunkBytes + options.maxLineBytes);
-    this.checkpointStore = new CheckpointStore(options.dataDir);
+    this.#checkpointStore = new CheckpointStore(options.dataDir);
     this.pipeline = new DeliveryPipeline<Cursor, CheckpointMark>(options, {
       enrich: deps.enrich,
       sink: deps.sink,
       metrics: deps.metrics,
       logger: deps.logger,
-      onDelivered: (progress) => this.delivered(progress),
+      onDelivered: (progress) => this.#delivered(progress),
     });
-    this.discovery = new PodLogDiscovery(options, {
-      onScan: (paths) => this.followNew(paths),
-      onFileChanged: (path, renamed) => this.loop.notify(path, renamed),
+    this.#discovery = new PodLogDiscovery(options, {
+      onScan: (paths) => this.#followNew(paths),
+      onFileChanged: (path, renamed) => this.#loop.notify(path, renamed),
     }, deps.logger);
-    this.loop = new ReadLoop(
+    this.#loop = new ReadLoop(
       { roundInterval: options.batchMaxWait, pollInterval: options.pollInterval, maxBytesPerTurn: Math.max(options.readChunkBytes, 1024 * 1024) },
       {
         pipeline: this.pipeline,
-        watches: this.discovery,
+        watches: this.#discovery,
         logger: deps.logger,
         now: this.now,
         onBusyDirectories: (count) => this.metrics.directoriesBusy.set(count),
         onDone: (follower) => {
-          if (this.followers.get(follower.path) !== follower) return;
-          this.followers.delete(follower.path);
-          if (follower.lastFile !== undefined) this.ended.set(follower.path, { ...follower.lastFile, at: this.now(), lastBatch: follower.lastBatch });
+          if (this.#followers.get(follower.path) !== follower) return;
+          this.#followers.delete(follower.path);
+          if (follower.lastFile !== undefined) this.#ended.set(follower.path, { ...follower.lastFile, at: this.now(), lastBatch: follower.lastBatch });
         },
       },
     );
   }
 
   async start(): Promise<void> {
-    const loaded = await this.checkpointStore.load(this.now());
-    this.checkpointStatus = loaded.status;
+    const loaded = await this.#checkpointStore.load(this.now());
+    this.#checkpointStatus = loaded.status;
     if (loaded.status === 'corrupt') {
       this.logger.error(
-        { file: this.checkpointStore.path, error: loaded.error, keptAs: loaded.keptAs, readFrom: this.options.readFrom },
+        { file: this.#checkpointStore.path, error: loaded.error, keptAs: loaded.keptAs, readFrom: this.options.readFrom },
         `checkpoint file is corrupt; starting every file per readFrom=${this.options.readFrom}`,
       );
     }
@@ -154,47 +154,47 @@ class FileSourceRunner implements FileSource, FollowContext {
       this.logger.warn({ error: loaded.journalError }, 'checkpoint journal has a damaged record; using the positions before it (lines after them are read again)');
     }
     for (const e of loaded.entries) {
-      this.saved.set(inodeKey(e.dev, e.ino), e);
-      this.seenPaths.add(e.path);
+      this.#saved.set(inodeKey(e.dev, e.ino), e);
+      this.#seenPaths.add(e.path);
     }
-    const paths = await this.discovery.start();
+    const paths = await this.#discovery.start();
     // The files followed at start-up are journaled in one record, not one each (2,000 appends on a busy node).
-    this.startupJournal = [];
-    for (const path of paths) this.follow(path, true);
+    this.#startupJournal = [];
+    for (const path of paths) this.#follow(path, true);
     // Known paths without a live file (rotated, and not recreated yet) may still have rotated files to finish.
-    for (const path of this.seenPaths) if (this.discovery.acceptsPath(path)) this.follow(path, true);
-    const startup = this.startupJournal;
-    this.startupJournal = undefined;
-    this.journal(startup, []);
+    for (const path of this.#seenPaths) if (this.#discovery.acceptsPath(path)) this.#follow(path, true);
+    const startup = this.#startupJournal;
+    this.#startupJournal = undefined;
+    this.#journal(startup, []);
     // Positions that matched no file: the file is gone (or no longer included).
-    this.saved.clear();
-    this.seenPaths.clear();
-    await this.writeSnapshot();
-    this.logger.info({ podsDir: this.options.podsDir, files: this.followers.size, checkpoints: loaded.status }, 'file source started');
-    this.snapshotTimer = setInterval(() => {
-      if (this.checkpointStore.pendingRecords > 0) void this.writeSnapshot();
-      this.forgetEnded();
+    this.#saved.clear();
+    this.#seenPaths.clear();
+    await this.#writeSnapshot();
+    this.logger.info({ podsDir: this.options.podsDir, files: this.#followers.size, checkpoints: loaded.status }, 'file source started');
+    this.#snapshotTimer = setInterval(() => {
+      if (this.#checkpointStore.pendingRecords > 0) void this.#writeSnapshot();
+      this.#forgetEnded();
     }, this.options.checkpointInterval);
-    this.loop.start();
+    this.#loop.start();
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.discovery.stop();
-    this.loop.stop();
-    clearInterval(this.snapshotTimer);
-    for (const f of this.followers.values()) f.stop();
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#discovery.stop();
+    this.#loop.stop();
+    clearInterval(this.#snapshotTimer);
+    for (const f of this.#followers.values()) f.stop();
     this.pipeline.stopReaders();
     // Pending partial lines are not flushed: their start is not checkpointed, so a restart rebuilds them whole.
     const delivered = await this.pipeline.drain(options.timeoutMs ?? 10_000);
     if (!delivered) this.logger.warn({ bufferedBytes: this.pipeline.bufferedBytes }, 'stopping with undelivered lines; they will be read again after a restart');
     this.pipeline.close();
-    await this.writingSnapshot;
-    await this.writeSnapshot();
-    this.checkpointStore.close();
-    for (const f of this.followers.values()) f.close();
-    this.followers.clear();
+    await this.#writingSnapshot;
+    await this.#writeSnapshot();
+    this.#checkpointStore.close();
+    for (const f of this.#followers.values()) f.close();
+    this.#followers.clear();
     this.metrics.filesTailed.set(0);
     this.metrics.directoriesBusy.set(0);
   }
@@ -202,22 +202,22 @@ class FileSourceRunner implements FileSource, FollowContext {
   stats(): FileSourceStats {
     return {
       ...this.pipeline.stats(),
-      filesTailed: this.openInodes.size,
-      pathsFollowed: this.followers.size,
-      checkpointWrites: this.checkpointWrites,
+      filesTailed: this.#openInodes.size,
+      pathsFollowed: this.#followers.size,
+      checkpointWrites: this.#checkpointWrites,
       backpressure: !this.pipeline.hasRoom(),
-      busyDirectories: this.loop.busyDirectories,
-      checkpointStatus: this.checkpointStatus,
+      busyDirectories: this.#loop.busyDirectories,
+      checkpointStatus: this.#checkpointStatus,
     };
   }
 
   async rescan(): Promise<void> {
-    await this.discovery.rescan();
+    await this.#discovery.rescan();
   }
 
   // FollowContext
   skips(path: string): boolean {
-    return this.skipsFile(path);
+    return this.#skipsFile(path);
   }
 
   /**
@@ -225,15 +225,15 @@ class FileSourceRunner implements FileSource, FollowContext {
    * pod's is its config hash, which the store asks too). Now while a file of it still needs its
    * metadata, else when one last handed lines on; undefined when none is known.
    */
-  private podNeededAt(uid: string): { at: number; reason: 'unread_files' } | undefined {
+  #podNeededAt(uid: string): { at: number; reason: 'unread_files' } | undefined {
     const dir = `_${uid}/`;
     let last = 0;
-    for (const f of this.followers.values()) {
+    for (const f of this.#followers.values()) {
       if (!f.path.includes(dir)) continue;
       if (f.needsMetadata()) return { at: this.now(), reason: 'unread_files' };
       last = Math.max(last, f.lastReadAt);
     }
-    for (const [path, e] of this.ended) {
+    for (const [path, e] of this.#ended) {
       if (!path.includes(dir)) continue;
       if (!this.pipeline.isEnriched(e.lastBatch)) return { at: this.now(), reason: 'unread_files' };
       last = Math.max(last, e.at);
@@ -250,35 +250,35 @@ class FileSourceRunner implements FileSource, FollowContext {
       mtimeNs = 0n;
     }
     const out: Cursor[] = [];
-    for (const segment of successorsOf(segments, { key: current.key, mtimeNs }, this.openInodes)) {
-      const opened = this.openFile(segment.file);
+    for (const segment of successorsOf(segments, { key: current.key, mtimeNs }, this.#openInodes)) {
+      const opened = this.#openFile(segment.file);
       if (opened === undefined) continue;
       if (!segment.live) this.logger.info({ path, rotatedFile: segment.file }, 'reading a file rotated before it was noticed');
-      out.push(this.track(path, current.generation + 1 + out.length, opened, 0));
+      out.push(this.#track(path, current.generation + 1 + out.length, opened, 0));
     }
     for (const c of out.slice(0, -1)) c.rotatedAt = this.now();
     return out;
   }
 
   cursorClosed(cursor: Cursor): void {
-    this.openInodes.delete(cursor.key);
-    this.metrics.filesTailed.set(this.openInodes.size);
-    if (cursor.acked.offset === cursor.finalOffset) this.retire(cursor);
+    this.#openInodes.delete(cursor.key);
+    this.metrics.filesTailed.set(this.#openInodes.size);
+    if (cursor.acked.offset === cursor.finalOffset) this.#retire(cursor);
   }
 
   /** Ended paths are remembered for an hour: a container directory that long without its live file is gone. */
-  private forgetEnded(): void {
+  #forgetEnded(): void {
     const before = this.now() - ENDED_MEMORY_MS;
-    for (const [path, e] of this.ended) if (e.at < before) this.ended.delete(path);
+    for (const [path, e] of this.#ended) if (e.at < before) this.#ended.delete(path);
     const del: string[] = [];
-    for (const [path, m] of this.markers) if (m.at < before) this.dropMarker(path, del);
-    this.journal([], del);
+    for (const [path, m] of this.#markers) if (m.at < before) this.#dropMarker(path, del);
+    this.#journal([], del);
   }
 
-  private followNew(paths: readonly string[]): void {
+  #followNew(paths: readonly string[]): void {
     for (const path of paths) {
-      if (this.stopping) return;
-      this.follow(path, false);
+      if (this.#stopping) return;
+      this.#follow(path, false);
     }
   }
 
@@ -287,24 +287,24 @@ class FileSourceRunner implements FileSource, FollowContext {
    * (segments.ts planRestart); found later, a new container: from the start, rotated files first,
    * or, for a path whose follower ended before, the files newer than the last one read.
    */
-  private follow(path: string, initial: boolean): void {
-    if (this.followers.has(path)) return;
-    const segments = listSegments(path).filter((s) => !this.openInodes.has(s.key));
+  #follow(path: string, initial: boolean): void {
+    if (this.#followers.has(path)) return;
+    const segments = listSegments(path).filter((s) => !this.#openInodes.has(s.key));
     // At start-up a known path may have only rotated files left; otherwise discovery saw its live file.
-    if (!(initial && this.seenPaths.has(path)) && !segments.some((s) => s.live)) return;
+    if (!(initial && this.#seenPaths.has(path)) && !segments.some((s) => s.live)) return;
     const opened = new Map<string, OpenedFile>();
     let plan: SegmentPlan[];
     try {
-      if (initial) plan = this.planFromCheckpoints(path, segments, opened);
+      if (initial) plan = this.#planFromCheckpoints(path, segments, opened);
       else {
-        const last = this.ended.get(path);
-        this.ended.delete(path);
-        const fresh = last === undefined ? segments : successorsOf(segments, last, this.openInodes);
+        const last = this.#ended.get(path);
+        this.#ended.delete(path);
+        const fresh = last === undefined ? segments : successorsOf(segments, last, this.#openInodes);
         plan = fresh.map((segment) => ({ segment, from: 'start' as const }));
       }
       const cursors: Cursor[] = [];
       for (const step of plan) {
-        const file = opened.get(step.segment.key) ?? this.openFile(step.segment.file);
+        const file = opened.get(step.segment.key) ?? this.#openFile(step.segment.file);
         opened.delete(step.segment.key);
         if (file === undefined) continue;
         let start = 0;
@@ -317,41 +317,41 @@ class FileSourceRunner implements FileSource, FollowContext {
         } else if (!step.segment.live) {
           this.logger.info({ path, rotatedFile: step.segment.file }, initial ? 'reading a file rotated while the source was down' : 'reading a rotated file not read before');
         }
-        cursors.push(this.track(path, cursors.length, file, start));
+        cursors.push(this.#track(path, cursors.length, file, start));
       }
       if (cursors.length === 0) return;
       for (const c of cursors.slice(0, -1)) c.rotatedAt = this.now();
       const follower = new FileFollower(path, cursors, this);
-      this.followers.set(path, follower);
-      this.loop.add(path, dirname(path), follower);
+      this.#followers.set(path, follower);
+      this.#loop.add(path, dirname(path), follower);
     } finally {
       for (const f of opened.values()) closeSync(f.fd);
     }
   }
 
   /** Matches loaded checkpoints to the path's files (fingerprints checked), then plans what to read. */
-  private planFromCheckpoints(path: string, segments: readonly Segment[], opened: Map<string, OpenedFile>): SegmentPlan[] {
+  #planFromCheckpoints(path: string, segments: readonly Segment[], opened: Map<string, OpenedFile>): SegmentPlan[] {
     const checkpointed = new Map<string, number>();
     for (const segment of segments) {
-      const entry = this.saved.get(segment.key);
+      const entry = this.#saved.get(segment.key);
       if (entry === undefined || entry.path !== path) continue;
-      const file = this.openFile(segment.file);
+      const file = this.#openFile(segment.file);
       if (file === undefined) continue;
       if (matchesFingerprint(file.fd, file.dev, file.ino, entry)) {
-        this.saved.delete(segment.key);
+        this.#saved.delete(segment.key);
         checkpointed.set(segment.key, entry.offset);
         opened.set(segment.key, file);
       } else {
         closeSync(file.fd);
       }
     }
-    const plan = planRestart(segments, checkpointed, this.seenPaths.has(path), this.options.readFrom);
+    const plan = planRestart(segments, checkpointed, this.#seenPaths.has(path), this.options.readFrom);
     if (plan.length === 0) {
       // Every file of the path was delivered: the newest checkpointed one stays its marker.
       for (let i = segments.length - 1; i >= 0; i--) {
         const file = opened.get(segments[i]!.key);
         if (file === undefined) continue;
-        this.markers.set(path, { entry: { path, ...file.fingerprint, offset: checkpointed.get(segments[i]!.key)! }, at: this.now() });
+        this.#markers.set(path, { entry: { path, ...file.fingerprint, offset: checkpointed.get(segments[i]!.key)! }, at: this.now() });
         break;
       }
     }
@@ -359,7 +359,7 @@ class FileSourceRunner implements FileSource, FollowContext {
   }
 
   /** Opens a regular file that is not already followed; undefined when it vanished or is followed under another path. */
-  private openFile(path: string): OpenedFile | undefined {
+  #openFile(path: string): OpenedFile | undefined {
     let fd: number;
     try {
       fd = openSync(path, 'r');
@@ -370,43 +370,43 @@ class FileSourceRunner implements FileSource, FollowContext {
     const st = fstatSync(fd, { bigint: true });
     const dev = String(st.dev);
     const ino = String(st.ino);
-    if (!st.isFile() || this.openInodes.has(inodeKey(dev, ino))) {
+    if (!st.isFile() || this.#openInodes.has(inodeKey(dev, ino))) {
       closeSync(fd);
       return undefined;
     }
     return { fd, dev, ino, size: Number(st.size), fingerprint: fingerprintOf(fd, dev, ino) };
   }
 
-  private track(path: string, generation: number, opened: OpenedFile, start: number): Cursor {
+  #track(path: string, generation: number, opened: OpenedFile, start: number): Cursor {
     const key = inodeKey(opened.dev, opened.ino);
     const cursor = newCursor({ key, path, generation, fd: opened.fd, dev: opened.dev, ino: opened.ino, fingerprint: opened.fingerprint, start });
-    this.cursors.add(cursor);
-    this.openInodes.set(key, cursor);
-    this.metrics.filesTailed.set(this.openInodes.size);
+    this.#cursors.add(cursor);
+    this.#openInodes.set(key, cursor);
+    this.metrics.filesTailed.set(this.#openInodes.size);
     // Journaled at once: a file rotated away before its first acknowledgement is still known after a crash.
     const del: string[] = [];
-    this.dropMarker(path, del);
-    if (this.startupJournal !== undefined && del.length === 0) this.startupJournal.push(this.journalEntry(cursor));
-    else this.journal([this.journalEntry(cursor)], del);
+    this.#dropMarker(path, del);
+    if (this.#startupJournal !== undefined && del.length === 0) this.#startupJournal.push(this.#journalEntry(cursor));
+    else this.#journal([this.#journalEntry(cursor)], del);
     return cursor;
   }
 
-  private delivered(progress: ReadonlyMap<Cursor, CheckpointMark>): void {
+  #delivered(progress: ReadonlyMap<Cursor, CheckpointMark>): void {
     const set: string[] = [];
     const del: string[] = [];
     for (const [cursor, mark] of progress) {
       cursor.acked = mark;
-      if (cursor.closed && mark.offset === cursor.finalOffset) this.retireInto(cursor, set, del);
-      else set.push(this.journalEntry(cursor));
+      if (cursor.closed && mark.offset === cursor.finalOffset) this.#retireInto(cursor, set, del);
+      else set.push(this.#journalEntry(cursor));
     }
-    this.journal(set, del);
+    this.#journal(set, del);
   }
 
-  private retire(cursor: Cursor): void {
+  #retire(cursor: Cursor): void {
     const set: string[] = [];
     const del: string[] = [];
-    this.retireInto(cursor, set, del);
-    this.journal(set, del);
+    this.#retireInto(cursor, set, del);
+    this.#journal(set, del);
   }
 
   /**
@@ -415,10 +415,10 @@ class FileSourceRunner implements FileSource, FollowContext {
    * and reads only the files written after it (without it, a path whose follower ended would
    * look never seen, and its rotated files would be read again from the start).
    */
-  private retireInto(cursor: Cursor, set: string[], del: string[]): void {
-    if (!this.cursors.delete(cursor)) return;
+  #retireInto(cursor: Cursor, set: string[], del: string[]): void {
+    if (!this.#cursors.delete(cursor)) return;
     let others = false;
-    for (const c of this.cursors) {
+    for (const c of this.#cursors) {
       if (c.path === cursor.path) {
         others = true;
         break;
@@ -428,63 +428,63 @@ class FileSourceRunner implements FileSource, FollowContext {
       del.push(cursor.key);
       return;
     }
-    const old = this.markers.get(cursor.path);
+    const old = this.#markers.get(cursor.path);
     if (old !== undefined && inodeKey(old.entry.dev, old.entry.ino) !== cursor.key) del.push(inodeKey(old.entry.dev, old.entry.ino));
-    this.markers.set(cursor.path, { entry: entryOf(cursor), at: this.now() });
-    set.push(this.journalEntry(cursor));
+    this.#markers.set(cursor.path, { entry: entryOf(cursor), at: this.now() });
+    set.push(this.#journalEntry(cursor));
   }
 
   /** A path is followed (again): its marker is no longer needed. */
-  private dropMarker(path: string, del: string[]): void {
-    const marker = this.markers.get(path);
+  #dropMarker(path: string, del: string[]): void {
+    const marker = this.#markers.get(path);
     if (marker === undefined) return;
-    this.markers.delete(path);
+    this.#markers.delete(path);
     del.push(inodeKey(marker.entry.dev, marker.entry.ino));
   }
 
   /** The cursor's acknowledged position as journal text; what identifies the file is serialised once per fingerprint. */
-  private journalEntry(c: Cursor): string {
+  #journalEntry(c: Cursor): string {
     const fp = c.acked.fingerprint;
-    let head = this.jsonHeads.get(fp);
+    let head = this.#jsonHeads.get(fp);
     if (head === undefined) {
       head = entryJsonHead({ path: c.path, ...fp });
-      this.jsonHeads.set(fp, head);
+      this.#jsonHeads.set(fp, head);
     }
     return entryJson(entryOf(c), head);
   }
 
   /** Appends to the checkpoint journal; a failure is logged once and leaves the next snapshot to catch up. */
-  private journal(set: string[], del: string[]): void {
+  #journal(set: string[], del: string[]): void {
     try {
-      this.checkpointStore.append(set, del);
-      if (this.journalFailing) this.logger.info({ file: this.checkpointStore.path }, 'checkpoint journal writable again');
-      this.journalFailing = false;
+      this.#checkpointStore.append(set, del);
+      if (this.#journalFailing) this.logger.info({ file: this.#checkpointStore.path }, 'checkpoint journal writable again');
+      this.#journalFailing = false;
     } catch (err) {
-      if (!this.journalFailing) this.logger.error({ err, dataDir: this.options.dataDir }, 'appending to the checkpoint journal failed; positions are saved with the next snapshot');
-      this.journalFailing = true;
+      if (!this.#journalFailing) this.logger.error({ err, dataDir: this.options.dataDir }, 'appending to the checkpoint journal failed; positions are saved with the next snapshot');
+      this.#journalFailing = true;
     }
   }
 
-  private writeSnapshot(): Promise<void> {
-    if (this.writingSnapshot !== undefined) return this.writingSnapshot;
+  #writeSnapshot(): Promise<void> {
+    if (this.#writingSnapshot !== undefined) return this.#writingSnapshot;
     const entries: CheckpointEntry[] = [];
-    for (const c of this.cursors) entries.push(entryOf(c));
+    for (const c of this.#cursors) entries.push(entryOf(c));
     // Loaded but not matched yet (during start-up only): kept.
-    for (const e of this.saved.values()) entries.push(e);
-    for (const m of this.markers.values()) entries.push(m.entry);
-    const write = this.checkpointStore.save(entries, new Date(this.now()).toISOString()).then(
+    for (const e of this.#saved.values()) entries.push(e);
+    for (const m of this.#markers.values()) entries.push(m.entry);
+    const write = this.#checkpointStore.save(entries, new Date(this.now()).toISOString()).then(
       () => {
-        this.checkpointWrites++;
+        this.#checkpointWrites++;
         this.metrics.checkpointWrites.inc();
       },
       (err: unknown) => {
-        this.logger.error({ err, file: this.checkpointStore.path }, 'writing checkpoints failed; will retry');
+        this.logger.error({ err, file: this.#checkpointStore.path }, 'writing checkpoints failed; will retry');
       },
     );
-    this.writingSnapshot = write.finally(() => {
-      this.writingSnapshot = undefined;
+    this.#writingSnapshot = write.finally(() => {
+      this.#writingSnapshot = undefined;
     });
-    return this.writingSnapshot;
+    return this.#writingSnapshot;
   }
 }
 

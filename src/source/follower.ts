@@ -86,31 +86,31 @@ export type DrainResult = 'idle' | 'waiting' | 'blocked' | 'done';
 
 export class FileFollower {
   readonly path: string;
-  private readonly ctx: FollowContext;
+  readonly #ctx: FollowContext;
   /** cursors[0] is being read; later ones took over the path after it was rotated. */
-  private readonly cursors: Cursor[];
+  readonly #cursors: Cursor[];
   /** Closed cursors whose last lines are still held in a pending partial line. */
-  private finished: Cursor[] = [];
+  #finished: Cursor[] = [];
   /** Bytes of the incomplete last line of cursors[0]. */
-  private carry: Buffer | undefined;
+  #carry: Buffer | undefined;
   /** Discarding the rest of a line longer than maxLineBytes. */
-  private skipping = false;
+  #skipping = false;
   /** Partial lines, merged per stream (the key is always this path); made on the first partial line. */
-  private merger: PartialMerger | undefined;
-  private startOut: PendingStart | undefined;
-  private startErr: PendingStart | undefined;
+  #merger: PartialMerger | undefined;
+  #startOut: PendingStart | undefined;
+  #startErr: PendingStart | undefined;
   /** The multiline rule of this file's pod as last asked (once per chunk); undefined: lines go straight on. */
-  private rule: MultilineRule | undefined;
+  #rule: MultilineRule | undefined;
   /** Records of multi-line messages, per stream; made for the first line under a rule. */
-  private joiner: MultilineJoiner<DecodedMessage, LineStart> | undefined;
-  private readonly joined: Joined[] = [];
-  private goneSince: number | undefined;
+  #joiner: MultilineJoiner<DecodedMessage, LineStart> | undefined;
+  readonly #joined: Joined[] = [];
+  #goneSince: number | undefined;
   /** Look at the file's metadata at the end of the next drain (rename event, safety poll). */
-  private checkRequested = true;
-  private stopped = false;
+  #checkRequested = true;
+  #stopped = false;
   /** Per-chunk tallies, added to the metrics once per chunk rather than per line. */
-  private linesInChunk = 0;
-  private decodeErrors = 0;
+  #linesInChunk = 0;
+  #decodeErrors = 0;
   /** Bytes read so far (the read loop tells busy files from quiet ones by it). */
   bytesDrained = 0;
   /** The last file read to its end and closed: where a path that comes back continues. */
@@ -122,13 +122,13 @@ export class FileFollower {
 
   constructor(path: string, cursors: Cursor[], ctx: FollowContext) {
     this.path = path;
-    this.cursors = cursors;
-    this.ctx = ctx;
+    this.#cursors = cursors;
+    this.#ctx = ctx;
   }
 
   /** At the end of the next drain, check for rotation, truncation and deletion even if data came. */
   requestCheck(): void {
-    this.checkRequested = true;
+    this.#checkRequested = true;
   }
 
   /**
@@ -136,8 +136,8 @@ export class FileFollower {
    * it was read, or does its path name another file now? Then it deserves a drain with a check.
    */
   looksChanged(): boolean {
-    const c = this.cursors[0];
-    if (c === undefined || this.cursors.length > 1) return true;
+    const c = this.#cursors[0];
+    if (c === undefined || this.#cursors.length > 1) return true;
     try {
       if (fstatSync(c.fd).size !== c.readOffset) return true;
       const st = statSync(this.path, { throwIfNoEntry: false });
@@ -149,26 +149,26 @@ export class FileFollower {
 
   /** Partial lines wait for their final fragment, or records of multi-line messages for their next line. */
   get hasPending(): boolean {
-    return this.mergerPending || (this.joiner !== undefined && this.joiner.pendingCount > 0);
+    return this.#mergerPending || (this.#joiner !== undefined && this.#joiner.pendingCount > 0);
   }
 
-  private get mergerPending(): boolean {
-    return this.merger !== undefined && this.merger.pendingCount > 0;
+  get #mergerPending(): boolean {
+    return this.#merger !== undefined && this.#merger.pendingCount > 0;
   }
 
   get isStopped(): boolean {
-    return this.stopped;
+    return this.#stopped;
   }
 
   /** Stops for good; what is open is closed by close(). */
   stop(): void {
-    this.stopped = true;
+    this.#stopped = true;
   }
 
   /** Closes what is still open (after stop). */
   close(): void {
-    for (const c of this.cursors) closeQuietly(c.fd);
-    this.cursors.length = 0;
+    for (const c of this.#cursors) closeQuietly(c.fd);
+    this.#cursors.length = 0;
   }
 
   /**
@@ -176,30 +176,30 @@ export class FileFollower {
    * bounds one call so that one busy file cannot hold the event loop (the read loop comes back).
    */
   drain(maxBytes: number): DrainResult {
-    if (this.stopped) return 'done';
-    if (this.ctx.skips(this.path)) return this.passOver();
-    const { pipeline, options } = this.ctx;
+    if (this.#stopped) return 'done';
+    if (this.#ctx.skips(this.path)) return this.#passOver();
+    const { pipeline, options } = this.#ctx;
     let readAny = false;
     let budget = maxBytes;
     for (;;) {
       if (!pipeline.hasRoom() || budget <= 0) {
-        if (readAny) this.noteProgress();
+        if (readAny) this.#noteProgress();
         return 'blocked';
       }
-      const c = this.cursors[0]!;
-      const room = Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0));
-      const n = this.readChunk(c, room);
+      const c = this.#cursors[0]!;
+      const room = Math.min(options.readChunkBytes, this.#ctx.readBuffer.length - (this.#carry?.length ?? 0));
+      const n = this.#readChunk(c, room);
       if (n > 0) {
         readAny = true;
         budget -= n;
         // A full read: there may be more. A short one reached the end as it is now.
         if (n === room) continue;
-        this.noteProgress();
-        if (!this.checkRequested && this.cursors.length === 1) return 'idle';
+        this.#noteProgress();
+        if (!this.#checkRequested && this.#cursors.length === 1) return 'idle';
       }
-      const next = this.atEnd(readAny);
+      const next = this.#atEnd(readAny);
       if (next === 'again') continue;
-      if (readAny) this.noteProgress();
+      if (readAny) this.#noteProgress();
       return next;
     }
   }
@@ -209,20 +209,20 @@ export class FileFollower {
    * to the start of its last incomplete line, and that position is checkpointed like a read one,
    * so that if the pod is included again, reading starts at the lines written from then on.
    */
-  private passOver(): DrainResult {
+  #passOver(): DrainResult {
     for (;;) {
-      const c = this.cursors[0]!;
+      const c = this.#cursors[0]!;
       const size = fstatSync(c.fd).size;
       if (size > c.readOffset) {
         const end = lineStartBefore(c.fd, size, c.readOffset);
-        this.ctx.metrics.bytesPassedOver.inc(end - c.readOffset);
-        this.carry = undefined;
-        this.skipping = false;
+        this.#ctx.metrics.bytesPassedOver.inc(end - c.readOffset);
+        this.#carry = undefined;
+        this.#skipping = false;
         c.readOffset = end;
         c.consumed = end;
-        this.noteProgress();
+        this.#noteProgress();
       }
-      const next = this.atEnd(false);
+      const next = this.#atEnd(false);
       if (next !== 'again') return next;
     }
   }
@@ -233,11 +233,11 @@ export class FileFollower {
    * but not enriched yet. Costs an fstat: asked only when a deleted pod's delay runs out.
    */
   needsMetadata(): boolean {
-    if (!this.ctx.pipeline.isEnriched(this.lastBatch)) return true;
-    if (this.stopped) return false;
-    if (this.cursors.length !== 1 || this.carry !== undefined || this.hasPending) return true;
+    if (!this.#ctx.pipeline.isEnriched(this.lastBatch)) return true;
+    if (this.#stopped) return false;
+    if (this.#cursors.length !== 1 || this.#carry !== undefined || this.hasPending) return true;
     try {
-      return fstatSync(this.cursors[0]!.fd).size > this.cursors[0]!.readOffset;
+      return fstatSync(this.#cursors[0]!.fd).size > this.#cursors[0]!.readOffset;
     } catch {
       return false;
     }
@@ -247,54 +247,54 @@ export class FileFollower {
   flushStale(now: number): void {
     if (!this.hasPending) return;
     let emitted = false;
-    if (this.mergerPending) {
-      const lines = this.merger!.flushExpired(now);
-      for (const line of lines) this.emitFlushed(line);
-      if (this.merger!.pendingCount === 0) {
-        this.startOut = undefined;
-        this.startErr = undefined;
+    if (this.#mergerPending) {
+      const lines = this.#merger!.flushExpired(now);
+      for (const line of lines) this.#emitFlushed(line);
+      if (this.#merger!.pendingCount === 0) {
+        this.#startOut = undefined;
+        this.#startErr = undefined;
       }
       emitted = lines.length > 0;
     }
-    if (this.joiner !== undefined && this.joiner.pendingCount > 0) {
-      this.joiner.flushExpired(this.joined, now);
-      emitted = this.emitJoined() || emitted;
+    if (this.#joiner !== undefined && this.#joiner.pendingCount > 0) {
+      this.#joiner.flushExpired(this.#joined, now);
+      emitted = this.#emitJoined() || emitted;
     }
-    if (emitted) this.noteProgress();
+    if (emitted) this.#noteProgress();
   }
 
   /**
    * At the end of cursors[0]: is there a successor to move on to, was the file truncated, rotated
    * or deleted? 'again' means read on (from the same or the next file).
    */
-  private atEnd(readAny: boolean): DrainResult | 'again' {
-    const { now, options, metrics } = this.ctx;
-    const c = this.cursors[0]!;
+  #atEnd(readAny: boolean): DrainResult | 'again' {
+    const { now, options, metrics } = this.#ctx;
+    const c = this.#cursors[0]!;
 
     // At the end of a file that was rotated away: move on once its successor has data.
-    const next = this.cursors[1];
+    const next = this.#cursors[1];
     if (next !== undefined) {
       if (fstatSync(next.fd).size > 0 || now() - (c.rotatedAt ?? 0) >= options.rotateWait) {
         // Read once more after seeing the successor's data: whatever the runtime wrote here came first.
-        while (this.readChunk(c, Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0))) > 0);
-        this.finishCursor(c);
-        this.cursors.shift();
-        this.noteProgress();
+        while (this.#readChunk(c, Math.min(options.readChunkBytes, this.#ctx.readBuffer.length - (this.#carry?.length ?? 0))) > 0);
+        this.#finishCursor(c);
+        this.#cursors.shift();
+        this.#noteProgress();
         return 'again';
       }
       return 'waiting';
     }
 
     // Data came and nothing hinted at a change of file: the common case costs no stat.
-    if (readAny && !this.checkRequested) return 'idle';
-    const full = this.checkRequested;
-    this.checkRequested = false;
+    if (readAny && !this.#checkRequested) return 'idle';
+    const full = this.#checkRequested;
+    this.#checkRequested = false;
 
     if (fstatSync(c.fd).size < c.readOffset) {
-      this.restartTruncated(c);
+      this.#restartTruncated(c);
       metrics.rotations.inc({ kind: 'truncate' });
       c.fingerprint = fingerprintOf(c.fd, c.dev, c.ino);
-      this.noteProgress();
+      this.#noteProgress();
       return 'again';
     }
     // A change event that brought no data (it came after a round had read the data, or the file
@@ -309,47 +309,47 @@ export class FileFollower {
       current = undefined;
     }
     if (current === undefined) {
-      this.goneSince ??= now();
+      this.#goneSince ??= now();
       // Keep looking: the path may come back (a rotation in progress), or this is the end.
-      this.checkRequested = true;
-      if (now() - this.goneSince < options.rotateWait) return 'waiting';
-      while (this.readChunk(c, Math.min(options.readChunkBytes, this.ctx.readBuffer.length - (this.carry?.length ?? 0))) > 0);
-      this.finishCursor(c);
-      this.cursors.shift();
-      this.flushAllPending();
-      this.noteProgress();
-      this.stopped = true;
+      this.#checkRequested = true;
+      if (now() - this.#goneSince < options.rotateWait) return 'waiting';
+      while (this.#readChunk(c, Math.min(options.readChunkBytes, this.#ctx.readBuffer.length - (this.#carry?.length ?? 0))) > 0);
+      this.#finishCursor(c);
+      this.#cursors.shift();
+      this.#flushAllPending();
+      this.#noteProgress();
+      this.#stopped = true;
       return 'done';
     }
-    this.goneSince = undefined;
+    this.#goneSince = undefined;
     if (String(current.dev) !== c.dev || String(current.ino) !== c.ino) {
-      const successors = this.ctx.openSuccessors(this.path, c);
+      const successors = this.#ctx.openSuccessors(this.path, c);
       if (successors.length === 0) {
-        this.checkRequested = true;
+        this.#checkRequested = true;
         return 'waiting';
       }
       c.rotatedAt = now();
-      for (const s of successors) this.cursors.push(s);
+      for (const s of successors) this.#cursors.push(s);
       metrics.rotations.inc({ kind: 'rename' }, successors.length);
-      this.ctx.logger.debug({ path: this.path, successors: successors.length }, 'log file rotated; finishing the old file first');
+      this.#ctx.logger.debug({ path: this.path, successors: successors.length }, 'log file rotated; finishing the old file first');
       return 'again';
     }
     return 'idle';
   }
 
   /** Reads one chunk of `c` after the carried incomplete line and handles its complete lines. Returns bytes read. */
-  private readChunk(c: Cursor, room: number): number {
-    const buf = this.ctx.readBuffer;
-    const carryLength = this.carry?.length ?? 0;
-    if (this.carry !== undefined) this.carry.copy(buf, 0);
+  #readChunk(c: Cursor, room: number): number {
+    const buf = this.#ctx.readBuffer;
+    const carryLength = this.#carry?.length ?? 0;
+    if (this.#carry !== undefined) this.#carry.copy(buf, 0);
     const bytesRead = readSync(c.fd, buf, carryLength, room, c.readOffset);
     if (bytesRead === 0) return 0;
     const base = c.readOffset - carryLength;
     c.readOffset += bytesRead;
     this.bytesDrained += bytesRead;
-    this.carry = undefined;
-    this.handleChunk(buf.subarray(0, carryLength + bytesRead), base, c);
-    this.ctx.metrics.bytesRead.inc(bytesRead);
+    this.#carry = undefined;
+    this.#handleChunk(buf.subarray(0, carryLength + bytesRead), base, c);
+    this.#ctx.metrics.bytesRead.inc(bytesRead);
     // The fingerprint grows with a young file until it covers HEAD_BYTES.
     if (c.fingerprint.headLength < HEAD_BYTES && c.readOffset > c.fingerprint.headLength) {
       c.fingerprint = fingerprintOf(c.fd, c.dev, c.ino);
@@ -358,24 +358,24 @@ export class FileFollower {
   }
 
   /** The hot path: `chunk` starts at file offset `base`; complete lines are handled, the rest is carried. */
-  private handleChunk(chunk: Buffer, base: number, c: Cursor): void {
-    const { maxLineBytes, maxLineAction } = this.ctx.options;
-    const { metrics } = this.ctx;
-    if (this.ctx.multiline !== undefined) this.refreshRule(this.ctx.multiline);
+  #handleChunk(chunk: Buffer, base: number, c: Cursor): void {
+    const { maxLineBytes, maxLineAction } = this.#ctx.options;
+    const { metrics } = this.#ctx;
+    if (this.#ctx.multiline !== undefined) this.#refreshRule(this.#ctx.multiline);
     let start = 0;
     let newline = chunk.indexOf(NEWLINE, 0);
     while (newline !== -1) {
-      if (this.skipping) {
-        this.skipping = false;
+      if (this.#skipping) {
+        this.#skipping = false;
       } else if (newline - start > maxLineBytes) {
         if (maxLineAction === 'truncate') {
-          this.handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, newline + 1 - start);
+          this.#handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, newline + 1 - start);
           metrics.linesTruncated.inc({ reason: 'max_line_bytes' });
         } else {
           metrics.linesDropped.inc({ reason: 'max_line_bytes' });
         }
       } else {
-        this.handleLine(chunk, start, newline, base + start, newline + 1 - start);
+        this.#handleLine(chunk, start, newline, base + start, newline + 1 - start);
       }
       start = newline + 1;
       c.consumed = base + start;
@@ -383,88 +383,88 @@ export class FileFollower {
     }
 
     const rest = chunk.length - start;
-    if (this.skipping) {
+    if (this.#skipping) {
       // Still inside an over-long line: discard (c.consumed stays at its start, so a restart redoes it).
     } else if (rest > maxLineBytes) {
       if (maxLineAction === 'truncate') {
-        this.handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, rest);
+        this.#handleLine(chunk, start, utf8Boundary(chunk, start, start + maxLineBytes), base + start, rest);
         metrics.linesTruncated.inc({ reason: 'max_line_bytes' });
       } else {
         metrics.linesDropped.inc({ reason: 'max_line_bytes' });
       }
-      this.skipping = true;
+      this.#skipping = true;
     } else if (rest > 0) {
-      this.carry = Buffer.allocUnsafe(rest);
-      chunk.copy(this.carry, 0, start);
+      this.#carry = Buffer.allocUnsafe(rest);
+      chunk.copy(this.#carry, 0, start);
     }
 
-    if (this.linesInChunk > 0) {
-      metrics.linesRead.inc(this.linesInChunk);
-      this.linesInChunk = 0;
+    if (this.#linesInChunk > 0) {
+      metrics.linesRead.inc(this.#linesInChunk);
+      this.#linesInChunk = 0;
     }
-    if (this.decodeErrors > 0) {
-      metrics.eventErrors.inc({ reason: 'undecodable_line' }, this.decodeErrors);
-      this.decodeErrors = 0;
+    if (this.#decodeErrors > 0) {
+      metrics.eventErrors.inc({ reason: 'undecodable_line' }, this.#decodeErrors);
+      this.#decodeErrors = 0;
     }
   }
 
-  private handleLine(chunk: Buffer, start: number, end: number, offset: number, rawBytes: number): void {
-    this.linesInChunk++;
+  #handleLine(chunk: Buffer, start: number, end: number, offset: number, rawBytes: number): void {
+    this.#linesInChunk++;
     const text = chunk.toString('utf8', start, end);
     const decoded = decodeLine(text);
     if ('error' in decoded) {
       if (decoded.error === 'empty_line') {
-        this.ctx.metrics.linesDropped.inc({ reason: 'empty_line' });
+        this.#ctx.metrics.linesDropped.inc({ reason: 'empty_line' });
         return;
       }
       // Not CRI nor Docker: passed on as it is rather than lost; the time is when it was read.
-      this.decodeErrors++;
-      const raw: DecodedMessage = { timestamp: new Date(this.ctx.now()).toISOString(), stream: 'stdout', message: text };
-      if (this.rule === undefined) this.ctx.pipeline.push(this.path, raw, rawBytes);
-      else this.join(raw, rawBytes, this.cursors[0]!.generation, offset);
+      this.#decodeErrors++;
+      const raw: DecodedMessage = { timestamp: new Date(this.#ctx.now()).toISOString(), stream: 'stdout', message: text };
+      if (this.#rule === undefined) this.#ctx.pipeline.push(this.path, raw, rawBytes);
+      else this.#join(raw, rawBytes, this.#cursors[0]!.generation, offset);
       return;
     }
-    if (!decoded.partial && !this.mergerPending) {
-      if (this.rule === undefined) this.ctx.pipeline.push(this.path, decoded, rawBytes);
-      else this.join(decoded, rawBytes, this.cursors[0]!.generation, offset);
+    if (!decoded.partial && !this.#mergerPending) {
+      if (this.#rule === undefined) this.#ctx.pipeline.push(this.path, decoded, rawBytes);
+      else this.#join(decoded, rawBytes, this.#cursors[0]!.generation, offset);
       return;
     }
-    let first = decoded.stream === 'stdout' ? this.startOut : this.startErr;
+    let first = decoded.stream === 'stdout' ? this.#startOut : this.#startErr;
     if (first === undefined && decoded.partial) {
-      first = { generation: this.cursors[0]!.generation, offset, rawBytes: 0 };
-      if (decoded.stream === 'stdout') this.startOut = first;
-      else this.startErr = first;
+      first = { generation: this.#cursors[0]!.generation, offset, rawBytes: 0 };
+      if (decoded.stream === 'stdout') this.#startOut = first;
+      else this.#startErr = first;
     }
     if (first !== undefined) first.rawBytes += rawBytes;
-    this.merger ??= new PartialMerger({
-      maxMergedLineBytes: this.ctx.options.maxMergedLineBytes,
-      flushTimeoutMs: this.ctx.options.partialFlushTimeout,
-      now: this.ctx.now,
+    this.#merger ??= new PartialMerger({
+      maxMergedLineBytes: this.#ctx.options.maxMergedLineBytes,
+      flushTimeoutMs: this.#ctx.options.partialFlushTimeout,
+      now: this.#ctx.now,
     });
-    const line = this.merger.push(this.path, decoded);
+    const line = this.#merger.push(this.path, decoded);
     // The line's last fragment: a restart no longer needs to go back for it (even if it was cut earlier).
-    if (!decoded.partial) this.takeStart(decoded.stream);
+    if (!decoded.partial) this.#takeStart(decoded.stream);
     if (line === undefined) return;
-    if (first !== undefined) this.emitMerged(line, first.rawBytes, first.generation, first.offset);
-    else this.emitMerged(line, rawBytes, this.cursors[0]!.generation, offset);
+    if (first !== undefined) this.#emitMerged(line, first.rawBytes, first.generation, first.offset);
+    else this.#emitMerged(line, rawBytes, this.#cursors[0]!.generation, offset);
   }
 
-  private takeStart(stream: Stream): PendingStart | undefined {
-    const start = stream === 'stdout' ? this.startOut : this.startErr;
-    if (stream === 'stdout') this.startOut = undefined;
-    else this.startErr = undefined;
+  #takeStart(stream: Stream): PendingStart | undefined {
+    const start = stream === 'stdout' ? this.#startOut : this.#startErr;
+    if (stream === 'stdout') this.#startOut = undefined;
+    else this.#startErr = undefined;
     return start;
   }
 
   /** A merged line let go by a flush: where its first fragment was read (or, if unknown, where reading is). */
-  private emitFlushed(line: MergedLine): void {
-    const start = this.takeStart(line.stream);
-    const c = this.cursors[0];
-    this.emitMerged(line, start?.rawBytes ?? 0, start?.generation ?? c?.generation ?? 0, start?.offset ?? c?.consumed ?? 0);
+  #emitFlushed(line: MergedLine): void {
+    const start = this.#takeStart(line.stream);
+    const c = this.#cursors[0];
+    this.#emitMerged(line, start?.rawBytes ?? 0, start?.generation ?? c?.generation ?? 0, start?.offset ?? c?.consumed ?? 0);
   }
 
-  private emitMerged(line: MergedLine, rawBytes: number, generation: number, offset: number): void {
-    const { metrics, options, pipeline } = this.ctx;
+  #emitMerged(line: MergedLine, rawBytes: number, generation: number, offset: number): void {
+    const { metrics, options, pipeline } = this.#ctx;
     if (line.fragments > 1) metrics.eventsMerged.inc(line.fragments - 1);
     if (line.truncated) {
       if (options.maxLineAction === 'drop') {
@@ -473,37 +473,37 @@ export class FileFollower {
       }
       metrics.linesTruncated.inc({ reason: 'max_merged_line_bytes' });
     }
-    if (this.rule === undefined) pipeline.push(this.path, line, rawBytes);
-    else this.join(line, rawBytes, generation, offset);
+    if (this.#rule === undefined) pipeline.push(this.path, line, rawBytes);
+    else this.#join(line, rawBytes, generation, offset);
   }
 
   /**
    * The file's rule as its pod says now. A change lets the records held under the old rule go
    * first, so that no line overtakes them.
    */
-  private refreshRule(source: MultilineSource): void {
+  #refreshRule(source: MultilineSource): void {
     const rule = source.ruleFor(this.path);
-    if (rule === this.rule) return;
-    if (this.joiner !== undefined && this.joiner.pendingCount > 0) {
-      this.joiner.flushAll(this.joined);
-      this.emitJoined();
+    if (rule === this.#rule) return;
+    if (this.#joiner !== undefined && this.#joiner.pendingCount > 0) {
+      this.#joiner.flushAll(this.#joined);
+      this.#emitJoined();
     }
-    this.rule = rule;
+    this.#rule = rule;
   }
 
   /** A whole (or merged) line of a file under a multiline rule: held by the joiner until its record ends. */
-  private join(line: DecodedMessage, rawBytes: number, generation: number, offset: number): void {
-    const source = this.ctx.multiline!;
-    this.joiner ??= new MultilineJoiner<DecodedMessage, LineStart>({ maxBytes: source.maxBytes, flushTimeoutMs: source.flushTimeoutMs, now: this.ctx.now });
-    this.joiner.push(this.path, line, this.rule!, { generation, offset }, rawBytes, this.joined);
-    this.emitJoined();
+  #join(line: DecodedMessage, rawBytes: number, generation: number, offset: number): void {
+    const source = this.#ctx.multiline!;
+    this.#joiner ??= new MultilineJoiner<DecodedMessage, LineStart>({ maxBytes: source.maxBytes, flushTimeoutMs: source.flushTimeoutMs, now: this.#ctx.now });
+    this.#joiner.push(this.path, line, this.#rule!, { generation, offset }, rawBytes, this.#joined);
+    this.#emitJoined();
   }
 
-  /** Hands what the joiner let go (this.joined) to the pipeline; whether there was any. */
-  private emitJoined(): boolean {
-    const joined = this.joined;
+  /** Hands what the joiner let go (this.#joined) to the pipeline; whether there was any. */
+  #emitJoined(): boolean {
+    const joined = this.#joined;
     if (joined.length === 0) return false;
-    const { metrics, pipeline } = this.ctx;
+    const { metrics, pipeline } = this.#ctx;
     for (const e of joined) {
       if (e.lines > 1) {
         metrics.multilineEvents.inc();
@@ -517,55 +517,55 @@ export class FileFollower {
     return true;
   }
 
-  private flushAllPending(): void {
-    if (this.merger !== undefined) for (const line of this.merger.flushAll()) this.emitFlushed(line);
-    this.startOut = undefined;
-    this.startErr = undefined;
-    if (this.joiner !== undefined && this.joiner.pendingCount > 0) {
-      this.joiner.flushAll(this.joined);
-      this.emitJoined();
+  #flushAllPending(): void {
+    if (this.#merger !== undefined) for (const line of this.#merger.flushAll()) this.#emitFlushed(line);
+    this.#startOut = undefined;
+    this.#startErr = undefined;
+    if (this.#joiner !== undefined && this.#joiner.pendingCount > 0) {
+      this.#joiner.flushAll(this.#joined);
+      this.#emitJoined();
     }
   }
 
   /** Copy-truncate: the file was emptied under us; what is pending is all there will be of it. */
-  private restartTruncated(c: Cursor): void {
-    this.flushAllPending();
-    this.carry = undefined;
-    this.skipping = false;
+  #restartTruncated(c: Cursor): void {
+    this.#flushAllPending();
+    this.#carry = undefined;
+    this.#skipping = false;
     c.readOffset = 0;
     c.consumed = 0;
   }
 
   /** A cursor read to its end: a last line without newline still counts; then it is closed. */
-  private finishCursor(c: Cursor): void {
-    if (this.carry !== undefined && !this.skipping) {
-      const tail = this.carry;
-      this.carry = undefined;
-      this.handleLine(tail, 0, tail.length, c.readOffset - tail.length, tail.length);
-      if (this.linesInChunk > 0) this.ctx.metrics.linesRead.inc(this.linesInChunk);
-      this.linesInChunk = 0;
+  #finishCursor(c: Cursor): void {
+    if (this.#carry !== undefined && !this.#skipping) {
+      const tail = this.#carry;
+      this.#carry = undefined;
+      this.#handleLine(tail, 0, tail.length, c.readOffset - tail.length, tail.length);
+      if (this.#linesInChunk > 0) this.#ctx.metrics.linesRead.inc(this.#linesInChunk);
+      this.#linesInChunk = 0;
     }
-    this.carry = undefined;
-    this.skipping = false;
+    this.#carry = undefined;
+    this.#skipping = false;
     c.consumed = c.readOffset;
     c.closed = true;
     c.finalOffset = c.readOffset;
-    this.finished.push(c);
+    this.#finished.push(c);
     try {
       this.lastFile = { key: c.key, mtimeNs: fstatSync(c.fd, { bigint: true }).mtimeNs };
     } catch {
       this.lastFile = { key: c.key, mtimeNs: 0n };
     }
     closeQuietly(c.fd);
-    this.ctx.cursorClosed(c);
+    this.#ctx.cursorClosed(c);
   }
 
   /** Where a restart of cursor `c` must begin so that no line, and no part of a pending merged line or record, is lost. */
-  private safeOffset(c: Cursor): number {
+  #safeOffset(c: Cursor): number {
     let safe = c.consumed;
-    const joiner = this.joiner;
+    const joiner = this.#joiner;
     const held = joiner === undefined || joiner.pendingCount === 0 ? NO_STARTS : [joiner.pendingContext(this.path, 'stdout'), joiner.pendingContext(this.path, 'stderr')];
-    for (const p of [this.startOut, this.startErr, ...held]) {
+    for (const p of [this.#startOut, this.#startErr, ...held]) {
       if (p === undefined) continue;
       if (p.generation === c.generation) safe = Math.min(safe, p.offset);
       // A line that began in an older file continues here: this file must be re-read from its start.
@@ -575,24 +575,24 @@ export class FileFollower {
   }
 
   /** Tells the pipeline how far each file is safely handed on; called after each drain, not per line. */
-  private noteProgress(): void {
-    const { pipeline } = this.ctx;
-    if (this.finished.length > 0) {
-      for (const c of this.finished) this.noteCursor(c, pipeline);
+  #noteProgress(): void {
+    const { pipeline } = this.#ctx;
+    if (this.#finished.length > 0) {
+      for (const c of this.#finished) this.#noteCursor(c, pipeline);
       // Closed files whose pending lines were emitted are done here; their final mark is in the pipeline.
-      this.finished = this.finished.filter((c) => c.noted.offset !== c.finalOffset);
+      this.#finished = this.#finished.filter((c) => c.noted.offset !== c.finalOffset);
     }
-    for (const c of this.cursors) this.noteCursor(c, pipeline);
+    for (const c of this.#cursors) this.#noteCursor(c, pipeline);
   }
 
-  private noteCursor(c: Cursor, pipeline: DeliveryPipeline<Cursor, CheckpointMark>): void {
-    const offset = this.safeOffset(c);
+  #noteCursor(c: Cursor, pipeline: DeliveryPipeline<Cursor, CheckpointMark>): void {
+    const offset = this.#safeOffset(c);
     if (offset === c.noted.offset && c.fingerprint === c.noted.fingerprint) return;
     const mark: CheckpointMark = { offset, fingerprint: c.fingerprint };
     c.noted = mark;
     pipeline.noteProgress(c, mark);
     // Lines pushed since the last mark went into this batch too.
-    this.lastReadAt = this.ctx.now();
+    this.lastReadAt = this.#ctx.now();
     this.lastBatch = pipeline.gatheringBatch;
   }
 }

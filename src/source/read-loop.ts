@@ -90,103 +90,103 @@ class DirState {
 }
 
 export class ReadLoop {
-  private readonly options: ReadLoopOptions;
-  private readonly deps: ReadLoopDeps;
-  private readonly tails = new Map<FileFollower, Tail>();
-  private readonly byPath = new Map<string, Tail>();
-  private readonly dirs = new Map<string, DirState>();
-  private readonly busyDirs = new Set<DirState>();
-  private queue: Tail[] = [];
-  private roundTimer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private waitingForRoom = false;
-  private lastRoundAt = -Infinity;
-  private started = false;
-  private stopped = false;
+  readonly #options: ReadLoopOptions;
+  readonly #deps: ReadLoopDeps;
+  readonly #tails = new Map<FileFollower, Tail>();
+  readonly #byPath = new Map<string, Tail>();
+  readonly #dirs = new Map<string, DirState>();
+  readonly #busyDirs = new Set<DirState>();
+  #queue: Tail[] = [];
+  #roundTimer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #waitingForRoom = false;
+  #lastRoundAt = -Infinity;
+  #started = false;
+  #stopped = false;
 
   constructor(options: ReadLoopOptions, deps: ReadLoopDeps) {
-    this.options = options;
-    this.deps = deps;
+    this.#options = options;
+    this.#deps = deps;
   }
 
   start(): void {
-    this.started = true;
-    this.pollTimer = setInterval(() => this.pollTick(), this.options.pollInterval);
-    this.schedule();
+    this.#started = true;
+    this.#pollTimer = setInterval(() => this.#pollTick(), this.#options.pollInterval);
+    this.#schedule();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.roundTimer);
-    clearInterval(this.pollTimer);
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.queue = [];
+    this.#stopped = true;
+    clearTimeout(this.#roundTimer);
+    clearInterval(this.#pollTimer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#queue = [];
   }
 
   /** Directories read every round with their watch closed. */
   get busyDirectories(): number {
-    return this.busyDirs.size;
+    return this.#busyDirs.size;
   }
 
   /** Starts following: the file is drained in the next round. */
   add(path: string, dir: string, follower: FileFollower): void {
-    let d = this.dirs.get(dir);
+    let d = this.#dirs.get(dir);
     if (d === undefined) {
       d = new DirState(dir);
-      this.dirs.set(dir, d);
+      this.#dirs.set(dir, d);
     }
-    const tail = new Tail(follower, d, this.deps.now());
+    const tail = new Tail(follower, d, this.#deps.now());
     d.tails.add(tail);
-    this.tails.set(follower, tail);
-    this.byPath.set(path, tail);
-    this.enqueue(tail);
-    this.schedule();
+    this.#tails.set(follower, tail);
+    this.#byPath.set(path, tail);
+    this.#enqueue(tail);
+    this.#schedule();
   }
 
   /** A watch event for a file: `renamed` for create, delete and rename (look at its metadata too). */
   notify(path: string, renamed: boolean): void {
-    const tail = this.byPath.get(path);
+    const tail = this.#byPath.get(path);
     if (tail === undefined) return;
     if (renamed) tail.follower.requestCheck();
     tail.notified = true;
     if (!tail.queued) {
-      this.enqueue(tail);
-      this.schedule();
+      this.#enqueue(tail);
+      this.#schedule();
     }
   }
 
-  private enqueue(tail: Tail): void {
+  #enqueue(tail: Tail): void {
     if (tail.queued) return;
     tail.queued = true;
-    this.queue.push(tail);
+    this.#queue.push(tail);
   }
 
   /** Runs a round now if the last one was long enough ago, else when it is due. */
-  private schedule(): void {
-    if (!this.started || this.stopped || this.roundTimer !== undefined || this.immediate !== undefined || this.waitingForRoom) return;
-    if (this.queue.length === 0 && this.busyDirs.size === 0) return;
-    const wait = this.lastRoundAt + this.options.roundInterval - this.deps.now();
+  #schedule(): void {
+    if (!this.#started || this.#stopped || this.#roundTimer !== undefined || this.#immediate !== undefined || this.#waitingForRoom) return;
+    if (this.#queue.length === 0 && this.#busyDirs.size === 0) return;
+    const wait = this.#lastRoundAt + this.#options.roundInterval - this.#deps.now();
     if (wait <= 0) {
-      this.immediate = setImmediate(() => {
-        this.immediate = undefined;
-        this.round();
+      this.#immediate = setImmediate(() => {
+        this.#immediate = undefined;
+        this.#round();
       });
     } else {
-      this.roundTimer = setTimeout(() => {
-        this.roundTimer = undefined;
-        this.round();
+      this.#roundTimer = setTimeout(() => {
+        this.#roundTimer = undefined;
+        this.#round();
       }, wait);
     }
   }
 
-  private round(): void {
-    if (this.stopped) return;
-    const now = this.deps.now();
-    this.lastRoundAt = now;
-    for (const d of this.busyDirs) for (const t of d.tails) this.enqueue(t);
-    const turn = this.queue;
-    this.queue = [];
+  #round(): void {
+    if (this.#stopped) return;
+    const now = this.#deps.now();
+    this.#lastRoundAt = now;
+    for (const d of this.#busyDirs) for (const t of d.tails) this.#enqueue(t);
+    const turn = this.#queue;
+    this.#queue = [];
     let blocked = false;
     /** Files that had more to read than their turn: they go last in the next round (fairness in a backlog). */
     const unfinished: Tail[] = [];
@@ -194,47 +194,47 @@ export class ReadLoop {
       const tail = turn[i]!;
       if (blocked) {
         // Not reached this round: first in line for the next.
-        this.queue.push(tail);
+        this.#queue.push(tail);
         continue;
       }
       tail.queued = false;
       const before = tail.follower.bytesDrained;
-      const result = this.drain(tail);
+      const result = this.#drain(tail);
       const gotData = tail.follower.bytesDrained !== before;
-      this.account(tail, gotData, now);
+      this.#account(tail, gotData, now);
       tail.notified = false;
       if (result === 'blocked') {
         unfinished.push(tail);
-        if (!this.deps.pipeline.hasRoom()) blocked = true;
+        if (!this.#deps.pipeline.hasRoom()) blocked = true;
       }
     }
-    for (const tail of unfinished) this.enqueue(tail);
-    this.deps.pipeline.flush();
-    this.settleBusyDirs(now);
-    if (blocked) this.resumeWhenRoom();
-    else if (this.queue.length > 0) {
+    for (const tail of unfinished) this.#enqueue(tail);
+    this.#deps.pipeline.flush();
+    this.#settleBusyDirs(now);
+    if (blocked) this.#resumeWhenRoom();
+    else if (this.#queue.length > 0) {
       // A file had more than its turn's share: go on without waiting for the next interval.
-      this.lastRoundAt = -Infinity;
-      this.schedule();
-    } else this.schedule();
+      this.#lastRoundAt = -Infinity;
+      this.#schedule();
+    } else this.#schedule();
   }
 
-  private drain(tail: Tail): ReturnType<FileFollower['drain']> {
+  #drain(tail: Tail): ReturnType<FileFollower['drain']> {
     let result: ReturnType<FileFollower['drain']>;
     try {
-      result = tail.follower.drain(this.options.maxBytesPerTurn);
+      result = tail.follower.drain(this.#options.maxBytesPerTurn);
     } catch (err) {
-      this.deps.logger.warn({ err, path: tail.follower.path }, 'reading a log file failed; retrying');
+      this.#deps.logger.warn({ err, path: tail.follower.path }, 'reading a log file failed; retrying');
       tail.follower.requestCheck();
       tail.waiting = true;
       return 'waiting';
     }
     tail.waiting = result === 'waiting';
-    if (result === 'done') this.remove(tail);
+    if (result === 'done') this.#remove(tail);
     return result;
   }
 
-  private account(tail: Tail, gotData: boolean, now: number): void {
+  #account(tail: Tail, gotData: boolean, now: number): void {
     // A file that brings data through its watch needs no safety poll meanwhile: postponed.
     if (gotData) tail.nextCheckAt = now + tail.checkEvery;
     const dir = tail.dir;
@@ -243,71 +243,71 @@ export class ReadLoop {
       return;
     }
     tail.busyRounds = gotData && tail.notified ? tail.busyRounds + 1 : 0;
-    if (tail.busyRounds >= BUSY_ROUNDS && this.deps.watches.pause(dir.path)) {
+    if (tail.busyRounds >= BUSY_ROUNDS && this.#deps.watches.pause(dir.path)) {
       dir.busy = true;
       dir.quietSince = now;
-      this.busyDirs.add(dir);
-      this.deps.onBusyDirectories(this.busyDirs.size);
+      this.#busyDirs.add(dir);
+      this.#deps.onBusyDirectories(this.#busyDirs.size);
       for (const t of dir.tails) t.busyRounds = 0;
     }
   }
 
   /** Busy directories quiet for QUIET_MS are watched again; their files get one more look (the watch was off). */
-  private settleBusyDirs(now: number): void {
-    for (const dir of this.busyDirs) {
+  #settleBusyDirs(now: number): void {
+    for (const dir of this.#busyDirs) {
       if (dir.tails.size > 0 && now - dir.quietSince < QUIET_MS) continue;
-      this.busyDirs.delete(dir);
-      this.deps.onBusyDirectories(this.busyDirs.size);
+      this.#busyDirs.delete(dir);
+      this.#deps.onBusyDirectories(this.#busyDirs.size);
       dir.busy = false;
       // Watched again even when its files ended: a restarted container's new file is found by it.
-      this.deps.watches.resume(dir.path);
+      this.#deps.watches.resume(dir.path);
       if (dir.tails.size === 0) {
-        this.dirs.delete(dir.path);
+        this.#dirs.delete(dir.path);
         continue;
       }
-      for (const t of dir.tails) this.enqueue(t);
+      for (const t of dir.tails) this.#enqueue(t);
     }
   }
 
-  private resumeWhenRoom(): void {
-    this.waitingForRoom = true;
-    void this.deps.pipeline.room().then(() => {
-      this.waitingForRoom = false;
-      this.lastRoundAt = -Infinity;
-      this.schedule();
+  #resumeWhenRoom(): void {
+    this.#waitingForRoom = true;
+    void this.#deps.pipeline.room().then(() => {
+      this.#waitingForRoom = false;
+      this.#lastRoundAt = -Infinity;
+      this.#schedule();
     });
   }
 
   /** The safety poll: stale partial lines, files waiting on a rotation, and the slow re-check of every file. */
-  private pollTick(): void {
-    if (this.stopped) return;
-    const now = this.deps.now();
+  #pollTick(): void {
+    if (this.#stopped) return;
+    const now = this.#deps.now();
     let queued = false;
-    for (const tail of this.tails.values()) {
+    for (const tail of this.#tails.values()) {
       tail.follower.flushStale(now);
       if (tail.dir.busy || tail.queued) continue;
       if (tail.waiting) {
-        this.enqueue(tail);
+        this.#enqueue(tail);
         queued = true;
       } else if (now >= tail.nextCheckAt) {
-        const watched = this.deps.watches.isWatched(tail.dir.path);
-        tail.checkEvery = watched ? Math.min(SAFETY_POLL_MAX_MS, tail.checkEvery * 2) : this.options.pollInterval;
+        const watched = this.#deps.watches.isWatched(tail.dir.path);
+        tail.checkEvery = watched ? Math.min(SAFETY_POLL_MAX_MS, tail.checkEvery * 2) : this.#options.pollInterval;
         tail.nextCheckAt = now + tail.checkEvery;
         if (!tail.follower.looksChanged()) continue;
         tail.follower.requestCheck();
-        this.enqueue(tail);
+        this.#enqueue(tail);
         queued = true;
       }
     }
     // Lines emitted by a flush wait for the next round's seal, or for the batch timer.
-    if (queued) this.schedule();
+    if (queued) this.#schedule();
   }
 
-  private remove(tail: Tail): void {
-    this.tails.delete(tail.follower);
-    if (this.byPath.get(tail.follower.path) === tail) this.byPath.delete(tail.follower.path);
+  #remove(tail: Tail): void {
+    this.#tails.delete(tail.follower);
+    if (this.#byPath.get(tail.follower.path) === tail) this.#byPath.delete(tail.follower.path);
     tail.dir.tails.delete(tail);
-    if (tail.dir.tails.size === 0 && !tail.dir.busy) this.dirs.delete(tail.dir.path);
-    this.deps.onDone(tail.follower);
+    if (tail.dir.tails.size === 0 && !tail.dir.busy) this.#dirs.delete(tail.dir.path);
+    this.#deps.onDone(tail.follower);
   }
 }
