@@ -6,8 +6,8 @@
  * RESOURCE_EXHAUSTED only when it carries one. Every other code is a permanent refusal.
  */
 import * as grpc from '@grpc/grpc-js';
-import { decodeLogsResponse, encodeLogsRequest, LOGS_SERVICE_NAME, retryDelayOf } from '../otlp/proto.ts';
-import { logsRequestOfNdjson } from '../otlp/records.ts';
+import { decodeLogsResponse, LOGS_SERVICE_NAME, retryDelayOf } from '../otlp/proto.ts';
+import { encodeNdjsonAsLogsRequest } from '../otlp/records.ts';
 import type { ExportLogsResponse } from '../otlp/types.ts';
 import type { ExportAttempt, OtlpTransport, OtlpTransportOptions } from './otlp.ts';
 import type { OtlpSinkSpec } from './spec.ts';
@@ -25,7 +25,7 @@ export function createOtlpGrpcTransport(spec: OtlpSinkSpec, options: OtlpTranspo
   const credentials = spec.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
   const client = new grpc.Client(spec.url.host, credentials, { 'grpc.default_compression_algorithm': GZIP });
   return {
-    encode: (chunk) => encodeLogsRequest(logsRequestOfNdjson(chunk.bytes).request),
+    encode: (chunk) => encodeNdjsonAsLogsRequest(chunk.bytes),
     send: (request, signal) =>
       new Promise<ExportAttempt>((resolve) => {
         const call = client.makeUnaryRequest<Buffer, ExportLogsResponse>(

@@ -6,8 +6,8 @@
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { decodeLogsResponse, decodeStatus, encodeLogsRequest } from '../otlp/proto.ts';
-import { logsRequestOfNdjson } from '../otlp/records.ts';
+import { decodeLogsResponse, decodeStatus } from '../otlp/proto.ts';
+import { encodeNdjsonAsLogsRequest } from '../otlp/records.ts';
 import { bodySnippet, createKeepAliveAgent, retryAfterSeconds, sendRequest, type HttpResponse } from './http-request.ts';
 import type { ExportAttempt, OtlpTransport, OtlpTransportOptions } from './otlp.ts';
 import type { OtlpSinkSpec } from './spec.ts';
@@ -22,7 +22,7 @@ const HEADERS = { 'content-type': 'application/x-protobuf', 'content-encoding': 
 export function createOtlpHttpTransport(spec: OtlpSinkSpec, options: OtlpTransportOptions): OtlpTransport {
   const agent = createKeepAliveAgent(spec.url);
   return {
-    encode: (chunk) => encodeLogsRequest(logsRequestOfNdjson(chunk.bytes).request),
+    encode: (chunk) => encodeNdjsonAsLogsRequest(chunk.bytes),
     async send(request, signal): Promise<ExportAttempt> {
       const body = await gzip(request);
       let res: HttpResponse;

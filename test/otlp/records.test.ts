@@ -1,6 +1,7 @@
 /** NDJSON of enriched events (otel schema) or OTLP/JSON requests, as one ExportLogsServiceRequest (otlp/records.ts). */
 import t from 'tap';
-import { logsRequestOfNdjson, NotOtelError } from '../../src/otlp/records.ts';
+import { encodeLogsRequest } from '../../src/otlp/proto.ts';
+import { encodeNdjsonAsLogsRequest, logsRequestOfNdjson, NotOtelError } from '../../src/otlp/records.ts';
 
 const cart = { 'k8s.pod.name': 'cart', 'k8s.container.name': 'cart' };
 const db = { 'k8s.pod.name': 'db', 'k8s.container.name': 'postgres' };
@@ -44,4 +45,14 @@ t.test('lines that are not otel events are refused, naming the line', async (t) 
   t.throws(() => logsRequestOfNdjson(ndjson({ resource: cart, body: 'ok' }, { message: 'vector', kubernetes: {} })), new NotOtelError('line 2 is not an event of the otel schema (no leading "resource" map); the OTLP sink needs enrichment.schema: otel'));
   t.throws(() => logsRequestOfNdjson(ndjson('not json')), { name: 'NotOtelError', message: /^line 1 is not JSON/ });
   t.same(logsRequestOfNdjson(Buffer.alloc(0)), { request: { resourceLogs: [] }, records: 0 });
+});
+
+t.test('the fast encoding gives the bytes protobufjs gives through fromObject', async (t) => {
+  const bytes = ndjson(
+    { resource: cart, time_unix_nano: '1795428000123456789', observed_time_unix_nano: '18446744073709551615', body: 'a', attributes: { n: 7 } },
+    { resource: db, body: { nested: [1, 'x', true] } },
+    { resource: cart, time_unix_nano: '1', body: 'c' },
+    { resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: '42', body: { stringValue: 'y' }, spanId: '0102030405060708' }] }] }] },
+  );
+  t.same(Buffer.from(encodeNdjsonAsLogsRequest(bytes)), Buffer.from(encodeLogsRequest(logsRequestOfNdjson(bytes).request)));
 });
