@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { createEnricher } from '../src/enrich/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { buildApp, startServer } from '../src/server/index.ts';
-import { generateCluster, SeededRandom } from '../src/sim/index.ts';
-import { RetainingStore } from '../src/store/index.ts';
-import { criLine, podLogPath, rfc3339 } from '../test/builders/lines.ts';
-import { defaultDeletionDelayMs, defaultEnricherOptions, defaultServerOptions } from '../test/builders/defaults.ts';
+import { SeededRandom } from '../src/sim/index.ts';
+import { criLine, rfc3339 } from '../test/builders/lines.ts';
+import { defaultEnricherOptions, defaultServerOptions } from '../test/builders/defaults.ts';
 import type { LoadJob, LoadResult } from './http-load.ts';
+import { nodeStore } from './node-store.ts';
 import { fmt, summarise } from './stats.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -33,20 +33,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const WORDS = ['GET', 'POST', '/api/v1/orders', 'status=200', 'latency_ms=12', 'user="alice"', 'trace_id=4bf92f3577b34da6', 'level=info', 'msg="request served"', 'cache hit', 'retrying', 'ok'];
 
 // --- The service: the real enricher over a store holding one node's ~100 pods ---------------------
-const cluster = generateCluster({ nodes: 1, podsPerNode: 100, seed: 7 });
-const store = new RetainingStore({ deletionDelayMs: defaultDeletionDelayMs() });
-store.replace('namespaces', cluster.namespaces);
-store.replace('nodes', cluster.nodes);
-store.replace('pods', cluster.pods);
+const { store, files } = nodeStore();
 const metrics = createMetrics(undefined, { processMetrics: false });
 const enricher = createEnricher(defaultEnricherOptions(), { store: store.reader(), metrics });
 const app = await buildApp({ enricher, store: store.reader(), readiness: { status: () => [] }, metrics, logger: false, options: defaultServerOptions() });
 const server = await startServer(app, { listen: '127.0.0.1:0' });
 
 // --- The input: 16 distinct 1,000-line batches of CRI lines, 50-300 byte messages ---------------
-const files = cluster.pods.flatMap((pod) =>
-  pod.spec.containers.map((c) => podLogPath({ namespace: pod.metadata.namespace!, pod: pod.metadata.name!, uid: pod.metadata.uid!, container: c.name })),
-);
 const rng = new SeededRandom(42); // every run sends the same lines
 const rand = () => rng.next();
 let ms = Date.parse('2026-11-23T10:00:00Z');

@@ -12,7 +12,7 @@ import { configKeys, configRoot, isSection, keyById, lookupPath } from './keys.t
 import type { ConfigKey, ConfigSection } from './keys.ts';
 import { overridesFromEnv, parseConfigArgs } from './overrides.ts';
 import type { ConfigFlagName, Override } from './overrides.ts';
-import { CONFIG_RULES, MUTUALLY_EXCLUSIVE, ORDERED, configSchema } from './schema.ts';
+import { CONFIG_RULES, IMPLIED_DEFAULTS, MUTUALLY_EXCLUSIVE, ORDERED, configSchema } from './schema.ts';
 import type { Config } from './schema.ts';
 import { closest } from './suggest.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
@@ -251,12 +251,23 @@ function ruleErrorsOf(config: Config, raw: unknown, provenance: Provenance): Con
   return errors;
 }
 
+/** IMPLIED_DEFAULTS on the keys not written. */
+function applyImpliedDefaults(config: Config, raw: unknown): void {
+  for (const implied of IMPLIED_DEFAULTS) {
+    const key = keyById(implied.key);
+    if (key === undefined) throw new Error(`IMPLIED_DEFAULTS names an unknown key: ${implied.key}`);
+    const value = implied.value(config);
+    if (value !== undefined && getIn(raw, key.path) === undefined) setIn(config as unknown as Record<string, unknown>, key.path, value);
+  }
+}
+
 function validate(raw: unknown, provenance: Provenance, earlier: ConfigError[]): LoadConfigResult {
   const errors = [...earlier, ...crossKeyErrors(raw, provenance)];
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) errors.push(...parsed.error.issues.flatMap((issue) => issueToErrors(issue, raw, provenance)));
   if (errors.length > 0) return { ok: false, errors };
   if (!parsed.success) throw new Error('unreachable: failed parse without errors');
+  applyImpliedDefaults(parsed.data, raw);
   const ruleErrors = ruleErrorsOf(parsed.data, raw, provenance);
   if (ruleErrors.length > 0) return { ok: false, errors: ruleErrors };
   return { ok: true, config: parsed.data };

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { DURATION_EXAMPLES, SIZE_EXAMPLES, parseDuration, parseSize } from './units.ts';
 import { LISTEN_EXAMPLES, parseListenAddress } from './listen.ts';
 import { fieldRuleProblem } from '../enrich/field-rules.ts';
+import { isOtlpSink, parseSinkSpec, SINK_EXPECTED } from '../sink/spec.ts';
 
 /** How a leaf is written and checked; drives coercion of env/flag strings, docs and printing. */
 export type LeafKind =
@@ -64,14 +65,12 @@ function listenAddress(options: { offWhenEmpty?: boolean } = {}) {
   return schema;
 }
 
-export const SINK_EXPECTED = '"stdout", "file:PATH" or an http:// or https:// URL';
+export { SINK_EXPECTED };
 
 /** Returns a message when `value` is not a sink address. */
 export function checkSink(value: string): string | undefined {
-  if (value === 'stdout') return undefined;
-  if (value.startsWith('file:')) return value.length > 'file:'.length ? undefined : 'bad sink: "file:" needs a path, as in "file:/var/log/enriched.ndjson"';
-  if (/^https?:\/\//.test(value)) return URL.canParse(value) ? undefined : 'bad sink: not a valid URL';
-  return 'bad sink: unknown kind of sink';
+  const parsed = parseSinkSpec(value);
+  return parsed.ok ? undefined : `bad sink: ${parsed.reason}`;
 }
 
 function sinkAddress() {
@@ -175,7 +174,7 @@ const fieldRuleSchema = z
   });
 
 export const enrichmentSchema = z.strictObject({
-  schema: z.enum(['vector', 'fluentbit', 'otel']).prefault('vector').describe('Shape of enriched events: vector (Vector kubernetes_logs), fluentbit (Fluent Bit kubernetes filter) or otel (OpenTelemetry resource attributes).'),
+  schema: z.enum(['vector', 'fluentbit', 'otel']).prefault('vector').describe('Shape of enriched events: vector (Vector kubernetes_logs), fluentbit (Fluent Bit kubernetes filter) or otel (OpenTelemetry resource attributes). Unset with an OTLP source.sink: otel, the only one it takes.'),
   include: z.strictObject({
     podLabels: z.boolean().prefault(true).describe('Add pod labels.'),
     podAnnotations: z.boolean().prefault(true).describe('Add pod annotations.'),
@@ -236,7 +235,7 @@ export const sourceSchema = z.strictObject({
   batchMaxEvents: positiveInt().prefault(1000).describe('Most events in one batch to the enricher or sink.'),
   batchMaxWait: duration().prefault('50ms').describe('Least time between two read rounds: files that changed are read together and their lines go out as one batch, so a busy node costs a few reads and one sink write per round, not one per line. The delay it adds to a line is at most this.'),
   maxBufferedBytes: size().prefault('16MiB').describe('Reading pauses while more than this is buffered and unacknowledged (backpressure), across all files.'),
-  sink: sinkAddress().prefault('stdout').describe('Where enriched NDJSON goes: "stdout", "file:PATH", or an http(s):// URL receiving NDJSON batches.'),
+  sink: sinkAddress().prefault('stdout').describe('Where enriched events go: "stdout" or "file:PATH" (NDJSON), an http(s):// URL receiving NDJSON batches, or an OTLP receiver such as an OpenTelemetry Collector: otlp+http://host:4318 (OTLP/HTTP protobuf, gzip; POSTed to /v1/logs unless the URL has a path), otlp+https://, otlp+grpc://host:4317 (plaintext) or otlp+grpcs:// (TLS). An OTLP sink implies enrichment.schema otel.'),
   service: httpUrl().optional().describe('`source` command: URL of the enrichment service raw events are posted to.'),
   transport: z.enum(['http', 'websocket']).prefault('http').describe('`source` command: how raw events reach the service: http (POST /v1/enrich, keep-alive) or websocket (one /v1/ingest connection, acknowledged mode).'),
   serviceToken: secret().optional().describe('`source` command: bearer token for the service. Mutually exclusive with serviceTokenFile.'),
@@ -285,6 +284,19 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
     if (k.caFile === undefined || !k.insecureSkipTlsVerify) return undefined;
     return { key: 'kubernetes.kubelet.caFile', message: 'cannot be set together with kubernetes.kubelet.insecureSkipTlsVerify: true', expected: 'only one of kubernetes.kubelet.caFile and kubernetes.kubelet.insecureSkipTlsVerify: true' };
   },
+  (c) =>
+    isOtlpSink(c.source.sink) && c.enrichment.schema !== 'otel'
+      ? { key: 'enrichment.schema', message: 'an OTLP source.sink sends OpenTelemetry log records, which only the otel schema gives', expected: 'otel, or unset (then implied), with an otlp+ source.sink' }
+      : undefined,
+];
+
+/**
+ * Defaults that follow another key, applied where the key is not written (its schema default
+ * applies otherwise). An OTLP sink sends OpenTelemetry log records, so it implies the otel schema;
+ * another schema written beside it is refused (CONFIG_RULES).
+ */
+export const IMPLIED_DEFAULTS: readonly { key: string; value: (c: Config) => unknown }[] = [
+  { key: 'enrichment.schema', value: (c) => (isOtlpSink(c.source.sink) ? 'otel' : undefined) },
 ];
 
 /** Pairs of keys that cannot both be set. */

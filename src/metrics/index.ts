@@ -168,6 +168,7 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
     linesTruncated: new Counter({ name: `${PREFIX}lines_truncated_total`, help: 'Lines truncated, by reason.', labelNames: ['reason'] as const, registers }),
     rotations: new Counter({ name: `${PREFIX}file_rotations_total`, help: 'File rotations followed, by kind (rename, truncate).', labelNames: ['kind'] as const, registers }),
     sinkErrors: new Counter({ name: `${PREFIX}sink_errors_total`, help: 'Failed deliveries to the sink or service (retried).', labelNames: ['sink'] as const, registers }),
+    sinkRejectedRecords: new Counter({ name: `${PREFIX}sink_rejected_records_total`, help: 'Log records an OTLP receiver rejected in partial_success: dropped, not retried (OTLP says so).', labelNames: ['sink'] as const, registers }),
 
     // HTTP and WebSocket
     inflightBytes: new Gauge({ name: `${PREFIX}inflight_bytes`, help: 'Request bytes being enriched and answered (server.maxInflightBytes), HTTP and /v1/ingest.', registers }),

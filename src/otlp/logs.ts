@@ -163,7 +163,7 @@ export function toAnyValue(value: unknown): AnyValue {
 }
 
 /** `base` with `added` set over it: an attribute of `added` replaces the one of the same key. */
-function withAttributes(base: readonly KeyValue[] | undefined, added: Readonly<Record<string, unknown>> | undefined): KeyValue[] {
+export function withAttributes(base: readonly KeyValue[] | undefined, added: Readonly<Record<string, unknown>> | undefined): KeyValue[] {
   const out: KeyValue[] = [];
   for (const kv of base ?? []) if (added === undefined || kv.key === undefined || !Object.hasOwn(added, kv.key)) out.push(kv);
   if (added !== undefined) for (const key of Object.keys(added)) out.push({ key, value: toAnyValue(added[key]) });

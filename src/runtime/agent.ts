@@ -4,6 +4,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
+import { parseSinkSpec } from '../sink/index.ts';
 import { createInProcessStage, startFileSource, type FileSource } from '../source/index.ts';
 import { toFileSourceOptions } from './options.ts';
 import { startService, type RuntimeEnv, type Service } from './service.ts';
@@ -62,7 +63,7 @@ export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { 
   }
   // A deleted pod stays in the store while its files still have lines to read (kubernetes.maxRetention caps it).
   const removeHint = service.store.addRetentionHint(source.retentionHint);
-  runtime.logger.info({ podsDir: config.source.podsDir, sink: config.source.sink.startsWith('http') ? 'http' : config.source.sink }, 'file source started');
+  runtime.logger.info({ podsDir: config.source.podsDir, sink: sinkKind(config.source.sink) }, 'file source started');
   let stopping: Promise<void> | undefined;
   return {
     service,
@@ -75,4 +76,12 @@ export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { 
         await service.stop();
       })()),
   };
+}
+
+/** What the log says of the sink: its kind, or the file; never a URL (credentials hide there). */
+function sinkKind(setting: string): string {
+  const parsed = parseSinkSpec(setting);
+  if (!parsed.ok) return 'invalid';
+  if (parsed.spec.kind === 'file') return setting;
+  return parsed.spec.kind === 'otlp' ? `otlp_${parsed.spec.transport}` : parsed.spec.kind;
 }

@@ -144,7 +144,7 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   // A deleted pod that events still ask for is kept (kubernetes.maxRetention).
   store.addRetentionHint(enricher.retentionHint);
   store.addRetentionHint(otlpEnricher.retentionHint);
-  const sink = extras.sink === undefined ? createSink(config.source.sink, { metrics, stdout: runtime.stdout }) : extras.sink;
+  const sink = extras.sink === undefined ? createSink(config.source.sink, { metrics, stdout: runtime.stdout, logger: logger.child({ component: 'sink' }) }) : extras.sink;
   const bus = new EventBus({ share: config.server.streamTimeShare });
 
   let app: FastifyInstance;

@@ -25,7 +25,7 @@ export async function startRemoteSource(config: Config, runtime: RuntimeEnv): Pr
   const logger = runtime.logger.child({ component: 'source' });
   const remote = { service: s.service, token, fields: config.enrichment.input, metrics, logger };
   const stage = s.transport === 'websocket' ? createRemoteWebSocketStage(remote) : createRemoteStage(remote);
-  const sink = createSink(s.sink, { metrics, stdout: runtime.stdout });
+  const sink = createSink(s.sink, { metrics, stdout: runtime.stdout, logger: logger.child({ component: 'sink' }) });
   let source: FileSource;
   try {
     source = await startFileSource(toFileSourceOptions(config), { enrich: stage, sink, metrics, logger });

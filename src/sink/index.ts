@@ -1,7 +1,9 @@
-/** Where enriched NDJSON goes: stdout, an appended file, or an HTTP endpoint. */
+/** Where enriched NDJSON goes: stdout, an appended file, an HTTP endpoint, or an OTLP receiver. */
+import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { createFileSink } from './file.ts';
 import { createHttpSink, type HttpSinkOptions } from './http.ts';
+import { createOtlpSink, type OtlpSinkOptions } from './otlp.ts';
 import { parseSinkSpec } from './spec.ts';
 import { createStreamSink } from './stream.ts';
 import type { Sink } from './types.ts';
@@ -9,7 +11,8 @@ import type { Writable } from 'node:stream';
 
 export type { NdjsonChunk, Sink } from './types.ts';
 export { SinkRejectedError, SinkUnavailableError } from './types.ts';
-export { parseSinkSpec, redactUrl, type SinkSpec, type SinkSpecResult } from './spec.ts';
+export { isOtlpSink, parseSinkSpec, redactUrl, type OtlpSinkSpec, type SinkSpec, type SinkSpecResult } from './spec.ts';
+export { createOtlpSink, type ExportAttempt, type OtlpSinkOptions } from './otlp.ts';
 export { createStreamSink } from './stream.ts';
 export { createFileSink, type FileSinkOptions } from './file.ts';
 export { ndjsonOfRecords, ndjsonOfTexts } from './ndjson.ts';
@@ -24,6 +27,9 @@ export interface SinkDeps {
   /** file sink: wait for the disk after each batch (default false: the page cache survives a process kill). */
   fsync?: boolean;
   http?: Omit<HttpSinkOptions, 'metrics'>;
+  otlp?: Omit<OtlpSinkOptions, 'metrics' | 'logger'>;
+  /** Told what a receiver dropped (OTLP partial_success). */
+  logger?: Logger;
 }
 
 export class SinkSpecError extends Error {
@@ -45,5 +51,7 @@ export function createSink(spec: string, deps: SinkDeps = {}): Sink {
       return createFileSink(parsed.spec.path, { fsync: deps.fsync });
     case 'http':
       return createHttpSink(parsed.spec.url, { ...deps.http, metrics: deps.metrics });
+    case 'otlp':
+      return createOtlpSink(parsed.spec, { ...deps.otlp, metrics: deps.metrics, logger: deps.logger });
   }
 }

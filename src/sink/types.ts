@@ -37,13 +37,14 @@ export class SinkUnavailableError extends Error {
 }
 
 /**
- * The receiver refused the data for good (an HTTP 4xx other than 408/429): retrying the same
+ * The receiver refused the data for good (an HTTP 4xx other than 408/429, a gRPC INVALID_ARGUMENT), or
+ * the sink cannot send it at all (events not in the `otel` schema to an OTLP sink): retrying the same
  * bytes will not help until someone fixes the receiver or the configuration. Still a
  * SinkUnavailableError, so callers that only know the base class answer 503 and keep the data.
  */
 export class SinkRejectedError extends SinkUnavailableError {
   readonly permanent = true;
-  /** The receiver's HTTP status. */
+  /** The receiver's HTTP status (the gRPC status code for OTLP/gRPC; 0 when the sink refused to send it). */
   readonly status: number;
   constructor(message: string, status: number, retryAfterSeconds = 30) {
     super(message, retryAfterSeconds);

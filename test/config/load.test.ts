@@ -287,14 +287,14 @@ t.test('error: bad listen address, sink and service URL', async (t) => {
   const result = load(t, { file: yaml('server:\n  listen: ":8080"\nsource:\n  sink: "file:"\n  service: ftp://x\n') });
   t.same(errorLines(result), [
     'server.listen: bad listen address: missing host, write "0.0.0.0:PORT" to listen on every interface (got ":8080", expected host:port such as "127.0.0.1:8080", "0.0.0.0:8080" or "[::1]:8080") [from file config.yaml:2:3]',
-    'source.sink: bad sink: "file:" needs a path, as in "file:/var/log/enriched.ndjson" (got "file:", expected "stdout", "file:PATH" or an http:// or https:// URL) [from file config.yaml:4:3]',
+    'source.sink: bad sink: "file:" needs a path, as in "file:/var/log/enriched.ndjson" (got "file:", expected "stdout", "file:PATH", an http:// or https:// URL, or an OTLP endpoint (otlp+http://, otlp+https://, otlp+grpc://, otlp+grpcs://)) [from file config.yaml:4:3]',
     'source.service: bad URL (got "ftp://x", expected an http:// or https:// URL such as "http://127.0.0.1:8080") [from file config.yaml:5:3]',
   ]);
   t.equal(!result.ok && result.errors[0]?.code, 'bad_listen');
   const flag = load(t, { argv: ['--listen', '[::1]:99999', '--sink', 'kafka://x'] });
   t.same(errorLines(flag), [
     'server.listen: bad listen address: port 99999 is out of range 0-65535 (got "[::1]:99999", expected host:port such as "127.0.0.1:8080", "0.0.0.0:8080" or "[::1]:8080") [from flag --listen]',
-    'source.sink: bad sink: unknown kind of sink (got "kafka://x", expected "stdout", "file:PATH" or an http:// or https:// URL) [from flag --sink]',
+    'source.sink: bad sink: unknown kind of sink (got "kafka://x", expected "stdout", "file:PATH", an http:// or https:// URL, or an OTLP endpoint (otlp+http://, otlp+https://, otlp+grpc://, otlp+grpcs://)) [from flag --sink]',
   ]);
   const good = load(t, { argv: ['--listen', '[::1]:0', '--sink', 'https://collector:8443/ingest', '--service', 'http://127.0.0.1:8080'] });
   t.ok(good.ok, errorLines(good).join('\n'));
@@ -447,4 +447,16 @@ t.test('kubernetes.podSource and kubernetes.kubelet: defaults, and bad values na
   t.match(bad('kubernetes:\n  kubelet:\n    caFile: /ca.crt\n    insecureSkipTlsVerify: true\n'), [/kubernetes\.kubelet\.caFile.*cannot be set together with kubernetes\.kubelet\.insecureSkipTlsVerify/]);
   t.match(bad('kubernetes:\n  podSource: kubelet\n  podLabelSelector: app=x\n'), [/kubernetes\.podLabelSelector.*not applied to pods read from the kubelet/]);
   t.match(bad('kubernetes:\n  podSource: apiserver\n  podLabelSelector: app=x\n'), ['<valid>']);
+});
+
+t.test('an OTLP source.sink implies enrichment.schema otel, and refuses another schema written beside it', async (t) => {
+  for (const sink of ['otlp+http://collector:4318', 'otlp+grpcs://collector']) {
+    t.match(load(t, { argv: ['--sink', sink] }), { ok: true, config: { enrichment: { schema: 'otel' }, source: { sink } } }, `${sink}: otel implied`);
+    t.match(load(t, { file: yaml(`enrichment:\n  schema: otel\nsource:\n  sink: ${sink}\n`) }), { ok: true }, `${sink}: otel written`);
+  }
+  t.match(load(t, { argv: ['--sink', 'http://collector:8080'] }), { ok: true, config: { enrichment: { schema: 'vector' } } }, 'other sinks keep the default');
+  t.same(errorLines(load(t, { file: yaml('enrichment:\n  schema: vector\nsource:\n  sink: otlp+grpc://collector:4317\n') })), [
+    'enrichment.schema: an OTLP source.sink sends OpenTelemetry log records, which only the otel schema gives (got "vector", expected otel, or unset (then implied), with an otlp+ source.sink) [from file config.yaml:2:3]',
+  ]);
+  t.match(errorLines(load(t, { argv: ['--sink', 'otlp+grpc://collector:4317/v1/logs'] })), [/source\.sink: bad sink: an OTLP\/gRPC endpoint is host:port only/]);
 });

@@ -126,6 +126,8 @@ t.test('valid variations are accepted', async (t) => {
   const cases: { name: string; values: JsonObject }[] = [
     { name: 'split mode', values: { mode: 'split' } },
     { name: 'serve mode with an HTTP sink', values: { mode: 'serve', config: { source: { sink: 'http://vector.logging.svc:8081/' } } } },
+    { name: 'an OTLP/gRPC sink', values: { config: { source: { sink: 'otlp+grpc://otel-collector.logging.svc:4317' } } } },
+    { name: 'an OTLP/HTTP sink over TLS', values: { config: { source: { sink: 'otlp+https://otlp.example.com' } } } },
     { name: 'serve mode on a hostPort', values: { mode: 'serve', api: { hostPort: 8080 }, service: { enabled: false } } },
     { name: 'auth from an existing Secret', values: { auth: { enabled: true, existingSecret: 'kle-token' } } },
     { name: 'auth with a chart-made Secret', values: { auth: { enabled: true, token: 's3cret' } } },

@@ -15,11 +15,11 @@ t.test('parseSinkSpec', async (t) => {
   const http = parseSinkSpec('https://logs.example:8443/ingest?x=1');
   t.equal(http.ok && http.spec.kind === 'http' && http.spec.url.href, 'https://logs.example:8443/ingest?x=1');
   for (const [spec, error] of [
-    ['file:', /file path is empty/],
-    ['stderr', /sink "stderr" is not recognised; expected "stdout", "file:PATH" or an http:\/\/ or https:\/\/ URL/],
-    ['ftp://x', /not recognised/],
+    ['file:', /"file:" needs a path/],
+    ['stderr', /sink "stderr": unknown kind of sink; expected "stdout", "file:PATH", an http:\/\/ or https:\/\/ URL, or an OTLP endpoint/],
+    ['ftp://x', /unknown kind of sink/],
     ['http://', /not a valid URL/],
-    ['', /not recognised/],
+    ['', /unknown kind of sink/],
   ] as const) {
     const r = parseSinkSpec(spec);
     t.equal(r.ok, false, spec);
