@@ -2,10 +2,12 @@
 // @grpc/proto-loader from the .proto alone, as a user would build one, against the service
 // started by the runtime with a simulated API server and a sink the test controls.
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_DIR, retryDelayOf } from '../../src/otlp/proto.ts';
+import { encodeLogsRequest, PROTO_DIR, retryDelayOf } from '../../src/otlp/proto.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { namespaceFor, nodeFor, podFor } from '../../src/sim/index.ts';
 import { SinkUnavailableError, type NdjsonChunk, type Sink } from '../../src/sink/index.ts';
@@ -13,6 +15,7 @@ import { testConfig } from '../builders/defaults.ts';
 import { criFragments, criLine, dockerLine, podLogPath } from '../builders/lines.ts';
 import { testRuntime } from '../builders/runtime.ts';
 import { waitFor } from '../builders/wait.ts';
+import { recipe } from '../integrations/recipes.ts';
 import { kubeConfigFor, metricValue, startSim } from '../kube/helpers.ts';
 
 const TOKEN = 'sesame';
@@ -177,6 +180,26 @@ t.test('Enrich answers what POST /v1/enrich answers for the same events', async 
   t.match(first3[0], { message: 'hello over grpc', stream: 'stderr', kubernetes: { pod_name: 'web-0', pod_namespace: 'shop' } });
 });
 
+t.test('the grpc-js client of docs/integrations.md prints what POST /v1/enrich answers', async (t) => {
+  const stack = await startStack(t);
+  const script = join(t.testdir(), 'enrich-client.mjs');
+  writeFileSync(script, recipe('grpc/enrich-client.mjs'));
+  const events = [{ file: stack.file, line: criLine({ message: 'from the recipe' }) }, { file: stack.file, line: 'no runtime line' }];
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, KLE_GRPC: stack.service.grpcAddress, KLE_TOKEN: TOKEN, KLE_PROTO: join(PROTO_DIR, 'kle/v1/enricher.proto') },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end(events.map((e) => JSON.stringify(e)).join('\n'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.equal(code, 0, stderr);
+  t.equal(stdout, (await postEnrich(stack, events)).text);
+  t.match(stderr, /^event 1: line: /m, 'the unusable event reported');
+});
+
 t.test('Ingest: each batch acknowledged after the sink took it, partial lines merged across batches', async (t) => {
   const stack = await startStack(t);
   const { file, sink } = stack;
@@ -291,6 +314,13 @@ t.test('gRPC calls take their share of server.maxInflightBytes, with the HTTP ro
   t.equal(retryDelayOf(refused.error!.metadata.get('grpc-status-details-bin')[0] as Buffer), 1);
   const http = await postEnrich(stack, [{ file, line: criLine({ message: 'y'.repeat(300) }) }]);
   t.equal(http.status, 503, 'POST /v1/enrich: no room either, the budget is one');
+  const logs = encodeLogsRequest({
+    resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: 'z'.repeat(300) }, attributes: [{ key: 'log.file.path', value: { stringValue: file } }] }] }] }],
+  });
+  const exported = await new Promise<grpc.ServiceError | null>((resolve) => {
+    stack.client().makeUnaryRequest('/opentelemetry.proto.collector.logs.v1.LogsService/Export', (b: Buffer) => b, (b: Buffer) => b, Buffer.from(logs), auth(), (err) => resolve(err));
+  });
+  t.equal(exported?.code, grpc.status.UNAVAILABLE, 'OTLP Export over gRPC: no room either');
   t.match(http.text, /server\.maxInflightBytes/);
 
   stream.call.cancel();
