@@ -6,13 +6,17 @@
  *   to back for `durationMs`, reading every answer in full; latency per request.
  * - `ingest`: `concurrency` WebSocket connections to /v1/ingest, each keeping `window` batches in
  *   flight, counting the enriched lines that come back.
+ * - `grpc-enrich`: as `enrich`, over gRPC kle.v1.Enricher/Enrich on one HTTP/2 connection: the
+ *   same batches, already encoded as EnrichRequests (`batchesFile` then holds them base64).
  */
+import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { WebSocket } from 'ws';
 
 export interface LoadJob {
-  mode: 'enrich' | 'ingest';
+  mode: 'enrich' | 'ingest' | 'grpc-enrich';
+  /** The HTTP base URL, or for grpc-enrich the gRPC host:port. */
   url: string;
   /** A JSON file holding an array of NDJSON batch bodies. */
   batchesFile: string;
@@ -46,42 +50,50 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function runEnrich(job: LoadJob, batches: Buffer[]): Promise<LoadResult> {
-  const url = new URL('/v1/enrich', job.url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
+/**
+ * `concurrency` workers sending batches back to back for `durationMs`; `send` resolves with the
+ * bytes of the answer, or undefined when the request failed. Latency per request.
+ */
+async function closedLoop(job: LoadJob, batches: Buffer[], send: (body: Buffer) => Promise<number | undefined>): Promise<LoadResult> {
   const latencies: number[] = [];
   let bytesReceived = 0;
   let errors = 0;
   let next = 0;
   const start = performance.now();
   const deadline = start + job.durationMs;
-
-  const once = (body: Buffer) =>
-    new Promise<void>((resolve) => {
-      const sent = performance.now();
-      const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length } }, (res) => {
-        res.on('data', (chunk: Buffer) => (bytesReceived += chunk.length));
-        res.on('end', () => {
-          if (res.statusCode === 200) latencies.push(performance.now() - sent);
-          else errors++;
-          resolve();
-        });
-      });
-      req.on('error', () => {
-        errors++;
-        resolve();
-      });
-      req.end(body);
-    });
-
   const worker = async () => {
-    while (performance.now() < deadline) await once(batches[next++ % batches.length]!);
+    while (performance.now() < deadline) {
+      const sent = performance.now();
+      const received = await send(batches[next++ % batches.length]!);
+      if (received === undefined) errors++;
+      else {
+        bytesReceived += received;
+        latencies.push(performance.now() - sent);
+      }
+    }
   };
   await Promise.all(Array.from({ length: job.concurrency }, worker));
   const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
   const sorted = Float64Array.from(latencies).sort();
   return { seconds, lines: latencies.length * job.linesPerBatch, requests: latencies.length, bytesReceived, p50: percentile(sorted, 50), p99: percentile(sorted, 99), errors, cpuSeconds: cpuSeconds() };
+}
+
+async function runEnrich(job: LoadJob, batches: Buffer[]): Promise<LoadResult> {
+  const url = new URL('/v1/enrich', job.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
+  const send = (body: Buffer) =>
+    new Promise<number | undefined>((resolve) => {
+      let received = 0;
+      const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson', 'content-length': body.length } }, (res) => {
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        res.on('end', () => resolve(res.statusCode === 200 ? received : undefined));
+      });
+      req.on('error', () => resolve(undefined));
+      req.end(body);
+    });
+  const result = await closedLoop(job, batches, send);
+  agent.destroy();
+  return result;
 }
 
 async function runIngest(job: LoadJob, batches: Buffer[]): Promise<LoadResult> {
@@ -132,10 +144,25 @@ async function runIngest(job: LoadJob, batches: Buffer[]): Promise<LoadResult> {
   return { seconds, lines: linesReceived, requests, bytesReceived, p50: 0, p99: 0, errors, cpuSeconds: cpuSeconds() };
 }
 
+async function runGrpcEnrich(job: LoadJob, requests: Buffer[]): Promise<LoadResult> {
+  const bytes = (b: Buffer): Buffer => b;
+  // Enriched batches are larger than grpc-js's default 4 MiB answer limit allows for; a larger
+  // flow-control window than HTTP/2's 64 KiB lets a 2 MB answer come without a stall per window.
+  const client = new grpc.Client(job.url, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': 8 * 1024 * 1024 });
+  const send = (request: Buffer) =>
+    new Promise<number | undefined>((resolve) => {
+      client.makeUnaryRequest('/kle.v1.Enricher/Enrich', bytes, bytes, request, (err, answer?: Buffer) => resolve(err === null && answer !== undefined ? answer.length : undefined));
+    });
+  const result = await closedLoop(job, requests, send);
+  client.close();
+  return result;
+}
+
 if (import.meta.main) {
   const job = JSON.parse(process.argv[2] ?? '{}') as LoadJob;
-  const batches = (JSON.parse(readFileSync(job.batchesFile, 'utf8')) as string[]).map((b) => Buffer.from(b, 'utf8'));
+  const stored = JSON.parse(readFileSync(job.batchesFile, 'utf8')) as string[];
+  const batches = stored.map((b) => Buffer.from(b, job.mode === 'grpc-enrich' ? 'base64' : 'utf8'));
   process.stdout.write('go\n');
-  const result = job.mode === 'enrich' ? await runEnrich(job, batches) : await runIngest(job, batches);
+  const result = job.mode === 'enrich' ? await runEnrich(job, batches) : job.mode === 'grpc-enrich' ? await runGrpcEnrich(job, batches) : await runIngest(job, batches);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

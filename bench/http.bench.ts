@@ -1,8 +1,9 @@
 /**
  * The service over loopback, driven from a second process (bench/http-load.ts) so that the
  * service has one core to itself: POST /v1/enrich with 1,000-line NDJSON batches over keep-alive
- * connections at fixed concurrency, and /v1/ingest over WebSockets. Reports lines/s, requests/s,
- * request latency p50/p99 and the service's CPU use, median [min..max] over rounds.
+ * connections at fixed concurrency, the same batches over gRPC kle.v1.Enricher/Enrich (rounds
+ * interleaved with the HTTP ones, A/B), and /v1/ingest over WebSockets. Reports lines/s,
+ * requests/s, request latency p50/p99 and the service's CPU use, median [min..max] over rounds.
  * Target (issue "Enrichment service"): >= 250,000 lines/s on one service process.
  *
  * Run: npm run bench http   (ROUNDS, SECONDS, CONCURRENCY env to change; asserts nothing)
@@ -13,8 +14,10 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createEnricher } from '../src/enrich/index.ts';
+import { enricherService, startGrpcServer } from '../src/grpc/index.ts';
+import { encodeEnrichRequest } from '../src/grpc/proto.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { buildApp, startServer } from '../src/server/index.ts';
+import { buildApp, createInflightBudget, EventBus, startServer } from '../src/server/index.ts';
 import { SeededRandom } from '../src/sim/index.ts';
 import { criLine, rfc3339 } from '../test/builders/lines.ts';
 import { defaultEnricherOptions, defaultServerOptions } from '../test/builders/defaults.ts';
@@ -35,9 +38,26 @@ const WORDS = ['GET', 'POST', '/api/v1/orders', 'status=200', 'latency_ms=12', '
 // --- The service: the real enricher over a store holding one node's ~100 pods ---------------------
 const { store, files } = nodeStore();
 const metrics = createMetrics(undefined, { processMetrics: false });
-const enricher = createEnricher(defaultEnricherOptions(), { store: store.reader(), metrics });
-const app = await buildApp({ enricher, store: store.reader(), readiness: { status: () => [] }, metrics, logger: false, options: defaultServerOptions() });
+const enricherOptions = defaultEnricherOptions();
+const enricher = createEnricher(enricherOptions, { store: store.reader(), metrics });
+const serverOptions = defaultServerOptions();
+const budget = createInflightBudget(serverOptions.maxInflightBytes, metrics);
+const bus = new EventBus({ share: serverOptions.streamTimeShare });
+const app = await buildApp({ enricher, store: store.reader(), readiness: { status: () => [] }, metrics, bus, budget, logger: false, options: serverOptions });
 const server = await startServer(app, { listen: '127.0.0.1:0' });
+// As runtime/service.ts starts it when server.grpcListen is set (no sink: Enrich only).
+const grpcServer = await startGrpcServer({ listen: '127.0.0.1:0', maxMessageBytes: serverOptions.maxBodyBytes }, [
+  enricherService({
+    enricher,
+    input: enricherOptions.input,
+    bus,
+    sink: undefined,
+    budget,
+    maxInflightWaitMs: serverOptions.maxInflightWaitMs,
+    now: Date.now,
+    onError: (err) => console.error(err),
+  }),
+]);
 
 // --- The input: 16 distinct 1,000-line batches of CRI lines, 50-300 byte messages ---------------
 const rng = new SeededRandom(42); // every run sends the same lines
@@ -59,10 +79,18 @@ for (let b = 0; b < BATCHES; b++) {
 const dir = mkdtempSync(join(os.tmpdir(), 'http-bench-'));
 const batchesFile = join(dir, 'batches.json');
 writeFileSync(batchesFile, JSON.stringify(batches));
+// The same events as EnrichRequests, for the gRPC rounds.
+const grpcBatchesFile = join(dir, 'grpc-batches.json');
+const grpcBatches = batches.map((body) => {
+  const events = body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, string>);
+  return encodeEnrichRequest({ events }).toString('base64');
+});
+writeFileSync(grpcBatchesFile, JSON.stringify(grpcBatches));
 const inputBytesPerLine = batches.reduce((n, b) => n + Buffer.byteLength(b), 0) / (BATCHES * LINES_PER_BATCH);
 
 function load(job: Omit<LoadJob, 'url' | 'batchesFile' | 'linesPerBatch'>): Promise<{ result: LoadResult; serverCpu: number }> {
-  const full: LoadJob = { ...job, url: server.url, batchesFile, linesPerBatch: LINES_PER_BATCH };
+  const grpc = job.mode === 'grpc-enrich';
+  const full: LoadJob = { ...job, url: grpc ? grpcServer.address : server.url, batchesFile: grpc ? grpcBatchesFile : batchesFile, linesPerBatch: LINES_PER_BATCH };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(here, 'http-load.ts'), JSON.stringify(full)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
@@ -117,13 +145,23 @@ function report(label: string, runs: { result: LoadResult; serverCpu: number }[]
 try {
   console.log(`${os.cpus().length} cores, machine shared with other work; load from a second process over loopback`);
   await load({ mode: 'enrich', concurrency: CONCURRENCY, durationMs: 1000 }); // warm-up (JIT), not reported
-  const enrichRuns = [];
+  await load({ mode: 'grpc-enrich', concurrency: CONCURRENCY, durationMs: 1000 });
+  // A/B, interleaved (HTTP, gRPC, HTTP, gRPC...): the machine's other load falls on both alike.
+  type Run = Awaited<ReturnType<typeof load>>;
+  const enrichRuns: Run[] = [];
+  const grpcRuns: Run[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const run = await load({ mode: 'enrich', concurrency: CONCURRENCY, durationMs: SECONDS * 1000 });
     console.log(`  enrich run ${r + 1}: ${fmt(run.result.lines / run.result.seconds)} lines/s, p50 ${fmt(run.result.p50, 1)} ms, p99 ${fmt(run.result.p99, 1)} ms`);
     enrichRuns.push(run);
+    const grpcRun = await load({ mode: 'grpc-enrich', concurrency: CONCURRENCY, durationMs: SECONDS * 1000 });
+    console.log(`  grpc run ${r + 1}: ${fmt(grpcRun.result.lines / grpcRun.result.seconds)} lines/s, p50 ${fmt(grpcRun.result.p50, 1)} ms, p99 ${fmt(grpcRun.result.p99, 1)} ms`);
+    grpcRuns.push(grpcRun);
   }
   report('POST /v1/enrich, 1,000-line NDJSON batches', enrichRuns, true);
+  report('gRPC kle.v1.Enricher/Enrich, the same batches as EnrichRequests, one HTTP/2 connection', grpcRuns, true);
+  const perCpu = (runs: Run[]) => summarise(runs.map((r) => r.result.lines / r.result.seconds / Math.max(0.01, r.serverCpu))).median;
+  console.log(`\n  gRPC / HTTP, lines/CPU-s (medians): ${fmt(perCpu(grpcRuns) / perCpu(enrichRuns), 2)}x`);
 
   const ingestRuns = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -133,6 +171,7 @@ try {
   }
   report('/v1/ingest WebSocket, 1,000-line NDJSON messages, 4 in flight per connection', ingestRuns, false);
 } finally {
+  await grpcServer.close();
   await server.close();
   store.close();
   rmSync(dir, { recursive: true, force: true });

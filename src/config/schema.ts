@@ -138,7 +138,7 @@ export const kubernetesSchema = z.strictObject({
 
 export const serverSchema = z.strictObject({
   listen: listenAddress().prefault('127.0.0.1:8080').describe('Address of the HTTP/WebSocket API and metrics: host:port or [IPv6]:port. Port 0 picks a free port.'),
-  grpcListen: listenAddress({ offWhenEmpty: true }).prefault('127.0.0.1:4317').describe('Address of the OTLP/gRPC logs receiver (opentelemetry.proto.collector.logs.v1.LogsService/Export): host:port or [IPv6]:port; empty turns it off. Same auth token (as `authorization` metadata), TLS and sink as the HTTP API.'),
+  grpcListen: listenAddress({ offWhenEmpty: true }).prefault('127.0.0.1:4317').describe('Address of the gRPC API: the OTLP/gRPC logs receiver (opentelemetry.proto.collector.logs.v1.LogsService/Export) and kle.v1.Enricher (Enrich, Ingest; proto/kle/v1/enricher.proto): host:port or [IPv6]:port; empty turns it off. Same auth token (as `authorization` metadata), TLS, message size (maxBodyBytes), maxInflightBytes and sink as the HTTP API.'),
   authToken: secret().optional().describe('Bearer token required on every route but health. Mutually exclusive with authTokenFile.'),
   authTokenFile: path().optional().describe('File holding the bearer token (read at start). Mutually exclusive with authToken.'),
   maxBodyBytes: size().prefault('8MiB').describe('Largest accepted request body.'),

@@ -10,10 +10,10 @@ import { readTokenFile, type Config } from '../config/index.ts';
 import { createEnricher, type Enricher } from '../enrich/index.ts';
 import { kubeletKubeConfig, loadKubeConfig, startReflectors, type Reflectors } from '../kube/index.ts';
 import { otlpEnricherOptions } from '../otlp/logs.ts';
-import type { RunningGrpcServer } from '../otlp/grpc.ts';
+import type { RunningGrpcServer } from '../grpc/index.ts';
 import type { Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
-import { buildApp, EventBus, startServer, type RunningServer, type ServerOptions } from '../server/index.ts';
+import { buildApp, createInflightBudget, EventBus, startServer, type RunningServer, type ServerOptions } from '../server/index.ts';
 import { createSink, type Sink } from '../sink/index.ts';
 import { RetainingStore } from '../store/index.ts';
 import { toBackoff, toEnricherOptions, toKubeletConnection, toServerOptions } from './options.ts';
@@ -57,6 +57,8 @@ export interface Service {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly server: RunningServer;
+  /** `host:port` of the gRPC server (server.grpcListen, the port filled in), undefined when it is off. */
+  readonly grpcAddress: string | undefined;
   readonly metrics: Metrics;
   readonly store: RetainingStore;
   readonly enricher: Enricher;
@@ -147,6 +149,10 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   const sink = extras.sink === undefined ? createSink(config.source.sink, { metrics, stdout: runtime.stdout, logger: logger.child({ component: 'sink' }) }) : extras.sink;
   const bus = new EventBus({ share: config.server.streamTimeShare });
 
+  const serverOptions = { ...toServerOptions(config, authToken), ...extras.server };
+  // server.maxInflightBytes, one budget for the HTTP routes and the gRPC services.
+  const budget = createInflightBudget(serverOptions.maxInflightBytes, metrics);
+  const routesEnricher = extras.wrapEnricher?.(enricher) ?? enricher;
   let app: FastifyInstance;
   let server: RunningServer;
   let grpcServer: RunningGrpcServer | undefined;
@@ -154,28 +160,36 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
   let address = config.server.listen;
   try {
     app = await buildApp({
-      enricher: extras.wrapEnricher?.(enricher) ?? enricher,
+      enricher: routesEnricher,
       otlpEnricher,
       store: store.reader(),
       readiness: reflectors,
       metrics,
       sink: sink ?? undefined,
       bus,
+      budget,
       now: extras.now,
       logger: logger.child({ component: 'server' }),
-      options: { ...toServerOptions(config, authToken), ...extras.server },
+      options: serverOptions,
     });
     server = await startServer(app, { listen: config.server.listen, tls });
     if (config.server.grpcListen !== '') {
       binding = 'server.grpcListen';
       address = config.server.grpcListen;
-      const grpcLog = logger.child({ component: 'otlp-grpc' });
+      const grpcLog = logger.child({ component: 'grpc' });
       const onError = (err: unknown, what: string): void => grpcLog.error({ err }, what);
       // Loaded only when asked for: @grpc/grpc-js costs ~3 MB of heap a process that does not listen does not need.
-      const { LogsReceiver, startOtlpGrpcServer } = await import('../otlp/index.ts');
-      const receiver = new LogsReceiver({ enricher: otlpEnricher, sink: sink ?? undefined, now: extras.now ?? Date.now, onSinkError: (err) => onError(err, 'sink write failed') });
+      const { enricherService, otlpLogsService, startGrpcServer } = await import('../grpc/index.ts');
+      const { LogsReceiver } = await import('../otlp/index.ts');
+      const now = extras.now ?? Date.now;
+      const limits = { budget, maxInflightWaitMs: serverOptions.maxInflightWaitMs };
+      const receiver = new LogsReceiver({ enricher: otlpEnricher, sink: sink ?? undefined, now, onSinkError: (err) => onError(err, 'sink write failed') });
+      const services = [
+        otlpLogsService({ receiver, ...limits, onError }),
+        enricherService({ enricher: routesEnricher, input: enricherOptions.input, bus, sink: sink ?? undefined, ...limits, now, onError }),
+      ];
       try {
-        grpcServer = await startOtlpGrpcServer(receiver, { listen: address, authToken, tls, maxMessageBytes: config.server.maxBodyBytes, onError });
+        grpcServer = await startGrpcServer({ listen: address, authToken, tls, maxMessageBytes: serverOptions.maxBodyBytes }, services);
       } catch (e) {
         await server.close();
         throw e;
@@ -191,13 +205,14 @@ export async function startService(config: Config, runtime: RuntimeEnv, extras: 
     if (err.code === 'EACCES' || /EACCES/.test(err.message)) throw new StartupError('address_forbidden', `${binding}: not allowed to bind ${address}`);
     throw e;
   }
-  logger.info({ url: server.url, otlpGrpc: grpcServer?.address ?? null, schema: config.enrichment.schema, auth: authToken !== undefined }, 'enrichment service listening');
+  logger.info({ url: server.url, grpc: grpcServer?.address ?? null, schema: config.enrichment.schema, auth: authToken !== undefined }, 'enrichment service listening');
 
   let stopping: Promise<void> | undefined;
   return {
     url: server.url,
     app,
     server,
+    grpcAddress: grpcServer?.address,
     metrics,
     store,
     enricher,

@@ -44,6 +44,11 @@ export interface AppDeps {
   sink?: Sink | undefined;
   /** Enriched events for /v1/stream; pass the one the in-process file source publishes to. */
   bus?: EventBus | undefined;
+  /**
+   * server.maxInflightBytes as a budget shared with entry points outside this app (the gRPC
+   * server); default: one of the app's own (createInflightBudget).
+   */
+  budget?: ByteBudget | undefined;
   /** The clock of /v1/forward's retry periods (tests move it by hand); default Date.now. */
   now?: (() => number) | undefined;
   /** A pino logger; false or undefined: silent. */
@@ -111,6 +116,14 @@ function websocketErrorHandler(error: Error, socket: WebSocket, request: Fastify
   if (!isClientError(error)) socket.terminate();
 }
 
+/** server.maxInflightBytes, its use and waiters reported in the metrics. */
+export function createInflightBudget(maxInflightBytes: number, metrics: Metrics): ByteBudget {
+  return new ByteBudget(maxInflightBytes, (used, waiting) => {
+    metrics.inflightBytes.set(used);
+    metrics.inflightWaiting.set(waiting);
+  });
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const options = checkServerOptions(deps.options);
   const bus = deps.bus ?? new EventBus({ share: options.streamTimeShare });
@@ -168,10 +181,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app);
 
   const { enricher, metrics } = deps;
-  const budget = new ByteBudget(options.maxInflightBytes, (used, waiting) => {
-    metrics.inflightBytes.set(used);
-    metrics.inflightWaiting.set(waiting);
-  });
+  const budget = deps.budget ?? createInflightBudget(options.maxInflightBytes, metrics);
   await app.register(
     enrichRoutes({
       enricher,

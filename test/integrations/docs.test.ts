@@ -23,7 +23,7 @@ t.test('every recipe parses in its own language', async (t) => {
   for (const [name, block] of blocks) {
     if (name.endsWith('.yaml')) t.type(parseYaml(block), 'object', `${name} is a YAML map`);
     else if (name.endsWith('.conf')) t.ok(parseFluentBitClassic(block).length > 0, `${name} has Fluent Bit sections`);
-    else if (name.endsWith('.mjs')) t.match(block, /^import WebSocket from 'ws';$/m, `${name} is an ES module using ws`);
+    else if (name.endsWith('.mjs')) t.match(block, /^import (WebSocket from 'ws'|\* as grpc from '@grpc\/grpc-js');$/m, `${name} is an ES module using ws or @grpc/grpc-js`);
     else if (name.endsWith('.sh')) t.match(block, /^websocat /, `${name} is a websocat command`);
     else t.fail(`recipe ${name}: unknown kind`);
   }

@@ -36,12 +36,12 @@ t.test('server.grpcListen: the OTLP/gRPC receiver runs beside the HTTP API, with
   );
   t.teardown(() => service.stop());
   await service.reflectors.ready();
-  const started = lines.find((l) => l.msg === 'enrichment service listening') as { otlpGrpc?: string } | undefined;
-  t.match(started?.otlpGrpc, /^127\.0\.0\.1:[1-9]\d*$/, 'the start-up line gives the gRPC address');
+  const started = lines.find((l) => l.msg === 'enrichment service listening') as { grpc?: string } | undefined;
+  t.match(started?.grpc, /^127\.0\.0\.1:[1-9]\d*$/, 'the start-up line gives the gRPC address');
 
   const metadata = new grpc.Metadata();
   metadata.set('authorization', 'Bearer sesame');
-  const { provider, logger: otel } = sdkLogger(new OTLPLogExporter({ url: `http://${started!.otlpGrpc}`, metadata }));
+  const { provider, logger: otel } = sdkLogger(new OTLPLogExporter({ url: `http://${started!.grpc}`, metadata }));
   t.teardown(() => provider.shutdown());
   const file = podLogPath({ namespace: 'shop', pod: 'web-0', uid: pod.metadata.uid!, container: 'web' });
   otel.emit({ body: criLine({ message: 'through serve' }), attributes: { 'log.file.path': file } });

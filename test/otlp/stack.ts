@@ -9,8 +9,9 @@ import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from 
 import { join } from 'node:path';
 import { createEnricher } from '../../src/enrich/index.ts';
 import type { Metrics } from '../../src/metrics/index.ts';
-import { LogsReceiver, otlpEnricherOptions, startOtlpGrpcServer, type LogRecord, type LogsRequest } from '../../src/otlp/index.ts';
-import { buildApp, startServer, type ServerOptions } from '../../src/server/index.ts';
+import { otlpLogsService, startGrpcServer } from '../../src/grpc/index.ts';
+import { LogsReceiver, otlpEnricherOptions, type LogRecord, type LogsRequest } from '../../src/otlp/index.ts';
+import { buildApp, createInflightBudget, startServer, type ServerOptions } from '../../src/server/index.ts';
 import { namespaceFor, nodeFor, podFor, type PodJson } from '../../src/sim/index.ts';
 import { createFileSink, SinkUnavailableError, type NdjsonChunk, type Sink } from '../../src/sink/index.ts';
 import { defaultEnricherOptions, defaultServerOptions } from '../builders/defaults.ts';
@@ -61,6 +62,7 @@ export async function startOtlpStack(t: Tap, options: OtlpStackOptions = {}): Pr
   const enricherOptions = defaultEnricherOptions();
   const otlpEnricher = createEnricher(otlpEnricherOptions(enricherOptions), { store: store.reader(), metrics });
   const serverOptions = defaultServerOptions(options.server);
+  const budget = createInflightBudget(serverOptions.maxInflightBytes, metrics);
   const app = await buildApp({
     enricher: createEnricher(enricherOptions, { store: store.reader(), metrics }),
     otlpEnricher,
@@ -68,6 +70,7 @@ export async function startOtlpStack(t: Tap, options: OtlpStackOptions = {}): Pr
     readiness: reflectors,
     metrics,
     sink,
+    budget,
     logger: false,
     options: serverOptions,
   });
@@ -76,7 +79,9 @@ export async function startOtlpStack(t: Tap, options: OtlpStackOptions = {}): Pr
   let grpcAddress: string | undefined;
   if (options.grpc === true) {
     const receiver = new LogsReceiver({ enricher: otlpEnricher, sink, now: Date.now });
-    const grpcServer = await startOtlpGrpcServer(receiver, { listen: '127.0.0.1:0', authToken: serverOptions.authToken, maxMessageBytes: serverOptions.maxBodyBytes });
+    const grpcServer = await startGrpcServer({ listen: '127.0.0.1:0', authToken: serverOptions.authToken, maxMessageBytes: serverOptions.maxBodyBytes }, [
+      otlpLogsService({ receiver, budget, maxInflightWaitMs: serverOptions.maxInflightWaitMs }),
+    ]);
     t.teardown(() => grpcServer.close());
     grpcAddress = grpcServer.address;
   }

@@ -7,9 +7,9 @@ import type { Readable } from 'node:stream';
 import { errorCodes, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { type BatchResult, ByteWriterPool, type EnrichedRecord, type Enricher } from '../../enrich/index.ts';
+import { type BatchResult, ByteWriterPool, type Enricher } from '../../enrich/index.ts';
 import { ENRICH_HEADERS, ENRICH_ROUTE, JSON_TYPE, NDJSON_TYPE, NDJSON_TYPES } from '../../protocol/index.ts';
-import { SinkUnavailableError, type Sink } from '../../sink/types.ts';
+import type { Sink } from '../../sink/types.ts';
 import { sendAnswer } from '../answer-sender.ts';
 import {
   ANSWER_PART_BYTES,
@@ -28,7 +28,7 @@ import type { EventBus } from '../event-bus.ts';
 import { installInflightBudget, type ByteBudget } from '../inflight-budget.ts';
 import { JsonBatchReader } from '../json-batch-reader.ts';
 import { withResponseHeaders } from '../openapi.ts';
-import { SinkProbe } from '../sink-probe.ts';
+import { enrichWholeBatch, SinkDelivery, SinkRefusedError } from '../sink-delivery.ts';
 
 export interface EnrichRoutesDeps {
   enricher: Enricher;
@@ -163,43 +163,10 @@ function takeEvents(request: FastifyRequest): unknown[] {
 }
 
 export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
-  const { enricher, bus, sink } = deps;
-  const probe = new SinkProbe(deps.now);
+  const { enricher, bus } = deps;
+  const delivery = deps.sink === undefined ? undefined : new SinkDelivery(deps.sink, deps.now);
   const writers = new ByteWriterPool();
   const sending = { writers, partBytes: ANSWER_PART_BYTES, sendTimeoutMs: deps.sendTimeoutMs, closing: deps.closing };
-
-  /** One merge session per request, flushed at its end. The session counts events in/out per entry point. */
-  function enrichAll(events: readonly unknown[], entryPoint: 'enrich' | 'forward'): BatchResult {
-    const session = enricher.newSession({ route: entryPoint });
-    const result = enricher.enrichBatch(events, session);
-    const tail = session.flush();
-    if (tail.records.length === 0 && tail.errors.length === 0 && tail.merged === 0 && tail.excluded === 0) return result;
-    return {
-      records: result.records.concat(tail.records),
-      errors: result.errors.concat(tail.errors),
-      excluded: result.excluded + tail.excluded,
-      merged: result.merged + tail.merged,
-    };
-  }
-
-  /**
-   * The records as NDJSON, in parts of about ANSWER_PART_BYTES, one after the other in one pooled
-   * buffer (the sink is done with a part's bytes once its write settles; a part that failed to
-   * be written is never released, so its writer is left to the garbage collector).
-   */
-  async function writeToSink(target: Sink, records: readonly EnrichedRecord[]): Promise<void> {
-    const writer = writers.take();
-    const encoder = new AnswerEncoder(records, 'ndjson');
-    let done = false;
-    while (!done) {
-      const before = encoder.written;
-      done = encoder.next(writer, ANSWER_PART_BYTES);
-      // A batch whose events were all excluded still reaches the sink, as an empty write.
-      await target.write({ bytes: writer.lend(), events: encoder.written - before });
-      writer.release();
-    }
-    writers.give(writer);
-  }
 
   function sinkUnavailable(message: string, retryAfterSeconds: number): ApiError {
     const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
@@ -255,7 +222,7 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
       },
       handler: async (request, reply) => {
         const arrived = requestBatches.get(request);
-        const result = enrichAll(takeEvents(request), 'enrich');
+        const result = enrichWholeBatch(enricher, takeEvents(request), 'enrich');
         bus.publish(result.records);
         const format = negotiateFormat(request.headers.accept, arrived?.format ?? 'json');
         reply.header(ENRICH_HEADERS.errors, String(result.errors.length));
@@ -295,32 +262,21 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       handler: async (request, reply) => {
-        if (sink === undefined) {
+        if (delivery === undefined) {
           throw new ApiError(501, 'no_sink', 'no sink is configured for /v1/forward', [
             { message: 'this service was started without a sink; use POST /v1/enrich, or run it with a sink configured' },
           ]);
         }
         const events = takeEvents(request);
-        const admission = probe.admit(sink.available);
-        if (admission.kind === 'refuse') throw sinkUnavailable('the sink reports itself unavailable', admission.retryAfterSeconds);
+        let result: BatchResult;
         try {
-          const result = enrichAll(events, 'forward');
-          try {
-            await writeToSink(sink, result.records);
-          } catch (err) {
-            if (err instanceof SinkUnavailableError) {
-              probe.failed(err.retryAfterSeconds);
-              throw sinkUnavailable(err.message, err.retryAfterSeconds);
-            }
-            request.log.error({ err }, 'sink write failed');
-            probe.failed(1);
-            throw sinkUnavailable('the sink failed to write the batch (see the service log)', 1);
-          }
-          bus.publish(result.records);
-          return reply.type(JSON_TYPE).send({ accepted: result.records.length, errors: result.errors });
-        } finally {
-          probe.settled(admission);
+          result = await delivery.deliver(() => enrichWholeBatch(enricher, events, 'forward'), (err) => request.log.error({ err }, 'sink write failed'));
+        } catch (err) {
+          if (err instanceof SinkRefusedError) throw sinkUnavailable(err.message, err.retryAfterSeconds);
+          throw err;
         }
+        bus.publish(result.records);
+        return reply.type(JSON_TYPE).send({ accepted: result.records.length, errors: result.errors });
       },
     });
   };
