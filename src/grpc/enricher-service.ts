@@ -3,8 +3,10 @@
  * `server.grpcListen`:
  * - Enrich: POST /v1/enrich as one call; the answer's NDJSON is what /v1/enrich answers with
  *   `Accept: application/x-ndjson`, encoded by the same AnswerEncoder.
- * - Ingest: /v1/forward over one bidirectional stream, acknowledged per batch as /v1/ingest?ack=true
- *   answers per message (IngestStream below).
+ * - Ingest: /v1/ingest?ack=true over one bidirectional stream, acknowledged per batch: a batch
+ *   with return_events gets its enriched events back in its acknowledgement (as /v1/ingest
+ *   answers); any other goes to the sink (/v1/forward) and is acknowledged once the sink took it
+ *   (IngestStream below).
  * Both take their messages' size from server.maxInflightBytes, shared with the HTTP routes: an
  * Enrich call waits up to server.maxInflightWait for room, then gets UNAVAILABLE with a RetryInfo
  * (HTTP's 503 + Retry-After); an Ingest stream has no such answer per message and waits, unread,
@@ -15,7 +17,7 @@
  * are encoded in the handlers too, and sent as bytes.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ByteWriterPool, type Enricher, type InputFieldNames, type MergeSession } from '../enrich/index.ts';
+import { ByteWriterPool, type BatchResult, type Enricher, type InputFieldNames, type MergeSession } from '../enrich/index.ts';
 import { AnswerEncoder } from '../server/batch-codec.ts';
 import type { EventBus } from '../server/event-bus.ts';
 import { Reservation, type ByteBudget } from '../server/inflight-budget.ts';
@@ -31,7 +33,7 @@ export interface EnricherServiceDeps {
   input: InputFieldNames;
   /** Enriched events for /v1/stream subscribers. */
   bus: EventBus;
-  /** Where Ingest delivers; without one Ingest answers UNIMPLEMENTED. */
+  /** Where Ingest delivers batches that do not ask for their events back; without one such a batch ends its stream UNIMPLEMENTED. */
   sink: Sink | undefined;
   /** server.maxInflightBytes, shared with the HTTP routes. */
   budget: ByteBudget;
@@ -102,11 +104,7 @@ export function enricherService(deps: EnricherServiceDeps): GrpcService {
   };
 
   const Ingest: grpc.handleBidiStreamingCall<Buffer, Buffer> = (call) => {
-    if (delivery === undefined) {
-      call.emit('error', failure(grpc.status.UNIMPLEMENTED, 'no sink is configured: Ingest delivers enriched events to source.sink; start the service with one, or use Enrich'));
-      return;
-    }
-    const stream = new IngestStream(call, { ...deps, delivery }, () => streams.delete(stream));
+    const stream = new IngestStream(call, { ...deps, delivery, writers }, () => streams.delete(stream));
     streams.add(stream);
   };
 
@@ -118,6 +116,10 @@ export function enricherService(deps: EnricherServiceDeps): GrpcService {
     },
   };
 }
+
+type IngestDeps = EnricherServiceDeps & { delivery: SinkDelivery | undefined; writers: ByteWriterPool };
+
+const NO_SINK = failure(grpc.status.UNIMPLEMENTED, 'no sink is configured: a batch without return_events is delivered to source.sink; start the service with one, or set return_events');
 
 /** A message has no UNAVAILABLE of its own to get: it waits for room as long as it takes, its stream unread. */
 const UNBOUNDED_WAIT = Number.POSITIVE_INFINITY;
@@ -132,7 +134,7 @@ const UNBOUNDED_WAIT = Number.POSITIVE_INFINITY;
  */
 class IngestStream {
   readonly #call: grpc.ServerDuplexStream<Buffer, Buffer>;
-  readonly #deps: EnricherServiceDeps & { delivery: SinkDelivery };
+  readonly #deps: IngestDeps;
   readonly #session: MergeSession;
   readonly #forget: () => void;
   readonly #inbox: Buffer[] = [];
@@ -142,8 +144,10 @@ class IngestStream {
   #halfClosed = false;
   #shuttingDown = false;
   #ended = false;
+  /** Whether the last batch asked for its events back: then so do the partial lines left open at the end. */
+  #returning = false;
 
-  constructor(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps: EnricherServiceDeps & { delivery: SinkDelivery }, forget: () => void) {
+  constructor(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps: IngestDeps, forget: () => void) {
     this.#call = call;
     this.#deps = deps;
     this.#forget = forget;
@@ -205,14 +209,15 @@ class IngestStream {
       if (!share.tryTake(bytes.length) && !(await share.take(bytes.length))) return;
       const batch = decodeIngestRequest(bytes, this.#deps.input);
       const { enricher, delivery } = this.#deps;
-      const result = await delivery.deliver(
-        // As /v1/ingest?ack=true: partial lines whose final fragment is overdue go out with the next batch.
-        () => {
-          const overdue = this.#session.flushExpired();
-          return joinResults(overdue, enricher.enrichBatch(batch.events, this.#session));
-        },
-        (err) => this.#deps.onError(err, 'sink write failed'),
-      );
+      // As /v1/ingest?ack=true: partial lines whose final fragment is overdue go out with the next batch.
+      const enrich = () => joinResults(this.#session.flushExpired(), enricher.enrichBatch(batch.events, this.#session));
+      this.#returning = batch.returnEvents;
+      if (batch.returnEvents) {
+        this.#answer(batch.sequence, enrich());
+        return;
+      }
+      if (delivery === undefined) throw new GrpcFailure(NO_SINK);
+      const result = await delivery.deliver(enrich, (err) => this.#deps.onError(err, 'sink write failed'));
       this.#deps.bus.publish(result.records);
       if (!this.#ended) this.#call.write(encodeIngestAck({ sequence: batch.sequence, ...resultCounts(result) }));
     } finally {
@@ -221,10 +226,23 @@ class IngestStream {
     }
   }
 
-  /** Partial lines still open are delivered, then the stream ends: OK, or UNAVAILABLE at shutdown. */
+  /** A batch's enriched events, back to the client in its acknowledgement. */
+  #answer(sequence: string, result: BatchResult): void {
+    this.#deps.bus.publish(result.records);
+    if (this.#ended) return;
+    const writer = this.#deps.writers.take();
+    new AnswerEncoder(result.records, 'ndjson').next(writer, Number.POSITIVE_INFINITY);
+    // encodeIngestAck copies the bytes: the writer goes back at once.
+    this.#call.write(encodeIngestAck({ sequence, ...resultCounts(result), ndjson: writer.view() }));
+    this.#deps.writers.give(writer);
+  }
+
+  /** Partial lines still open are delivered (or answered), then the stream ends: OK, or UNAVAILABLE at shutdown. */
   async #finish(): Promise<void> {
     const pending = this.#session.flush();
-    if (pending.records.length > 0) {
+    if (pending.records.length > 0 && this.#returning) {
+      this.#answer('0', pending);
+    } else if (pending.records.length > 0 && this.#deps.delivery !== undefined) {
       await this.#deps.delivery.deliver(() => pending, (err) => this.#deps.onError(err, 'sink write failed'));
       this.#deps.bus.publish(pending.records);
     }

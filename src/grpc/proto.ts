@@ -56,6 +56,8 @@ export interface EnrichResponseMessage {
 export interface IngestAckMessage {
   /** uint64, as a decimal string. */
   sequence: string;
+  /** The enriched events, when the batch asked for them (return_events). */
+  ndjson?: Uint8Array;
   events: number;
   errors: EventErrorMessage[];
   excluded: number;
@@ -94,9 +96,9 @@ export function decodeEnrichRequest(bytes: Uint8Array, input: InputFieldNames): 
   return rawEvents(decode(EnrichRequest, bytes).events as DecodedRawEvent[], input);
 }
 
-export function decodeIngestRequest(bytes: Uint8Array, input: InputFieldNames): { sequence: string; events: Record<string, string>[] } {
+export function decodeIngestRequest(bytes: Uint8Array, input: InputFieldNames): { sequence: string; events: Record<string, string>[]; returnEvents: boolean } {
   const message = decode(IngestRequest, bytes);
-  return { sequence: String(message.sequence), events: rawEvents(message.events as DecodedRawEvent[], input) };
+  return { sequence: String(message.sequence), events: rawEvents(message.events as DecodedRawEvent[], input), returnEvents: message.returnEvents === true };
 }
 
 /** The per-event errors and counts of a result, as both answers carry them. */
@@ -125,7 +127,7 @@ export function encodeEnrichRequest(request: { events: readonly Record<string, s
   return Buffer.from(EnrichRequest.encode(request).finish());
 }
 
-export function encodeIngestRequest(request: { sequence: number | string; events: readonly Record<string, string>[] }): Buffer {
+export function encodeIngestRequest(request: { sequence: number | string; events: readonly Record<string, string>[]; returnEvents?: boolean }): Buffer {
   return Buffer.from(IngestRequest.encode(request).finish());
 }
 

@@ -41,6 +41,7 @@ interface EnrichResponse {
 }
 interface IngestAck {
   sequence: string;
+  ndjson: Buffer;
   events: number;
   errors: EventError[];
   excluded: number;
@@ -49,7 +50,7 @@ interface IngestAck {
 
 type EnricherClient = grpc.Client & {
   Enrich(request: { events: RawEvent[] }, metadata: grpc.Metadata, callback: (err: grpc.ServiceError | null, response?: EnrichResponse) => void): grpc.ClientUnaryCall;
-  Ingest(metadata: grpc.Metadata): grpc.ClientDuplexStream<{ sequence: number; events: RawEvent[] }, IngestAck>;
+  Ingest(metadata: grpc.Metadata): grpc.ClientDuplexStream<{ sequence: number; events: RawEvent[]; returnEvents?: boolean }, IngestAck>;
 };
 
 const definition = protoLoader.loadSync(join(PROTO_DIR, 'kle/v1/enricher.proto'), { longs: String, defaults: true, arrays: true, oneofs: true });
@@ -333,14 +334,34 @@ t.test('gRPC calls take their share of server.maxInflightBytes, with the HTTP ro
   t.equal(stream.acks.length, 0, 'the cancelled stream got no acknowledgement');
 });
 
-t.test('Ingest without a sink: UNIMPLEMENTED; Enrich works all the same', async (t) => {
+t.test('Ingest with return_events, as /v1/ingest answers: the enriched events in each acknowledgement, no sink needed', async (t) => {
+  const stack = await startStack(t, {}, { noSink: true });
+  const { file } = stack;
+  const fragments = criFragments('one long line across two batches', { size: 12 });
+  const stream = ingest(stack.client());
+  stream.call.write({ sequence: 1, returnEvents: true, events: [{ file, line: criLine({ message: 'first' }) }, { file, line: fragments[0]! }] });
+  stream.call.write({ sequence: 2, returnEvents: true, events: fragments.slice(1).map((line) => ({ file, line })) });
+  stream.call.write({ sequence: 3, returnEvents: true, events: [{ file, line: criLine({ message: 'left open', partial: true }) }] });
+  await waitFor(() => stream.acks.length === 3 || undefined, 'three acknowledgements');
+  const messages = (ack: IngestAck | undefined) => (ack === undefined ? [] : ack.ndjson.toString('utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { message: string; kubernetes: { pod_name: string } })));
+  t.same(stream.acks.map((a) => [a.sequence, a.events, a.merged]), [['1', 1, 0], ['2', 1, 2], ['3', 0, 0]], 'in order, with their counts');
+  t.same(stream.acks.map((a) => messages(a).map((e) => e.message)), [['first'], ['one long line across two batches'], []], 'each batch\'s events, partial lines merged across batches');
+  t.equal(messages(stream.acks[0])[0]?.kubernetes.pod_name, 'web-0', 'enriched');
+  const expected = await postEnrich(stack, [{ file, line: criLine({ message: 'first' }) }]);
+  t.equal(Object.keys(JSON.parse(expected.text.trim()) as object).join(), Object.keys(messages(stream.acks[0])[0]!).join(), 'the same fields as POST /v1/enrich');
+  stream.call.end();
+  t.equal((await stream.ended).code, grpc.status.OK, 'a half-close ends the stream with OK');
+  t.same(stream.acks.slice(3).map((a) => [a.sequence, messages(a).map((e) => e.message)]), [['0', ['left open']]], 'after a last acknowledgement (sequence 0) with the partial line left open');
+});
+
+t.test('Ingest without a sink: a batch for the sink ends the stream UNIMPLEMENTED; Enrich works all the same', async (t) => {
   const stack = await startStack(t, {}, { noSink: true });
   const client = stack.client();
   const stream = ingest(client);
   stream.call.write({ sequence: 1, events: [{ file: stack.file, line: criLine() }] });
   const status = await stream.ended;
   t.equal(status.code, grpc.status.UNIMPLEMENTED);
-  t.match(status.details, /no sink is configured/);
+  t.match(status.details, /no sink is configured.*return_events/);
   t.equal((await enrich(client, [{ file: stack.file, line: criLine() }])).response?.events, 1);
 });
 
