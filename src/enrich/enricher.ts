@@ -34,7 +34,7 @@ import { TemplateRecord } from './record.ts';
 import { schemaFields } from './schemas.ts';
 import { Session, type SessionLine, type SessionOwner } from './session.ts';
 import { msToRfc3339, msToUnixNanos, TimestampConverter } from './time.ts';
-import type { BatchResult, DecodedMessage, EnrichedRecord, Enricher, EventError, MergeSession, PathResolution, SessionOptions } from './types.ts';
+import type { BatchResult, DecodedMessage, EnrichedRecord, Enricher, EventError, FileView, MergeSession, PathResolution, SessionOptions } from './types.ts';
 
 export interface EnricherDeps {
   store: StoreReader;
@@ -170,9 +170,9 @@ class LogEnricher implements Enricher, SessionOwner {
     },
   };
 
-  excludes(file: string): boolean {
+  fileView(file: string): FileView {
     this.#files.nextEpoch();
-    return this.#files.metaFor(this.#files.fileState(file), false).excluded;
+    return this.#files.metaFor(this.#files.fileState(file), false);
   }
 
   resolve(file: string): PathResolution {
@@ -182,11 +182,6 @@ class LogEnricher implements Enricher, SessionOwner {
     // The entry found by name is not reported when its container id says it is another pod.
     const pod = meta.ctx.pod === undefined ? undefined : fs.podEntry;
     return { file, identity: fs.identity, matched: meta.ctx.reason === undefined, reason: meta.ctx.reason, pod, pending: meta.ctx.pending ?? [] };
-  }
-
-  /** The multiline rule of a file's lines, as of the last call (the agent's file source asks per read). */
-  multilineRuleFor(file: string): MultilineRule | undefined {
-    return this.#files.metaFor(this.#files.fileState(file)).multiline;
   }
 
   /**

@@ -101,6 +101,13 @@ export interface DecodedMessage {
   message: string;
 }
 
+/** See Enricher.fileView. */
+export interface FileView {
+  readonly excluded: boolean;
+  /** The pod's multiline annotation, compiled; undefined: its lines are not joined. */
+  readonly multiline: MultilineRule | undefined;
+}
+
 export interface Enricher {
   newSession(options?: SessionOptions): MergeSession;
   /** Raw events as shippers post them (configured field names); order preserved. */
@@ -111,13 +118,12 @@ export interface Enricher {
    */
   enrichMessages(files: readonly string[], messages: readonly DecodedMessage[]): EnrichedRecord[];
   resolve(file: string): PathResolution;
-  /** Whether lines of `file` would be left out now (pod, container or namespace excluded, or not opted in). */
-  excludes(file: string): boolean;
   /**
-   * The multiline rule for a file's lines (its pod's multiline annotation), as of the last
-   * enriching call, or undefined: the agent's file source joins such lines before they are enriched.
+   * What the store says of a file's lines now: whether they are left out (pod, container or
+   * namespace excluded, or not opted in) and their multi-line rule. The agent's file source asks
+   * before each read of a file. A look, not a use: it does not keep a deleted pod (RetentionHint).
    */
-  multilineRuleFor(file: string): MultilineRule | undefined;
+  fileView(file: string): FileView;
   /**
    * Deleted pods that events still ask for: registered on the store (RetainingStore.addRetentionHint),
    * it keeps such a pod until kubernetes.deletionDelay passes without a request for it.

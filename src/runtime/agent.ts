@@ -52,9 +52,11 @@ export async function startAgent(config: Config, runtime: RuntimeEnv, extras: { 
       sink,
       metrics: service.metrics,
       logger: runtime.logger.child({ component: 'source' }),
-      // The enricher knows each file's pod: the source joins multi-line messages before they are
-      // enriched, so that a line held in a record is never checkpointed before the record is out.
-      multiline: { ruleFor: (path) => enricher.multilineRuleFor(path), maxBytes: m.maxBytes, flushTimeoutMs: m.flushTimeout },
+      // The enricher knows each file's pod, asked once per read: the source passes over excluded
+      // pods' files, and joins multi-line messages before they are enriched, so that a line held
+      // in a record is never checkpointed before the record is out.
+      view: (path) => enricher.fileView(path),
+      multiline: { maxBytes: m.maxBytes, flushTimeoutMs: m.flushTimeout },
     });
   } catch (e) {
     stage.close();

@@ -29,12 +29,6 @@ export interface BatchEnricher {
   /** For logs and the sink_errors_total label. */
   readonly name: string;
   processBatch(batch: SourceBatch): Promise<NdjsonChunk>;
-  /**
-   * True when every line of `file` would be left out now (its pod or namespace is excluded, or
-   * not opted in): the source then passes over the file's data without reading it. Only a stage
-   * that knows the store can tell; without it every file is read.
-   */
-  skips?(file: string): boolean;
 }
 
 /** An error that retrying the same batch will not cure (bad token, receiver rejects): logged loudly, retried slowly. */

@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { FileView } from '../enrich/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { Sink } from '../sink/types.ts';
 import type { RetentionHint } from '../store/types.ts';
@@ -25,7 +26,12 @@ export interface FileSourceDeps {
   metrics: Metrics;
   logger: SourceLogger;
   now?: () => number;
-  /** Multi-line messages of annotated pods (the agent, where the enricher knows the pods). */
+  /**
+   * What the enricher says of a file now (the agent, where the enricher knows the pods): an
+   * excluded pod's file is passed over unread, an annotated pod's lines joined (with `multiline`).
+   */
+  view?: (path: string) => FileView;
+  /** The bounds of multi-line records; without them no line is joined. */
   multiline?: MultilineSource;
 }
 
@@ -76,7 +82,7 @@ class FileSourceRunner implements FileSource, FollowContext {
   readonly logger: SourceLogger;
   readonly now: () => number;
   readonly retentionHint: RetentionHint = { podNeededAt: (uid) => this.#podNeededAt(uid) };
-  readonly #skipsFile: (path: string) => boolean;
+  readonly #view: ((path: string) => FileView) | undefined;
   readonly multiline: MultilineSource | undefined;
   readonly #checkpointStore: CheckpointStore;
   readonly #discovery: PodLogDiscovery;
@@ -109,7 +115,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.metrics = deps.metrics;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
-    this.#skipsFile = deps.enrich.skips?.bind(deps.enrich) ?? (() => false);
+    this.#view = deps.view;
     this.multiline = deps.multiline;
     this.readBuffer = Buffer.allocUnsafe(options.readChunkBytes + options.maxLineBytes);
     this.#checkpointStore = new CheckpointStore(options.dataDir);
@@ -216,8 +222,8 @@ class FileSourceRunner implements FileSource, FollowContext {
   }
 
   // FollowContext
-  skips(path: string): boolean {
-    return this.#skipsFile(path);
+  view(path: string): FileView | undefined {
+    return this.#view?.(path);
   }
 
   /**

@@ -20,7 +20,7 @@
  * read, then after rotateWait the file is closed.
  */
 import { closeSync, fstatSync, readSync, statSync } from 'node:fs';
-import type { DecodedMessage } from '../enrich/index.ts';
+import type { DecodedMessage, FileView } from '../enrich/index.ts';
 import { PartialMerger, decodeLine, type MergedLine, type Stream } from '../formats/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { MultilineJoiner, type JoinedEvent, type MultilineRule } from '../multiline/index.ts';
@@ -41,20 +41,22 @@ export interface FollowContext {
   readonly metrics: Metrics;
   readonly logger: SourceLogger;
   readonly now: () => number;
-  /** True while every line of `path` would be dropped (its pod is excluded): its data is then passed over unread. */
-  skips(path: string): boolean;
+  /**
+   * What the enricher says of `path` now (the agent: it knows each file's pod), asked before each
+   * drain: an excluded file's data is passed over unread; lines under a multiline rule are joined.
+   * Undefined: every file is read, no line joined.
+   */
+  view(path: string): FileView | undefined;
   /** `current` was rotated away from `path`: opens the files written after it, oldest first (possibly none yet). */
   openSuccessors(path: string, current: Cursor): Cursor[];
   /** A cursor was read to its end and closed. */
   cursorClosed(cursor: Cursor): void;
-  /** Multi-line messages (the agent: the enricher knows each file's pod); undefined: never joined. */
+  /** The joiner's bounds; undefined: lines are never joined. */
   readonly multiline: MultilineSource | undefined;
 }
 
-/** Which files' lines are joined into multi-line messages, and the joiner's bounds (enrichment.multiline). */
+/** The bounds of multi-line records (enrichment.multiline); which files' lines are joined comes from FollowContext.view. */
 export interface MultilineSource {
-  /** The rule of a path's lines, or undefined; asked once per chunk read, so it must be cheap. */
-  ruleFor(path: string): MultilineRule | undefined;
   maxBytes: number;
   flushTimeoutMs: number;
 }
@@ -99,7 +101,7 @@ export class FileFollower {
   #merger: PartialMerger | undefined;
   #startOut: PendingStart | undefined;
   #startErr: PendingStart | undefined;
-  /** The multiline rule of this file's pod as last asked (once per chunk); undefined: lines go straight on. */
+  /** The multiline rule of this file's pod as last asked (once per drain); undefined: lines go straight on. */
   #rule: MultilineRule | undefined;
   /** Records of multi-line messages, per stream; made for the first line under a rule. */
   #joiner: MultilineJoiner<DecodedMessage, LineStart> | undefined;
@@ -177,7 +179,9 @@ export class FileFollower {
    */
   drain(maxBytes: number): DrainResult {
     if (this.#stopped) return 'done';
-    if (this.#ctx.skips(this.path)) return this.#passOver();
+    const view = this.#ctx.view(this.path);
+    if (view?.excluded === true) return this.#passOver();
+    if (this.#ctx.multiline !== undefined) this.#refreshRule(view?.multiline);
     const { pipeline, options } = this.#ctx;
     let readAny = false;
     let budget = maxBytes;
@@ -361,7 +365,6 @@ export class FileFollower {
   #handleChunk(chunk: Buffer, base: number, c: Cursor): void {
     const { maxLineBytes, maxLineAction } = this.#ctx.options;
     const { metrics } = this.#ctx;
-    if (this.#ctx.multiline !== undefined) this.#refreshRule(this.#ctx.multiline);
     let start = 0;
     let newline = chunk.indexOf(NEWLINE, 0);
     while (newline !== -1) {
@@ -478,11 +481,10 @@ export class FileFollower {
   }
 
   /**
-   * The file's rule as its pod says now. A change lets the records held under the old rule go
-   * first, so that no line overtakes them.
+   * The file's rule as its pod says at this drain. A change lets the records held under the old
+   * rule go first, so that no line overtakes them.
    */
-  #refreshRule(source: MultilineSource): void {
-    const rule = source.ruleFor(this.path);
+  #refreshRule(rule: MultilineRule | undefined): void {
     if (rule === this.#rule) return;
     if (this.#joiner !== undefined && this.#joiner.pendingCount > 0) {
       this.#joiner.flushAll(this.#joined);

@@ -14,7 +14,7 @@ export interface InProcessStageOptions {
 }
 
 /** `agent`: Enricher.enrichMessages per batch, then publish to the bus, then the records' NDJSON goes to the sink. */
-export function createInProcessStage(enricher: Pick<Enricher, 'enrichMessages' | 'excludes'>, options: InProcessStageOptions = {}): BatchEnricher & { close(): void } {
+export function createInProcessStage(enricher: Pick<Enricher, 'enrichMessages'>, options: InProcessStageOptions = {}): BatchEnricher & { close(): void } {
   const { publish } = options;
   // The sink writes one batch's bytes while the next batch is enriched into another buffer (the
   // BatchEnricher contract); each goes back to the pool when the pipeline releases its chunk.
@@ -30,7 +30,6 @@ export function createInProcessStage(enricher: Pick<Enricher, 'enrichMessages' |
       writeNdjson(records, writer);
       return Promise.resolve({ bytes: writer.lend(), events: records.length, release: () => writers.give(writer) });
     },
-    skips: (file) => enricher.excludes(file),
     close() {},
   };
 }

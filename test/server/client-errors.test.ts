@@ -23,8 +23,7 @@ function failingOnBoom(enricher: Enricher): Enricher {
     },
     enrichMessages: (files, messages) => enricher.enrichMessages(files, messages),
     resolve: (file) => enricher.resolve(file),
-    excludes: (file) => enricher.excludes(file),
-    multilineRuleFor: (file) => enricher.multilineRuleFor(file),
+    fileView: (file) => enricher.fileView(file),
     retentionHint: enricher.retentionHint,
   };
 }

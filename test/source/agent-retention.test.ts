@@ -123,7 +123,7 @@ t.test('files of excluded pods and namespaces are passed over unread; included a
 
   // noisy opts in: what it writes from now on is read, beginning with the line it was writing.
   sim.patchLabels('pods', 'shop', 'noisy-1', { 'logs.kube-log-enricher.io/include': 'true' });
-  await waitFor('the store sees the label', () => agent.service.enricher.excludes(logs['noisy-1']!) === false);
+  await waitFor('the store sees the label', () => !agent.service.enricher.fileView(logs['noisy-1']!).excluded);
   append(logs['noisy-1']!, ' this\n' + criLine('noisy-1 included'));
   await waitFor('noisy\'s lines after its inclusion', () => messagesOut().includes('noisy-1 included'));
   await agent.stop();
