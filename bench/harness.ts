@@ -233,6 +233,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentProcess> {
     '--pods-dir', o.podsDir, '--data-dir', o.dataDir, '--sink', o.sink,
     // As the Helm chart runs it (values.yaml config.server.grpcListen: "").
     '--set', 'server.grpcListen=',
+    // AGENT_SET="source.batchMaxWait=75ms,...": settings to compare (each a --set of its own).
+    ...(process.env.AGENT_SET ?? '').split(',').filter((kv) => kv !== '').flatMap((kv) => ['--set', kv]),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', o.stdout ?? 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   let log = '';

@@ -21,7 +21,8 @@
  * Environment: PODS (default 2000), LINES_PER_POD (default 500), SINKS (default file,pipe),
  * ROUNDS (default 3, the sinks alternating), SLOW_BYTES (default 1048576), SLOW_MS (default 50),
  * STALL (seconds, default 30), TIMEOUT (seconds per run, default 600), MESSAGE_BYTES (default
- * 150), NODE_FLAGS (the agent's V8 flags instead of the chart's; NODE_FLAGS= for none).
+ * 150), NODE_FLAGS (the agent's V8 flags instead of the chart's; NODE_FLAGS= for none), AGENT_SET
+ * ("source.maxBufferedBytes=8MiB,...": settings passed to the agent, one --set each).
  */
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';

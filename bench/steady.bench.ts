@@ -40,7 +40,9 @@
  * Environment: RATES (lines/s, default 1000,10000,50000), PODS (default 20,500), DURATION
  * (seconds measured, default 20), WARMUP (seconds, default max(5, 40000 / rate)), DRAIN (default 5), DRAIN_MAX (default 60),
  * ROUNDS (default 3; the cases alternate within a round, medians over rounds), MESSAGE_BYTES
- * (default 150), NODE_FLAGS (the agent's V8 flags instead of the chart's; NODE_FLAGS= for none).
+ * (default 150), NODE_FLAGS (the agent's V8 flags instead of the chart's; NODE_FLAGS= for none),
+ * AGENT_SET ("source.batchMaxWait=75ms,...": settings passed to the agent, one --set each, to
+ * compare a setting A/B), NO_BUILD (set: use dist/ as it is, e.g. with probes added by hand).
  */
 import { attachReader, build, cpuMark, cpuPercent, envList, monoMicros, nodeFlags, openFifo, prepareRig, runWriter, sleep, startAgent, stopAgent, type ReaderReport } from './harness.ts';
 import { join } from 'node:path';
@@ -147,7 +149,7 @@ function line(s: Sample): string {
   );
 }
 
-build();
+if (process.env.NO_BUILD === undefined) build();
 const cases = PODS.flatMap((pods) => RATES.map((rate) => ({ pods, rate, key: `${fmt(rate)} lines/s over ${pods} pods` })));
 const samples = new Map<string, Sample[]>(cases.map((c) => [c.key, []]));
 console.log(`steady tailing: ${SECONDS} s measured after ${RATES.map((r) => `${fmt(warmupSeconds(r))} s`).join(' / ')} of warm-up, ${MESSAGE_BYTES}-byte messages, ${ROUNDS} round(s); node ${FLAGS || '(no flags)'}`);
