@@ -159,9 +159,10 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
 
     // File source
     filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),
+    filesParked: new Gauge({ name: `${PREFIX}files_parked`, help: 'Log files of excluded pods never opened, their size looked at so that reading can begin there if the pod is included again (agent).', registers }),
     directoriesBusy: new Gauge({ name: `${PREFIX}directories_busy`, help: 'Container log directories read every round with their watch closed (busy).', registers }),
     bytesRead: new Counter({ name: `${PREFIX}bytes_read_total`, help: 'Bytes read from log files.', registers }),
-    bytesPassedOver: new Counter({ name: `${PREFIX}bytes_passed_over_total`, help: 'Bytes of log files of excluded pods passed over without reading them.', registers }),
+    bytesPassedOver: new Counter({ name: `${PREFIX}bytes_passed_over_total`, help: 'Bytes of log files passed over without reading them: files followed when their pod became excluded.', registers }),
     linesRead: new Counter({ name: `${PREFIX}lines_read_total`, help: 'Lines read from log files.', registers }),
     checkpointWrites: new Counter({ name: `${PREFIX}checkpoint_writes_total`, help: 'Checkpoint snapshots written (journal appends not counted).', registers }),
     linesDropped: new Counter({ name: `${PREFIX}lines_dropped_total`, help: 'Lines dropped, by reason.', labelNames: ['reason'] as const, registers }),

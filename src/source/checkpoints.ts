@@ -26,8 +26,14 @@ const JOURNAL_PREFIX = 'checkpoints.journal.';
 export interface CheckpointEntry extends Fingerprint {
   /** The path the file was read as (its live name), for humans and for finding it after a rename. */
   path: string;
-  /** Next byte to read: everything before it was delivered. */
+  /** Next byte to read: everything before it was delivered (for a parked file: its size when last looked at). */
   offset: number;
+  /**
+   * The file of an excluded pod, never opened (file-source.ts, "parked"): its fingerprint is the
+   * empty one (headLength 0, matched by dev and ino alone) and `offset` is not a line start yet.
+   * Written only when true; files without it load as before.
+   */
+  parked?: true;
 }
 
 export interface CheckpointSnapshot {
@@ -39,7 +45,10 @@ export interface CheckpointSnapshot {
 export type CheckpointParse = ({ ok: true } & CheckpointSnapshot) | { ok: false; error: string };
 
 export function serialiseCheckpoints(entries: readonly CheckpointEntry[], writtenAt: string, seq = 0): string {
-  const files = entries.map((e) => ({ path: e.path, dev: e.dev, ino: e.ino, headLength: e.headLength, headHash: e.headHash, offset: e.offset }));
+  const files = entries.map((e) => {
+    const file = { path: e.path, dev: e.dev, ino: e.ino, headLength: e.headLength, headHash: e.headHash, offset: e.offset };
+    return e.parked === true ? { ...file, parked: true } : file;
+  });
   return JSON.stringify({ version: CHECKPOINT_VERSION, writtenAt, seq, files }, null, 1) + '\n';
 }
 
@@ -74,7 +83,13 @@ function parseEntry(value: unknown, where: string): CheckpointEntry | string {
   if (!Number.isSafeInteger(f.headLength) || (f.headLength as number) < 0) return bad('headLength');
   if (typeof f.headHash !== 'string') return bad('headHash');
   if (!Number.isSafeInteger(f.offset) || (f.offset as number) < 0) return bad('offset');
-  return { path: f.path, dev: f.dev, ino: f.ino, headLength: f.headLength as number, headHash: f.headHash, offset: f.offset as number };
+  const entry: CheckpointEntry = { path: f.path, dev: f.dev, ino: f.ino, headLength: f.headLength as number, headHash: f.headHash, offset: f.offset as number };
+  if (f.parked === undefined) return entry;
+  if (f.parked !== true) return `${where}.parked is invalid: true or absent`;
+  // A parked file was never opened: nothing of its head can have been hashed.
+  if (entry.headLength !== 0) return `${where}.headLength must be 0 in a parked entry`;
+  entry.parked = true;
+  return entry;
 }
 
 /** One journal line: positions set (by dev:ino) and files forgotten (read to their end and gone). */
@@ -93,7 +108,7 @@ export function entryJsonHead(e: Omit<CheckpointEntry, 'offset'>): string {
 }
 
 export function entryJson(e: CheckpointEntry, head = entryJsonHead(e)): string {
-  return `${head}${e.offset}}`;
+  return e.parked === true ? `${head}${e.offset},"parked":true}` : `${head}${e.offset}}`;
 }
 
 /** One journal line; `set` holds entries as entryJson() text (built once per file, not per acknowledgement). */

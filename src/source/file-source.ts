@@ -2,8 +2,13 @@
  * The bundled file source: discovery → one follower per live log path, driven by one read loop →
  * delivery pipeline (batches → enrich stage → sink) → checkpoints of acknowledged data only,
  * journaled at each acknowledgement.
+ *
+ * A path whose pod is excluded when it is found (the agent's view) is parked instead: never
+ * opened nor read, its live file looked at (a stat) on the checkpoint timer when a watch event
+ * says it changed, so that its position stays at its end; followed from there once the pod is
+ * included again (docs/file-source.md, "Excluded pods").
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FileView } from '../enrich/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -13,7 +18,7 @@ import { CheckpointStore, entryJson, entryJsonHead, type CheckpointEntry } from 
 import { newCursor, type CheckpointMark, type Cursor } from './cursor.ts';
 import { DeliveryPipeline, type BatchEnricher, type DeliveryStats } from './delivery.ts';
 import { PodLogDiscovery } from './discovery.ts';
-import { fingerprintOf, inodeKey, matchesFingerprint, type Fingerprint } from './fingerprint.ts';
+import { emptyFingerprint, fingerprintOf, inodeKey, matchesFingerprint, type Fingerprint } from './fingerprint.ts';
 import { FileFollower, lineStartBefore, type FollowContext, type MultilineSource } from './follower.ts';
 import type { SourceLogger } from './logger.ts';
 import { resolveOptions, type FileSourceOptions, type ResolvedOptions } from './options.ts';
@@ -28,7 +33,8 @@ export interface FileSourceDeps {
   now?: () => number;
   /**
    * What the enricher says of a file now (the agent, where the enricher knows the pods): an
-   * excluded pod's file is passed over unread, an annotated pod's lines joined (with `multiline`).
+   * excluded pod's file is parked (never opened), or passed over unread if it was followed before
+   * its pod was excluded; an annotated pod's lines are joined (with `multiline`).
    */
   view?: (path: string) => FileView;
   /** The bounds of multi-line records; without them no line is joined. */
@@ -38,6 +44,8 @@ export interface FileSourceDeps {
 export interface FileSourceStats extends DeliveryStats {
   filesTailed: number;
   pathsFollowed: number;
+  /** Paths of excluded pods, never opened (see ParkedPath). */
+  pathsParked: number;
   /** Checkpoint snapshots written (journal appends are not counted). */
   checkpointWrites: number;
   /** Reading is paused because delivery is behind (maxBufferedBytes or queued batches reached). */
@@ -67,6 +75,25 @@ export interface FileSource {
 }
 
 const ENDED_MEMORY_MS = 60 * 60 * 1000;
+/** A parked file without watch events is still looked at this often (a lost event, an unwatched directory's rescans). */
+const PARKED_LOOK_MS = 30_000;
+
+/**
+ * A live path of an excluded pod: no descriptor, no follower, only what a stat of its live file
+ * said, which is where reading begins if its pod is included again (rounded back to a line start
+ * then). A watch event for it costs a map lookup and a flag.
+ */
+interface ParkedPath {
+  dev: string;
+  ino: string;
+  /** The live file's size when last looked at. */
+  size: number;
+  /** A watch event came since the last look. */
+  changed: boolean;
+  lookedAt: number;
+  /** When its live file was first found missing; undefined while it is there. */
+  missingSince: number | undefined;
+}
 
 export async function startFileSource(options: FileSourceOptions, deps: FileSourceDeps): Promise<FileSource> {
   const source = new FileSourceRunner(resolveOptions(options), deps);
@@ -97,6 +124,8 @@ class FileSourceRunner implements FileSource, FollowContext {
   readonly #seenPaths = new Set<string>();
   /** Paths with no file followed whose last file was fully delivered: its position, kept so that a restart knows the path (see retireInto). */
   readonly #markers = new Map<string, { entry: CheckpointEntry; at: number }>();
+  /** Paths of excluded pods, never opened. */
+  readonly #parked = new Map<string, ParkedPath>();
   /** Paths whose follower ended (gone for rotateWait), with the last file read: if the path comes back, only newer files are read. */
   readonly #ended = new Map<string, { key: string; mtimeNs: bigint; at: number; lastBatch: number }>();
   #checkpointStatus: FileSourceStats['checkpointStatus'] = 'missing';
@@ -128,7 +157,11 @@ class FileSourceRunner implements FileSource, FollowContext {
     });
     this.#discovery = new PodLogDiscovery(options, {
       onScan: (paths) => this.#followNew(paths),
-      onFileChanged: (path, renamed) => this.#loop.notify(path, renamed),
+      onFileChanged: (path, renamed) => {
+        if (this.#loop.notify(path, renamed)) return;
+        const parked = this.#parked.get(path);
+        if (parked !== undefined) parked.changed = true;
+      },
     }, deps.logger);
     this.#loop = new ReadLoop(
       { roundInterval: options.batchMaxWait, pollInterval: options.pollInterval, maxBytesPerTurn: Math.max(options.readChunkBytes, 1024 * 1024) },
@@ -178,6 +211,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     await this.#writeSnapshot();
     this.logger.info({ podsDir: this.options.podsDir, files: this.#followers.size, checkpoints: loaded.status }, 'file source started');
     this.#snapshotTimer = setInterval(() => {
+      this.#recheckParked();
       if (this.#checkpointStore.pendingRecords > 0) void this.#writeSnapshot();
       this.#forgetEnded();
     }, this.options.checkpointInterval);
@@ -196,12 +230,14 @@ class FileSourceRunner implements FileSource, FollowContext {
     const delivered = await this.pipeline.drain(options.timeoutMs ?? 10_000);
     if (!delivered) this.logger.warn({ bufferedBytes: this.pipeline.bufferedBytes }, 'stopping with undelivered lines; they will be read again after a restart');
     this.pipeline.close();
+    this.#lookAtChangedParked();
     await this.#writingSnapshot;
     await this.#writeSnapshot();
     this.#checkpointStore.close();
     for (const f of this.#followers.values()) f.close();
     this.#followers.clear();
     this.metrics.filesTailed.set(0);
+    this.metrics.filesParked.set(0);
     this.metrics.directoriesBusy.set(0);
   }
 
@@ -210,6 +246,7 @@ class FileSourceRunner implements FileSource, FollowContext {
       ...this.pipeline.stats(),
       filesTailed: this.#openInodes.size,
       pathsFollowed: this.#followers.size,
+      pathsParked: this.#parked.size,
       checkpointWrites: this.#checkpointWrites,
       backpressure: !this.pipeline.hasRoom(),
       busyDirectories: this.#loop.busyDirectories,
@@ -278,6 +315,12 @@ class FileSourceRunner implements FileSource, FollowContext {
     for (const [path, e] of this.#ended) if (e.at < before) this.#ended.delete(path);
     const del: string[] = [];
     for (const [path, m] of this.#markers) if (m.at < before) this.#dropMarker(path, del);
+    for (const [path, p] of this.#parked) {
+      if (p.missingSince === undefined || p.missingSince >= before) continue;
+      this.#parked.delete(path);
+      del.push(inodeKey(p.dev, p.ino));
+    }
+    this.metrics.filesParked.set(this.#parked.size);
     this.#journal([], del);
   }
 
@@ -294,7 +337,12 @@ class FileSourceRunner implements FileSource, FollowContext {
    * or, for a path whose follower ended before, the files newer than the last one read.
    */
   #follow(path: string, initial: boolean): void {
-    if (this.#followers.has(path)) return;
+    if (this.#followers.has(path) || this.#parked.has(path)) return;
+    // Its pod is excluded now: none of its files is opened (rotated ones are never read).
+    if (this.#view?.(path).excluded === true) {
+      this.#park(path);
+      return;
+    }
     const segments = listSegments(path).filter((s) => !this.#openInodes.has(s.key));
     // At start-up a known path may have only rotated files left; otherwise discovery saw its live file.
     if (!(initial && this.#seenPaths.has(path)) && !segments.some((s) => s.live)) return;
@@ -327,9 +375,7 @@ class FileSourceRunner implements FileSource, FollowContext {
       }
       if (cursors.length === 0) return;
       for (const c of cursors.slice(0, -1)) c.rotatedAt = this.now();
-      const follower = new FileFollower(path, cursors, this);
-      this.#followers.set(path, follower);
-      this.#loop.add(path, dirname(path), follower);
+      this.#startFollower(path, cursors);
     } finally {
       for (const f of opened.values()) closeSync(f.fd);
     }
@@ -343,9 +389,11 @@ class FileSourceRunner implements FileSource, FollowContext {
       if (entry === undefined || entry.path !== path) continue;
       const file = this.#openFile(segment.file);
       if (file === undefined) continue;
+      // A parked entry's fingerprint is empty: the inode alone matches.
       if (matchesFingerprint(file.fd, file.dev, file.ino, entry)) {
         this.#saved.delete(segment.key);
-        checkpointed.set(segment.key, entry.offset);
+        // Parked, its size when last looked at: reading begins at the line being written then.
+        checkpointed.set(segment.key, entry.parked === true ? lineStartBefore(file.fd, Math.min(entry.offset, file.size)) : entry.offset);
         opened.set(segment.key, file);
       } else {
         closeSync(file.fd);
@@ -362,6 +410,93 @@ class FileSourceRunner implements FileSource, FollowContext {
       }
     }
     return plan;
+  }
+
+  #startFollower(path: string, cursors: Cursor[]): void {
+    const follower = new FileFollower(path, cursors, this);
+    this.#followers.set(path, follower);
+    this.#loop.add(path, dirname(path), follower);
+  }
+
+  /** Parks a path of an excluded pod at its live file's end (a stat; nothing is opened). A path without live file is left alone. */
+  #park(path: string): void {
+    const st = statLive(path);
+    if (st === undefined) return;
+    const parked: ParkedPath = { ...st, changed: false, lookedAt: this.now(), missingSince: undefined };
+    this.#parked.set(path, parked);
+    this.metrics.filesParked.set(this.#parked.size);
+    // Its position is the path's memory now (a restart knows the container).
+    this.#ended.delete(path);
+    const del: string[] = [];
+    this.#dropMarker(path, del);
+    this.#journalFollowed(entryJson(parkedEntry(path, parked)), del);
+  }
+
+  /**
+   * On the checkpoint timer. A parked path whose pod is included again is followed; the others
+   * are looked at (a stat) only when a watch event came, their directory is not watched, or
+   * PARKED_LOOK_MS passed: an idle node's parked paths cost a view lookup each, no system call.
+   */
+  #recheckParked(): void {
+    if (this.#parked.size === 0 || this.#stopping) return;
+    const now = this.now();
+    const included: string[] = [];
+    const set: string[] = [];
+    const del: string[] = [];
+    for (const [path, p] of this.#parked) {
+      if (this.#view?.(path).excluded !== true) included.push(path);
+      else if (p.changed || now - p.lookedAt >= PARKED_LOOK_MS || !this.#discovery.isWatched(dirname(path))) this.#lookAgain(path, p, now, set, del);
+    }
+    this.#journal(set, del);
+    for (const path of included) this.#unpark(path, this.#parked.get(path)!);
+  }
+
+  /** At a stop: the parked files written to since the last tick are checkpointed at their end. */
+  #lookAtChangedParked(): void {
+    const set: string[] = [];
+    const del: string[] = [];
+    for (const [path, p] of this.#parked) if (p.changed) this.#lookAgain(path, p, this.now(), set, del);
+    this.#journal(set, del);
+  }
+
+  /** Moves a parked position to the live file's end: a newer file (rotated while parked) replaces the old one, unread. */
+  #lookAgain(path: string, p: ParkedPath, now: number, set: string[], del: string[]): void {
+    p.changed = false;
+    p.lookedAt = now;
+    const st = statLive(path);
+    if (st === undefined) {
+      p.missingSince ??= now;
+      return;
+    }
+    p.missingSince = undefined;
+    if (st.dev === p.dev && st.ino === p.ino) {
+      if (st.size === p.size) return;
+    } else {
+      del.push(inodeKey(p.dev, p.ino));
+      p.dev = st.dev;
+      p.ino = st.ino;
+    }
+    p.size = st.size;
+    set.push(entryJson(parkedEntry(path, p)));
+  }
+
+  /**
+   * The pod of a parked path is included again: its live file is followed from the start of the
+   * line being written when it was last looked at, or from its start if it is a newer file than
+   * the one looked at (rotated since: all of it came after). Rotated files are not read.
+   */
+  #unpark(path: string, p: ParkedPath): void {
+    // Missing (a rotation under way) or followed under another name: parked still, tried again at the next tick.
+    const file = this.#openFile(path);
+    if (file === undefined) return;
+    this.#parked.delete(path);
+    this.metrics.filesParked.set(this.#parked.size);
+    const parkedKey = inodeKey(p.dev, p.ino);
+    const same = inodeKey(file.dev, file.ino) === parkedKey;
+    if (!same) this.#journal([], [parkedKey]);
+    const start = same ? lineStartBefore(file.fd, Math.min(p.size, file.size)) : 0;
+    this.logger.info({ path, offset: start }, 'pod included again; following its log file from the lines written since it was last looked at');
+    this.#startFollower(path, [this.#track(path, 0, file, start)]);
   }
 
   /** Opens a regular file that is not already followed; undefined when it vanished or is followed under another path. */
@@ -392,9 +527,14 @@ class FileSourceRunner implements FileSource, FollowContext {
     // Journaled at once: a file rotated away before its first acknowledgement is still known after a crash.
     const del: string[] = [];
     this.#dropMarker(path, del);
-    if (this.#startupJournal !== undefined && del.length === 0) this.#startupJournal.push(this.#journalEntry(cursor));
-    else this.#journal([this.#journalEntry(cursor)], del);
+    this.#journalFollowed(this.#journalEntry(cursor), del);
     return cursor;
+  }
+
+  /** Journals a path's new position; during start-up within its one record (unless something is deleted too). */
+  #journalFollowed(entry: string, del: string[]): void {
+    if (this.#startupJournal !== undefined && del.length === 0) this.#startupJournal.push(entry);
+    else this.#journal([entry], del);
   }
 
   #delivered(progress: ReadonlyMap<Cursor, CheckpointMark>): void {
@@ -478,6 +618,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     // Loaded but not matched yet (during start-up only): kept.
     for (const e of this.#saved.values()) entries.push(e);
     for (const m of this.#markers.values()) entries.push(m.entry);
+    for (const [path, p] of this.#parked) entries.push(parkedEntry(path, p));
     const write = this.#checkpointStore.save(entries, new Date(this.now()).toISOString()).then(
       () => {
         this.#checkpointWrites++;
@@ -497,6 +638,21 @@ class FileSourceRunner implements FileSource, FollowContext {
 function entryOf(c: Cursor): CheckpointEntry {
   const fp = c.acked.fingerprint;
   return { path: c.path, dev: fp.dev, ino: fp.ino, headLength: fp.headLength, headHash: fp.headHash, offset: c.acked.offset };
+}
+
+function parkedEntry(path: string, p: ParkedPath): CheckpointEntry {
+  return { path, ...emptyFingerprint(p.dev, p.ino), offset: p.size, parked: true };
+}
+
+/** The live file's identity and size without opening it; undefined when it is missing or not a regular file. */
+function statLive(path: string): { dev: string; ino: string; size: number } | undefined {
+  try {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined || !st.isFile()) return undefined;
+    return { dev: String(st.dev), ino: String(st.ino), size: Number(st.size) };
+  } catch {
+    return undefined;
+  }
 }
 
 interface OpenedFile {

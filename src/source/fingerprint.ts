@@ -45,6 +45,17 @@ export function matchesFingerprint(fd: number, dev: string, ino: string, fp: Fin
   return head.length === fp.headLength && hashHead(head) === fp.headHash;
 }
 
+/**
+ * The fingerprint of a file's first 0 bytes: matches the inode alone. What a parked file (one never
+ * opened, see file-source.ts) is checkpointed with; a build without parking reads it as a
+ * position to resume at.
+ */
+export function emptyFingerprint(dev: string, ino: string): Fingerprint {
+  return { dev, ino, headLength: 0, headHash: EMPTY_HEAD_HASH };
+}
+
+const EMPTY_HEAD_HASH = hashHead(Buffer.alloc(0));
+
 export function inodeKey(dev: string, ino: string): string {
   return `${dev}:${ino}`;
 }

@@ -43,7 +43,8 @@ export interface FollowContext {
   readonly now: () => number;
   /**
    * What the enricher says of `path` now (the agent: it knows each file's pod), asked before each
-   * drain: an excluded file's data is passed over unread; lines under a multiline rule are joined.
+   * drain: an excluded file's data is passed over unread (a file excluded when it was found is
+   * parked by the file source, never followed); lines under a multiline rule are joined.
    * Undefined: every file is read, no line joined.
    */
   view(path: string): FileView | undefined;
@@ -209,7 +210,7 @@ export class FileFollower {
   }
 
   /**
-   * The file's pod is excluded (FollowContext.skips): what was written is passed over unread, up
+   * The file's pod became excluded while it was followed (FollowContext.view): what was written is passed over unread, up
    * to the start of its last incomplete line, and that position is checkpointed like a read one,
    * so that if the pod is included again, reading starts at the lines written from then on.
    */

@@ -144,16 +144,17 @@ export class ReadLoop {
     this.#schedule();
   }
 
-  /** A watch event for a file: `renamed` for create, delete and rename (look at its metadata too). */
-  notify(path: string, renamed: boolean): void {
+  /** A watch event for a file: `renamed` for create, delete and rename (look at its metadata too). False: no follower has that path. */
+  notify(path: string, renamed: boolean): boolean {
     const tail = this.#byPath.get(path);
-    if (tail === undefined) return;
+    if (tail === undefined) return false;
     if (renamed) tail.follower.requestCheck();
     tail.notified = true;
     if (!tail.queued) {
       this.#enqueue(tail);
       this.#schedule();
     }
+    return true;
   }
 
   #enqueue(tail: Tail): void {

@@ -1,7 +1,8 @@
 /**
  * Issue #16 in the agent: a deleted pod keeps its metadata while its files still have lines to
- * read (kubernetes.maxRetention caps it), and the files of excluded pods are passed over unread,
- * their positions checkpointed at their end so that a pod included again starts at new lines.
+ * read (kubernetes.maxRetention caps it), and a followed file whose pod becomes excluded is
+ * passed over unread, its position checkpointed at its end so that a pod included again starts
+ * at new lines (files excluded from the start are parked: agent-parked.test.ts).
  * The agent is started as the command starts it (src/runtime/agent.ts), against the simulated
  * API server, with real files and a real HTTP receiver as its sink.
  */
@@ -85,16 +86,16 @@ t.test('a pod deleted while the agent is behind on its file (slow sink) keeps it
   await waitFor('the pod forgotten once its file was read', async () => (await lookup(agent.service.url, log)).pod === null);
 });
 
-t.test('files of excluded pods and namespaces are passed over unread; included again, they start at new lines', async (t) => {
+t.test('a followed file whose pod becomes excluded is passed over unread; included again, it starts at new lines', async (t) => {
   const root = t.testdir({ pods: {}, data: {} });
   const podsDir = join(root, 'pods');
   const pods: PodSpec[] = [
     { namespace: 'shop', name: 'cart-1', uid: '0b6c1f0e-0000-4000-8000-0000000000d1', containers: ['cart'], labels: { 'logs.kube-log-enricher.io/include': 'true' } },
-    { namespace: 'shop', name: 'noisy-1', uid: '0b6c1f0e-0000-4000-8000-0000000000d2', containers: ['noisy'] },
+    { namespace: 'shop', name: 'noisy-1', uid: '0b6c1f0e-0000-4000-8000-0000000000d2', containers: ['noisy'], labels: { 'logs.kube-log-enricher.io/include': 'true' } },
     { namespace: 'batch', name: 'job-1', uid: '0b6c1f0e-0000-4000-8000-0000000000d3', containers: ['job'] },
   ];
   const { sim, kubeConfig } = await simulatedCluster(t, pods);
-  // Opt-in mode: cart asks to be included, noisy does not; the namespace batch is included as a whole, but excludes itself below.
+  // Opt-in mode: cart and (for now) noisy ask to be included; the namespace batch is included as a whole, but excludes itself below.
   sim.update('namespaces', namespaceFor({ name: 'batch', labels: { team: 'batch', 'logs.kube-log-enricher.io/include': 'true', 'logs.kube-log-enricher.io/exclude': 'true' } }));
   const logs = Object.fromEntries(pods.map((p) => [p.name, podDir(podsDir, p.namespace, p.name, p.uid, p.containers[0]).log]));
   for (const p of pods) append(logs[p.name]!, criLine(`${p.name} before start 1`) + criLine(`${p.name} before start 2`));
@@ -109,26 +110,32 @@ t.test('files of excluded pods and namespaces are passed over unread; included a
   t.teardown(() => agent.stop());
   const { metrics } = agent.service;
   const messagesOut = () => completeLines(out).map((l) => (JSON.parse(l) as Enriched).message);
-  await waitFor('the included pod\'s lines', () => messagesOut().length >= 2);
+  await waitFor('the included pods\' lines', () => messagesOut().length >= 4);
+  t.equal(agent.source.stats().pathsParked, 1, 'the excluded namespace\'s file is parked (agent-parked.test.ts)');
+
+  // noisy opts out while its file is followed: from now on its data is passed over.
+  const readBefore = statSync(logs['noisy-1']!).size;
+  sim.patchLabels('pods', 'shop', 'noisy-1', { 'logs.kube-log-enricher.io/include': null });
+  await waitFor('the store sees the label gone', () => agent.service.enricher.fileView(logs['noisy-1']!).excluded);
   for (const p of pods) append(logs[p.name]!, criLine(`${p.name} running`));
   // noisy is in the middle of writing a line.
   const half = criLine('noisy-1 was writing').slice(0, -1);
   append(logs['noisy-1']!, half);
   await waitFor('the included pod\'s new line', () => messagesOut().includes('cart-1 running'));
-  const excludedBytes = statSync(logs['noisy-1']!).size - half.length + statSync(logs['job-1']!).size;
-  await waitFor('the excluded files passed over', async () => (await metricValue(metrics, 'kube_log_enricher_bytes_passed_over_total')) >= excludedBytes);
-  t.equal(await metricValue(metrics, 'kube_log_enricher_bytes_passed_over_total'), excludedBytes, 'every complete line of the excluded files passed over, the incomplete one left for later');
-  t.equal(await metricValue(metrics, 'kube_log_enricher_bytes_read_total'), statSync(logs['cart-1']!).size, 'only the included file was read');
+  const excludedBytes = statSync(logs['noisy-1']!).size - half.length - readBefore;
+  await waitFor('the excluded file passed over', async () => (await metricValue(metrics, 'kube_log_enricher_bytes_passed_over_total')) >= excludedBytes);
+  t.equal(await metricValue(metrics, 'kube_log_enricher_bytes_passed_over_total'), excludedBytes, 'every complete line written since passed over, the incomplete one left for later');
+  t.equal(await metricValue(metrics, 'kube_log_enricher_bytes_read_total'), statSync(logs['cart-1']!).size + readBefore, 'only the included file was read, and noisy while it was included');
   t.equal(await metricValue(metrics, 'kube_log_enricher_events_excluded_total'), 0, 'no line of an excluded pod was read to be dropped');
 
-  // noisy opts in: what it writes from now on is read, beginning with the line it was writing.
+  // noisy opts in again: what it writes from now on is read, beginning with the line it was writing.
   sim.patchLabels('pods', 'shop', 'noisy-1', { 'logs.kube-log-enricher.io/include': 'true' });
   await waitFor('the store sees the label', () => !agent.service.enricher.fileView(logs['noisy-1']!).excluded);
   append(logs['noisy-1']!, ' this\n' + criLine('noisy-1 included'));
   await waitFor('noisy\'s lines after its inclusion', () => messagesOut().includes('noisy-1 included'));
   await agent.stop();
   const out2 = messagesOut();
-  t.same(out2.filter((m) => m.startsWith('noisy')), ['noisy-1 was writing this', 'noisy-1 included'], 'only what was written since (the incomplete line whole)');
+  t.same(out2.filter((m) => m.startsWith('noisy')), ['noisy-1 before start 1', 'noisy-1 before start 2', 'noisy-1 was writing this', 'noisy-1 included'], 'only what was written while included (the incomplete line whole)');
   t.same(out2.filter((m) => m.startsWith('cart')), ['cart-1 before start 1', 'cart-1 before start 2', 'cart-1 running']);
   t.notOk(out2.some((m) => m.startsWith('job-1')), 'the excluded namespace\'s pod never');
   const saved = JSON.parse(readFileSync(join(root, 'data', 'checkpoints.json'), 'utf8')) as { files: { path: string; offset: number }[] };

@@ -41,7 +41,7 @@ const PODS = [
   { namespace: 'shop', name: 'noisy-1', uid: '0b6c1f0e-0000-4000-8000-000000000003', containers: ['noisy'], labels: { 'logs.kube-log-enricher.io/exclude': 'true' } },
 ];
 
-t.test('agent: in-process enrichment, event bus, file sink; excluded pods are passed over, their checkpoints moved', async (t) => {
+t.test('agent: in-process enrichment, event bus, file sink; excluded pods are parked, their checkpoints at their end', async (t) => {
   const root = t.testdir({ pods: {}, data: {} });
   const podsDir = join(root, 'pods');
   const out = join(root, 'out.ndjson');
@@ -84,7 +84,8 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods are pa
   t.equal(await metricValue(metrics, 'kube_log_enricher_events_out_total', { route: 'agent' }), 6);
   const noisy = files.find((f) => f.pod.name === 'noisy-1')!;
   t.equal(await metricValue(metrics, 'kube_log_enricher_events_excluded_total'), 0, 'the excluded pod\'s lines are not even read');
-  t.equal(await metricValue(metrics, 'kube_log_enricher_bytes_passed_over_total'), statSync(noisy.log).size);
+  t.equal(await metricValue(metrics, 'kube_log_enricher_bytes_passed_over_total'), 0, 'never opened, so nothing passed over');
+  t.equal(await metricValue(metrics, 'kube_log_enricher_bytes_read_total'), files.filter((f) => f !== noisy).reduce((n, f) => n + statSync(f.log).size, 0), 'only the included files were read');
   const saved = JSON.parse(readFileSync(join(root, 'data', 'checkpoints.json'), 'utf8')) as { files: { path: string; offset: number }[] };
   t.equal(saved.files.find((f) => f.path === noisy.log)?.offset, statSync(noisy.log).size, 'excluded lines are acknowledged as handled');
 });

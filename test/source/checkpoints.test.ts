@@ -12,6 +12,7 @@ import {
   startFileSource,
   type CheckpointEntry,
 } from '../../src/source/index.ts';
+import { emptyFingerprint } from '../../src/source/fingerprint.ts';
 import { append, cri, lines, messagesOf, podDir, recordingLogger, sourceEnv, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
 
 const entry = (over: Partial<CheckpointEntry> = {}): CheckpointEntry => ({
@@ -38,6 +39,24 @@ t.test('format: round trip, and corrupt files named precisely', async (t) => {
   bad('{"version":1,"seq":-1,"files":[]}', /"seq"/);
   const odd = entry({ path: '/var/log/pods/ns_p\\"q_u/c/0.log', headHash: '' });
   t.same(JSON.parse(entryJson(odd)), odd, 'journal text of an entry is its JSON, whatever the path holds');
+});
+
+t.test('format: parked entries (files of excluded pods, never opened)', async (t) => {
+  const parked = entry({ offset: 5000, ...emptyFingerprint('2049', '77'), parked: true });
+  const text = serialiseCheckpoints([entry(), parked], '2026-12-05T10:00:00.000Z', 3);
+  t.same(parseCheckpoints(text), { ok: true, entries: [entry(), parked], seq: 3 }, 'round trip');
+  t.same(JSON.parse(text).files[0], { path: entry().path, dev: '2049', ino: '1234', headLength: 256, headHash: 'ab'.repeat(20), offset: 4096 }, 'an entry read as before has no parked field');
+  t.same(JSON.parse(entryJson(parked)), parked, 'journal text of a parked entry');
+  t.match(JSON.parse(text).files[1], { headLength: 0, headHash: /^[0-9a-f]{40}$/ }, 'an empty fingerprint, which a build without parking matches by inode');
+  const bad = (file: string, error: RegExp) => {
+    const r = parseCheckpoints(`{"version":1,"files":[${file}]}`);
+    t.equal(r.ok, false, file);
+    if (!r.ok) t.match(r.error, error);
+  };
+  bad('{"path":"x","dev":"1","ino":"2","headLength":0,"headHash":"","offset":1,"parked":false}', /^files\[0\]\.parked is invalid: true or absent$/);
+  bad('{"path":"x","dev":"1","ino":"2","headLength":0,"headHash":"","offset":1,"parked":"yes"}', /^files\[0\]\.parked is invalid/);
+  bad('{"path":"x","dev":"1","ino":"2","headLength":12,"headHash":"","offset":1,"parked":true}', /^files\[0\]\.headLength must be 0 in a parked entry$/);
+  bad('{"path":"x","dev":"1","ino":"2","headHash":"","offset":1,"parked":true}', /^files\[0\]\.headLength is missing or invalid$/);
 });
 
 t.test('store: atomic save, load, and a corrupt file kept aside', async (t) => {
