@@ -47,6 +47,12 @@ t.test('a fresh process: the generated index is never loaded, the classes are th
     kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
     const opts = {};
     await kc.applyToHTTPSOptions(opts);
+    const socksLoaded = loaded.some((u) => u.includes('/node_modules/socks/') || u.includes('/node_modules/socks-proxy-agent/'));
+    const viaSocks = new kube.KubeConfig();
+    viaSocks.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', proxyUrl: 'socks5://127.0.0.1:1080' }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const socksOpts = {};
+    await viaSocks.applyToHTTPSOptions(socksOpts);
+    const { SocksProxyAgent } = await import('socks-proxy-agent');
     const full = await import('@kubernetes/client-node');
     console.log(JSON.stringify({
       genIndexLoaded: loadedByKube.some((u) => u.endsWith('/dist/gen/index.js')),
@@ -56,6 +62,8 @@ t.test('a fresh process: the generated index is never loaded, the classes are th
       authorization: opts.headers?.Authorization === 'Bearer t',
       sameKubeConfig: kube.KubeConfig === full.KubeConfig,
       rssMiB: Math.round((after - before) / 1048576),
+      socksLoaded,
+      socksAgent: socksOpts.agent instanceof SocksProxyAgent && socksOpts.agent.proxy.port === 1080,
     }));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
   const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -65,5 +73,7 @@ t.test('a fresh process: the generated index is never loaded, the classes are th
   t.equal(result.server, 'https://127.0.0.1:6443');
   t.equal(result.authorization, true, 'credentials applied');
   t.equal(result.sameKubeConfig, true, 'the very class the package exports');
+  t.equal(result.socksLoaded, false, 'socks and socks-proxy-agent not loaded until a SOCKS proxy is used (src/kube/lazy-socks.ts)');
+  t.equal(result.socksAgent, true, 'a socks5:// proxy-url still gets the real SocksProxyAgent');
   t.ok(typeof result.rssMiB === 'number', `loading src/kube took ${String(result.rssMiB)} MiB of RSS`);
 });
