@@ -17,7 +17,7 @@ export interface FileSourceOptions {
   /** How long a rotated or deleted file is still read after it was fully read. */
   rotateWait: number;
   rescanInterval: number;
-  /** How often the checkpoint snapshot is rewritten from the journal (each acknowledgement is journaled at once). */
+  /** How often the checkpoint snapshot is rewritten (acknowledgements are journaled within 250 ms besides). */
   checkpointInterval: number;
   batchMaxEvents: number;
   /** Least time between two read rounds; each round's lines go out as one batch. */

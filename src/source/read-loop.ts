@@ -40,7 +40,7 @@ export interface WatchControl {
 }
 
 export interface ReadLoopDeps {
-  pipeline: Pick<DeliveryPipeline<unknown, unknown>, 'hasRoom' | 'room' | 'flush'>;
+  pipeline: Pick<DeliveryPipeline<unknown, unknown>, 'hasRoom' | 'room' | 'beginRound' | 'flush'>;
   watches: WatchControl;
   logger: SourceLogger;
   now: () => number;
@@ -188,9 +188,28 @@ export class ReadLoop {
     for (const d of this.#busyDirs) for (const t of d.tails) this.#enqueue(t);
     const turn = this.#queue;
     this.#queue = [];
-    let blocked = false;
+    let blocked: boolean;
     /** Files that had more to read than their turn: they go last in the next round (fairness in a backlog). */
     const unfinished: Tail[] = [];
+    this.#deps.pipeline.beginRound();
+    try {
+      blocked = this.#turn(turn, now, unfinished);
+    } finally {
+      this.#deps.pipeline.flush();
+    }
+    for (const tail of unfinished) this.#enqueue(tail);
+    this.#settleBusyDirs(now);
+    if (blocked) this.#resumeWhenRoom();
+    else if (this.#queue.length > 0) {
+      // A file had more than its turn's share: go on without waiting for the next interval.
+      this.#lastRoundAt = -Infinity;
+      this.#schedule();
+    } else this.#schedule();
+  }
+
+  /** Drains the files of one round in order; true when delivery ran out of room (the rest waits for the next round). */
+  #turn(turn: Tail[], now: number, unfinished: Tail[]): boolean {
+    let blocked = false;
     for (let i = 0; i < turn.length; i++) {
       const tail = turn[i]!;
       if (blocked) {
@@ -209,15 +228,7 @@ export class ReadLoop {
         if (!this.#deps.pipeline.hasRoom()) blocked = true;
       }
     }
-    for (const tail of unfinished) this.#enqueue(tail);
-    this.#deps.pipeline.flush();
-    this.#settleBusyDirs(now);
-    if (blocked) this.#resumeWhenRoom();
-    else if (this.#queue.length > 0) {
-      // A file had more than its turn's share: go on without waiting for the next interval.
-      this.#lastRoundAt = -Infinity;
-      this.#schedule();
-    } else this.#schedule();
+    return blocked;
   }
 
   #drain(tail: Tail): ReturnType<FileFollower['drain']> {

@@ -200,3 +200,69 @@ t.test('checkpoints only cover what the sink acknowledged', async (t) => {
   t.equal(saved.files.length, 1);
   t.equal(saved.files[0]?.offset, 0, 'nothing delivered, nothing checkpointed');
 });
+
+/** The highest offset the journal files of `dataDir` hold for any file (0 when none). */
+function journaledOffset(dataDir: string): number {
+  let offset = 0;
+  for (const name of readdirSync(dataDir).filter((n) => n.startsWith('checkpoints.journal.'))) {
+    for (const line of readFileSync(join(dataDir, name), 'utf8').split('\n')) {
+      if (line === '') continue;
+      for (const e of (JSON.parse(line) as { set: CheckpointEntry[] }).set) offset = Math.max(offset, e.offset);
+    }
+  }
+  return offset;
+}
+
+t.test('journal: positions of a trickle are appended by themselves, with no further batch nor snapshot', async (t) => {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const dataDir = join(root, 'data');
+  const pod = podDir(podsDir, 'ns', 'p', 'u1');
+  append(pod.log, '');
+  const out = join(root, 'out.ndjson');
+  // No snapshot during the test: only the journal can carry the position.
+  const source = await startFileSource(sourceOptions(podsDir, dataDir, { checkpointInterval: 3_600_000, batchMaxEvents: 1000 }), {
+    enrich: createSerialisingStage(), sink: createFileSink(out), metrics: testMetrics(), logger: recordingLogger(),
+  });
+  t.teardown(() => source.stop());
+  const text = cri(lines('one of two', 2));
+  append(pod.log, text);
+  await waitFor('both lines in the sink', () => existsSync(out) && messagesOf(out).length === 2);
+  // Two lines are far from batchMaxEvents: coalesced, and appended within 250 ms all the same.
+  await waitFor('the acknowledged position in the journal', () => journaledOffset(dataDir) === Buffer.byteLength(text));
+  t.equal(journaledOffset(dataDir), Buffer.byteLength(text), 'the journal holds the end of the file');
+});
+
+t.test('journal: after a backlog (batchMaxEvents lines or more), positions are journaled before the next write', async (t) => {
+  const root = t.testdir({ pods: {}, data: {} });
+  const podsDir = join(root, 'pods');
+  const dataDir = join(root, 'data');
+  const pod = podDir(podsDir, 'ns', 'p', 'u1');
+  const first = cri(lines('first', 40));
+  append(pod.log, first);
+  const out = join(root, 'out.ndjson');
+  const inner = createFileSink(out);
+  /** What the journal held at each write. */
+  const journaledAtWrite: number[] = [];
+  const sink: typeof inner = {
+    get available() {
+      return inner.available;
+    },
+    write(chunk) {
+      journaledAtWrite.push(journaledOffset(dataDir));
+      return inner.write(chunk);
+    },
+    close: () => inner.close(),
+  };
+  const source = await startFileSource(sourceOptions(podsDir, dataDir, { checkpointInterval: 3_600_000, batchMaxEvents: 5, readFrom: 'beginning' }), {
+    enrich: createSerialisingStage(), sink, metrics: testMetrics(), logger: recordingLogger(),
+  });
+  t.teardown(() => source.stop());
+  await waitFor('the 40 lines of the backlog in the sink', () => existsSync(out) && messagesOf(out).length === 40);
+  const writesOfFirst = journaledAtWrite.length;
+  t.ok(writesOfFirst >= 8, `${writesOfFirst} writes of at most 5 lines`);
+  append(pod.log, cri(lines('second', 5)));
+  await waitFor('the next 5 lines in the sink', () => messagesOf(out).length === 45);
+  // 40 lines acknowledged under one progress mark: journaled at once, not within 250 ms.
+  t.equal(journaledAtWrite[writesOfFirst], Buffer.byteLength(first), 'the backlog\'s end was in the journal when the next batch was written');
+});
