@@ -216,7 +216,7 @@ export const enrichmentSchema = z.strictObject({
     annotation: z.string().min(1).prefault('logs.kube-log-enricher.io/multiline').describe('Pod annotation joining the lines of one record (a stack trace) into one event: "java", "python", "go" or a regular expression matching a record\'s first line; "<annotation>-<container>" for one container.'),
     maxBytes: size().prefault('256KiB').describe('Cap on one joined event\'s message: a longer record goes out in parts of at most this, nothing dropped.'),
     flushTimeout: duration().prefault('2s').describe('A record with no new line after this long is emitted as it is (also the longest a stack trace\'s last event waits).'),
-  }).prefault({}).describe('Multi-line messages, for pods annotated as below (docs/formats.md "Multi-line messages"). In the agent applied by the file source; in serve within a request, and across the batches of one /v1/ingest connection.'),
+  }).prefault({}).describe('Multi-line messages, for pods annotated as below (docs/formats.md "Multi-line messages"). In agent and source applied by the file source (in source with its own maxBytes and flushTimeout, the rule from the service); in serve within a request, and across the batches of one /v1/ingest connection.'),
 });
 
 export const sourceSchema = z.strictObject({
