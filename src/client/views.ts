@@ -104,7 +104,8 @@ export class ServiceViews {
   prepare(paths: readonly string[]): Promise<void> {
     const fresh: string[] = [];
     const waits: Promise<void>[] = [];
-    for (const path of paths) {
+    // A path may come twice (start-up lists found and checkpointed paths): asked about once.
+    for (const path of new Set(paths)) {
       const entry = this.#entries.get(path);
       if (entry === undefined) fresh.push(path);
       else if (entry.asking !== undefined) waits.push(entry.asking);

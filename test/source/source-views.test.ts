@@ -9,6 +9,7 @@
  * again by the service. With the service down at the start, files are followed as before.
  */
 import { realpathSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { DestinationStream } from 'pino';
@@ -186,4 +187,54 @@ t.test('service down at the start: files are followed (reading never waits), the
   await waitFor('noisy 2 passed over', async () => (await metricValue(remote.metrics, 'kube_log_enricher_bytes_passed_over_total')) > 0);
   await remote.stop();
   t.same(messages(s.out, noisy), [], 'the excluded pod\'s lines never came out');
+});
+
+t.test('a restart with the pod still excluded: the parked file is not opened either; the lines written meanwhile are never read', async (t) => {
+  const s = dirs(t);
+  const port = await freePort();
+  const { sim } = await serve(t, [CART, NOISY], port);
+  const [cart, noisy] = [logOf(s, CART), logOf(s, NOISY)];
+  append(cart, cri(['cart 1']));
+  append(noisy, cri(['noisy 1']));
+  let remote = await source(t, s, port, 'http');
+  await waitFor('cart 1', () => messages(s.out, cart).includes('cart 1'));
+  t.equal(remote.source.stats().pathsParked, 1);
+  await remote.stop();
+
+  append(noisy, cri(['noisy while the source is down']));
+  remote = await source(t, s, port, 'http');
+  t.equal(remote.source.stats().pathsParked, 1, 'parked again at start-up: the service was asked before anything was opened');
+  t.notOk(openFiles().has(realpathSync(noisy)), 'not opened after the restart');
+  sim.patchLabels('pods', NOISY.namespace, NOISY.name, { [EXCLUDE]: null });
+  await waitFor('noisy followed', () => remote.source.stats().pathsParked === 0);
+  append(noisy, cri(['noisy included']));
+  await waitFor('noisy\'s line', () => messages(s.out, noisy).includes('noisy included'));
+  await remote.stop();
+  t.same(messages(s.out, noisy), ['noisy included']);
+});
+
+t.test('a service that accepts connections but never answers: files are followed all the same once the question times out', async (t) => {
+  const s = dirs(t);
+  const sockets = new Set<Socket>();
+  const silent = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as AddressInfo).port;
+  const cart = logOf(s, CART);
+  append(cart, cri(['cart 1']));
+  const remote = await source(t, s, port, 'http');
+  // start() returned: the question at start-up gave up (5 s) and the file is followed.
+  await waitFor('cart followed', () => remote.source.stats().pathsFollowed === 1 && openFiles().has(realpathSync(cart)));
+  t.ok(remote.views.stats().failing, 'the failure is known');
+  // While failing, a new container's file does not wait for an answer.
+  const late = logOf(s, NOISY);
+  append(late, cri(['late 1']));
+  await waitFor('the new file followed', () => remote.source.stats().pathsFollowed === 2);
+  t.ok((await metricValue(remote.metrics, 'kube_log_enricher_source_view_failures_total')) >= 1);
+  // The service goes away for good: what is in flight fails, and the source stops.
+  for (const socket of sockets) socket.destroy();
+  silent.close();
+  await remote.stop();
 });
