@@ -231,7 +231,7 @@ export const sourceSchema = z.strictObject({
   partialFlushTimeout: duration().prefault('5s').describe('A partial fragment with no final fragment after this long is emitted as it is.'),
   rotateWait: duration().prefault('5s').describe('How long a rotated file keeps being read after rotation.'),
   rescanInterval: duration({ min: 1 }).prefault('10s').describe('How often podsDir is rescanned for new files, besides file system events.'),
-  checkpointInterval: duration({ min: 1 }).prefault('2s').describe('How often the checkpoint snapshot in dataDir is rewritten (and synced to disk). Every acknowledged batch is journaled at once besides, so a crash repeats at most the batches in flight.'),
+  checkpointInterval: duration({ min: 1 }).prefault('2s').describe('How often the checkpoint snapshot in dataDir is rewritten (and synced to disk). Every acknowledged batch is journaled at once besides, so a crash repeats at most the batches in flight. Also how often parked files are looked at again and, in source, the service asked again which files are excluded (POST /v1/views).'),
   batchMaxEvents: positiveInt().prefault(1000).describe('Most events in one batch to the enricher or sink.'),
   batchMaxWait: duration().prefault('50ms').describe('Least time between two read rounds: files that changed are read together and their lines go out as one batch, so a busy node costs a few reads and one sink write per round, not one per line. The delay it adds to a line is at most this.'),
   maxBufferedBytes: size().prefault('16MiB').describe('Reading pauses while more than this is buffered and unacknowledged (backpressure), across all files.'),
