@@ -5,7 +5,7 @@
  * backoff. A batch over the service's body limit (413) is split in halves.
  */
 import type { DecodedMessage } from '../enrich/index.ts';
-import { DEFAULT_FIELDS, ENRICH_HEADERS, ENRICH_ROUTE, NDJSON_TYPE, quoteFields, serialiseRawEvent } from '../protocol/index.ts';
+import { DEFAULT_FIELDS, ENRICH_HEADERS, ENRICH_ROUTE, NDJSON_TYPE, NO_JOIN_QUERY, quoteFields, serialiseRawEvent } from '../protocol/index.ts';
 import { createKeepAliveAgent, ndjsonOfTexts, redactUrl, retryAfterSeconds, sendRequest } from '../sink/index.ts';
 import type { BatchEnricher, SourceBatch } from '../source/index.ts';
 import { RemoteServiceError, serviceRefused } from './errors.ts';
@@ -16,7 +16,7 @@ const ERRORS_HEADER = ENRICH_HEADERS.errors.toLowerCase();
 const ERROR_DETAILS_HEADER = ENRICH_HEADERS.errorDetails.toLowerCase();
 
 export function createRemoteStage(options: RemoteStageOptions): BatchEnricher & { close(): void } {
-  const url = serviceUrl(options.service, ENRICH_ROUTE);
+  const url = serviceUrl(options.service, options.joined === true ? `${ENRICH_ROUTE}?${NO_JOIN_QUERY}` : ENRICH_ROUTE);
   const where = redactUrl(url);
   const agent = createKeepAliveAgent(url);
   const quoted = quoteFields(options.fields ?? DEFAULT_FIELDS);

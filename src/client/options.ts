@@ -8,6 +8,8 @@ export interface RemoteStageOptions {
   /** Bearer token (server.authToken of the service). Never logged. */
   token?: string | undefined;
   fields?: RawEventFields;
+  /** True: the source joined multi-line records itself; the service is asked not to join them again (NO_JOIN_QUERY). */
+  joined?: boolean;
   timeoutMs?: number;
   metrics?: Metrics;
   logger?: SourceLogger;

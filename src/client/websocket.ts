@@ -9,7 +9,7 @@
  */
 import { WebSocket, type RawData } from 'ws';
 import type { DecodedMessage } from '../enrich/index.ts';
-import { DEFAULT_FIELDS, INGEST_ACK_QUERY, INGEST_ROUTE, MESSAGE_TOO_BIG, quoteFields, readAckLine, serialiseRawEvent, type AckLine } from '../protocol/index.ts';
+import { DEFAULT_FIELDS, INGEST_ACK_QUERY, INGEST_ROUTE, MESSAGE_TOO_BIG, NO_JOIN_QUERY, quoteFields, readAckLine, serialiseRawEvent, type AckLine } from '../protocol/index.ts';
 import { redactUrl, retryAfterSeconds, type NdjsonChunk } from '../sink/index.ts';
 import type { BatchEnricher, SourceBatch } from '../source/index.ts';
 import { RemoteServiceError, serviceRefused } from './errors.ts';
@@ -87,7 +87,7 @@ function toBuffer(data: RawData): Buffer {
 }
 
 export function createRemoteWebSocketStage(options: RemoteStageOptions): BatchEnricher & { close(): void } {
-  const url = serviceUrl(options.service, `${INGEST_ROUTE}?${INGEST_ACK_QUERY}`);
+  const url = serviceUrl(options.service, `${INGEST_ROUTE}?${INGEST_ACK_QUERY}${options.joined === true ? `&${NO_JOIN_QUERY}` : ''}`);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   const where = redactUrl(url);
   const quoted = quoteFields(options.fields ?? DEFAULT_FIELDS);

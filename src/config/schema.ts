@@ -216,7 +216,7 @@ export const enrichmentSchema = z.strictObject({
     annotation: z.string().min(1).prefault('logs.kube-log-enricher.io/multiline').describe('Pod annotation joining the lines of one record (a stack trace) into one event: "java", "python", "go" or a regular expression matching a record\'s first line; "<annotation>-<container>" for one container.'),
     maxBytes: size().prefault('256KiB').describe('Cap on one joined event\'s message: a longer record goes out in parts of at most this, nothing dropped.'),
     flushTimeout: duration().prefault('2s').describe('A record with no new line after this long is emitted as it is (also the longest a stack trace\'s last event waits).'),
-  }).prefault({}).describe('Multi-line messages, for pods annotated as below (docs/formats.md "Multi-line messages"). In the agent applied by the file source; in serve within a request, and across the batches of one /v1/ingest connection.'),
+  }).prefault({}).describe('Multi-line messages, for pods annotated as below (docs/formats.md "Multi-line messages"). In agent and source applied by the file source (in source with its own maxBytes and flushTimeout, the rule from the service); in serve within a request, and across the batches of one /v1/ingest connection.'),
 });
 
 export const sourceSchema = z.strictObject({
@@ -231,7 +231,7 @@ export const sourceSchema = z.strictObject({
   partialFlushTimeout: duration().prefault('5s').describe('A partial fragment with no final fragment after this long is emitted as it is.'),
   rotateWait: duration().prefault('5s').describe('How long a rotated file keeps being read after rotation.'),
   rescanInterval: duration({ min: 1 }).prefault('10s').describe('How often podsDir is rescanned for new files, besides file system events.'),
-  checkpointInterval: duration({ min: 1 }).prefault('2s').describe('How often the checkpoint snapshot in dataDir is rewritten (and synced to disk). Acknowledged positions are journaled besides, within 250 ms (at once when batchMaxEvents lines are pending), so a crash repeats less than two batches.'),
+  checkpointInterval: duration({ min: 1 }).prefault('2s').describe('How often the checkpoint snapshot in dataDir is rewritten (and synced to disk). Acknowledged positions are journaled besides, within 250 ms (at once when batchMaxEvents lines are pending), so a crash repeats less than two batches. Also how often parked files are looked at again and, in source, the service asked again which files are excluded (POST /v1/views).'),
   batchMaxEvents: positiveInt().prefault(1000).describe('Most events in one batch to the enricher or sink.'),
   batchMaxWait: duration().prefault('50ms').describe('Least time between two read rounds: files that changed are read together and their lines go out as one batch, so a busy node costs a few reads and one sink write per round, not one per line. The delay it adds to a line is at most this.'),
   maxBufferedBytes: size().prefault('16MiB').describe('Reading pauses while more than this is buffered and unacknowledged (backpressure), across all files.'),

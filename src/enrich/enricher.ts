@@ -108,7 +108,7 @@ class LogEnricher implements Enricher, SessionOwner {
 
   newSession(options: SessionOptions = {}): Session {
     const route = options.route ?? 'enrich';
-    return new Session(this, this.#mergerOptions, this.#joinerOptions, route, this.#counters.forRoute(route));
+    return new Session(this, this.#mergerOptions, this.#joinerOptions, route, this.#counters.forRoute(route), options.multiline !== false);
   }
 
   enrichBatch(events: readonly unknown[], session: MergeSession): BatchResult {
@@ -236,7 +236,7 @@ class LogEnricher implements Enricher, SessionOwner {
       if (line !== undefined) this.#emitMerged(line, session, records, tally);
       return;
     }
-    if (file !== undefined && (meta.multiline !== undefined || session.joinsPending > 0)) {
+    if (file !== undefined && ((session.joins && meta.multiline !== undefined) || session.joinsPending > 0)) {
       const text = ev.messageText();
       const json = text === undefined ? ev.messageJson() : undefined;
       const line: SessionLine = { timestamp: ev.timestamp, stream: ev.stream, message: text ?? (JSON.parse(json!) as string), messageJson: json };
@@ -254,7 +254,7 @@ class LogEnricher implements Enricher, SessionOwner {
       tally.excluded++;
       return;
     }
-    if (meta.multiline !== undefined || session.joinsPending > 0) {
+    if ((session.joins && meta.multiline !== undefined) || session.joinsPending > 0) {
       this.#join(line.key, meta.multiline, line, line.context ?? '', session, records, tally);
       return;
     }

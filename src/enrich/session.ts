@@ -31,14 +31,17 @@ export class Session implements MergeSession {
   readonly merger: PartialMerger<string>;
   readonly route: string;
   readonly counters: RouteCounters | undefined;
+  /** False: lines go out as they come, whatever their pod's multiline rule (SessionOptions.multiline). */
+  readonly joins: boolean;
   readonly #owner: SessionOwner;
   readonly #joinerOptions: MultilineJoinerOptions;
   #joiner: MultilineJoiner<SessionLine, string> | undefined;
   /** The joiner's stats as last published (see joinStatsSincePublished). */
   #published: JoinStats = NO_JOINS;
 
-  constructor(owner: SessionOwner, mergerOptions: PartialMergerOptions, joinerOptions: MultilineJoinerOptions, route: string, counters: RouteCounters | undefined) {
+  constructor(owner: SessionOwner, mergerOptions: PartialMergerOptions, joinerOptions: MultilineJoinerOptions, route: string, counters: RouteCounters | undefined, joins = true) {
     this.#owner = owner;
+    this.joins = joins;
     this.merger = new PartialMerger<string>(mergerOptions);
     this.#joinerOptions = joinerOptions;
     this.route = route;

@@ -81,6 +81,11 @@ export interface MergeSession {
 export interface SessionOptions {
   /** `route` label of the session's metrics (events_in/out_total): `enrich`, `forward`, `ingest`... Default `enrich`. */
   route?: string;
+  /**
+   * False: the lines of annotated pods are not joined (the client joined them, with the rules of
+   * POST /v1/views). Default true.
+   */
+  multiline?: boolean;
 }
 
 /** What the service knows for a log path (GET /v1/lookup). */

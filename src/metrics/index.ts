@@ -159,16 +159,21 @@ export function createMetrics(registry: Registry = new Registry(), options: Metr
 
     // File source
     filesTailed: new Gauge({ name: `${PREFIX}files_tailed`, help: 'Log files currently tailed.', registers }),
-    filesParked: new Gauge({ name: `${PREFIX}files_parked`, help: 'Log files of excluded pods never opened, their size looked at so that reading can begin there if the pod is included again (agent).', registers }),
+    filesParked: new Gauge({ name: `${PREFIX}files_parked`, help: 'Log files of excluded pods never opened, their size looked at so that reading can begin there if the pod is included again (agent, source).', registers }),
     directoriesBusy: new Gauge({ name: `${PREFIX}directories_busy`, help: 'Container log directories read every round with their watch closed (busy).', registers }),
     bytesRead: new Counter({ name: `${PREFIX}bytes_read_total`, help: 'Bytes read from log files.', registers }),
-    bytesPassedOver: new Counter({ name: `${PREFIX}bytes_passed_over_total`, help: 'Bytes of log files passed over without reading them: files followed when their pod became excluded.', registers }),
+    bytesPassedOver: new Counter({ name: `${PREFIX}bytes_passed_over_total`, help: 'Bytes of log files passed over without reading them: files followed when their pod became excluded (agent, source).', registers }),
     linesRead: new Counter({ name: `${PREFIX}lines_read_total`, help: 'Lines read from log files.', registers }),
     checkpointWrites: new Counter({ name: `${PREFIX}checkpoint_writes_total`, help: 'Checkpoint snapshots written (journal appends not counted).', registers }),
     linesDropped: new Counter({ name: `${PREFIX}lines_dropped_total`, help: 'Lines dropped, by reason.', labelNames: ['reason'] as const, registers }),
     linesTruncated: new Counter({ name: `${PREFIX}lines_truncated_total`, help: 'Lines truncated, by reason.', labelNames: ['reason'] as const, registers }),
     rotations: new Counter({ name: `${PREFIX}file_rotations_total`, help: 'File rotations followed, by kind (rename, truncate).', labelNames: ['kind'] as const, registers }),
-    sinkErrors: new Counter({ name: `${PREFIX}sink_errors_total`, help: 'Failed deliveries to the sink or service (retried).', labelNames: ['sink'] as const, registers }),
+    sourceViewFailures: new Counter({
+      name: `${PREFIX}source_view_failures_total`,
+      help: "Failed requests of `source` to the service's POST /v1/views (unreachable, an error status): until one succeeds, files it has not answered for are followed as if included, their lines not joined.",
+      registers,
+    }),
+        sinkErrors: new Counter({ name: `${PREFIX}sink_errors_total`, help: 'Failed deliveries to the sink or service (retried).', labelNames: ['sink'] as const, registers }),
     sinkRejectedRecords: new Counter({ name: `${PREFIX}sink_rejected_records_total`, help: 'Log records an OTLP receiver rejected in partial_success: dropped, not retried (OTLP says so).', labelNames: ['sink'] as const, registers }),
 
     // HTTP and WebSocket

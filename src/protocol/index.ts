@@ -8,6 +8,7 @@
 export { JSON_TYPE, NDJSON_TYPE, NDJSON_TYPES } from './media-types.ts';
 export { ackLine, readAckLine, type AckLine } from './ack.ts';
 export { DEFAULT_FIELDS, quoteFields, serialiseRawEvent, type QuotedFields, type RawEventFields } from './raw-event.ts';
+export { FileViewSchema, MAX_VIEW_FILES, MAX_VIEW_PATH_CHARS, ViewsAnswerSchema, ViewsRequestSchema, type FileViewAnswer, type ViewsAnswer, type ViewsRequest } from './views.ts';
 
 /** POST: raw events in, enriched events out (the `source` over HTTP). */
 export const ENRICH_ROUTE = '/v1/enrich';
@@ -15,6 +16,13 @@ export const ENRICH_ROUTE = '/v1/enrich';
 export const INGEST_ROUTE = '/v1/ingest';
 /** The query that puts a /v1/ingest connection in acknowledged mode (one answer per message, see ack.ts). */
 export const INGEST_ACK_QUERY = 'ack=true';
+/** POST: what the service says of log files (excluded, multi-line rule) before the `source` reads them (views.ts). */
+export const VIEWS_ROUTE = '/v1/views';
+/**
+ * The query (on /v1/enrich and /v1/ingest) of a client that joined multi-line records itself,
+ * with the rules of /v1/views: the service then joins nothing, so it holds no line between batches.
+ */
+export const NO_JOIN_QUERY = 'multiline=false';
 
 /**
  * The headers of an NDJSON /v1/enrich answer: its body carries only events, so what else came of

@@ -28,6 +28,7 @@ import { operationsRoutes } from './routes/operations.ts';
 import { otlpRoutes } from './routes/otlp.ts';
 import { podsRoutes } from './routes/pods.ts';
 import { STREAM_ROUTE, streamRoutes } from './routes/stream.ts';
+import { viewsRoutes } from './routes/views.ts';
 import { loadUiAssets } from './ui/assets.ts';
 import { uiRoutes } from './ui/routes.ts';
 import { WebSocketHeartbeat } from './websocket-heartbeat.ts';
@@ -215,6 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }));
   await app.register(streamRoutes({ metrics, bus, connections, maxQueuedEvents: options.streamBufferEvents, maxSubscribers: options.maxStreamSubscribers }));
   await app.register(lookupRoutes({ enricher, store: deps.store }));
+  await app.register(viewsRoutes({ enricher, maxBodyBytes: options.maxBodyBytes }));
   await app.register(operationsRoutes({ readiness: deps.readiness, metrics }));
   await app.register(podsRoutes({ store: deps.store, now: deps.now ?? Date.now }));
   await app.register(uiRoutes(loadUiAssets({ 'ws-protocol': WS_SUBPROTOCOL, 'ws-bearer-prefix': WS_BEARER_PREFIX, 'stream-route': STREAM_ROUTE })));

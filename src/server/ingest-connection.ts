@@ -17,8 +17,10 @@
  * Acknowledged mode (`?ack=true`, what the bundled `source` uses): every message gets exactly one
  * answer, in order, whose first line says which message it answers and what came of it
  * (`{"ack":n,"events":k,...}`, src/protocol/ack.ts), followed by the k enriched events. A client can then tell when a
- * batch is done even if all of it was excluded. No timer flushes partial lines in this mode: one
- * whose final fragment is overdue goes out with the next answer (or at shutdown, `"ack":null`).
+ * batch is done even if all of it was excluded. No timer flushes partial lines or multi-line
+ * records in this mode (an unasked answer would break the one-answer-per-message contract): one
+ * that is overdue goes out with the next answer (or at shutdown, `"ack":null`). The bundled
+ * `source` therefore joins records itself and connects with `multiline=false`.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -93,12 +95,13 @@ export class IngestConnection {
     this.#run();
   };
 
-  constructor(socket: WebSocket, deps: IngestDeps, limits: IngestLimits, options: { ack?: boolean } = {}) {
+  /** `multiline: false`: the client joined multi-line records itself (see SessionOptions.multiline). */
+  constructor(socket: WebSocket, deps: IngestDeps, limits: IngestLimits, options: { ack?: boolean; multiline?: boolean } = {}) {
     this.#socket = socket;
     this.#deps = deps;
     this.#limits = limits;
     this.#ack = options.ack === true;
-    this.#session = deps.enricher.newSession({ route: 'ingest' });
+    this.#session = deps.enricher.newSession({ route: 'ingest', multiline: options.multiline !== false });
   }
 
   onMessage(data: RawData): void {

@@ -77,8 +77,8 @@ export class SinkDelivery {
 }
 
 /** A whole batch in one merge session, flushed at its end (POST /v1/enrich, /v1/forward, gRPC Enrich). */
-export function enrichWholeBatch(enricher: Enricher, events: readonly unknown[], route: string): BatchResult {
-  const session = enricher.newSession({ route });
+export function enrichWholeBatch(enricher: Enricher, events: readonly unknown[], route: string, multiline = true): BatchResult {
+  const session = enricher.newSession({ route, multiline });
   const result = enricher.enrichBatch(events, session);
   return joinResults(result, session.flush());
 }

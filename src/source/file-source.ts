@@ -37,6 +37,11 @@ export interface FileSourceDeps {
    * its pod was excluded; an annotated pod's lines are joined (with `multiline`).
    */
   view?: (path: string) => FileView;
+  /**
+   * Called with paths before they are first followed, none opened until it resolves (`source`:
+   * the service is asked, and `view` then answers for them). Must not reject.
+   */
+  prepareViews?: (paths: readonly string[]) => Promise<void>;
   /** The bounds of multi-line records; without them no line is joined. */
   multiline?: MultilineSource;
 }
@@ -112,6 +117,7 @@ class FileSourceRunner implements FileSource, FollowContext {
   readonly now: () => number;
   readonly retentionHint: RetentionHint = { podNeededAt: (uid) => this.#podNeededAt(uid) };
   readonly #view: ((path: string) => FileView) | undefined;
+  readonly #prepareViews: ((paths: readonly string[]) => Promise<void>) | undefined;
   readonly multiline: MultilineSource | undefined;
   readonly #checkpointStore: CheckpointStore;
   readonly #discovery: PodLogDiscovery;
@@ -145,6 +151,8 @@ class FileSourceRunner implements FileSource, FollowContext {
   /** While start-up follows files: their journal entries, appended as one record. */
   #startupJournal: string[] | undefined;
   #stopping = false;
+  /** Start-up has followed the files of the first scan: later scans may follow theirs. */
+  #startedFollowing = false;
 
   constructor(options: ResolvedOptions, deps: FileSourceDeps) {
     this.options = options;
@@ -152,6 +160,7 @@ class FileSourceRunner implements FileSource, FollowContext {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     this.#view = deps.view;
+    this.#prepareViews = deps.prepareViews;
     this.multiline = deps.multiline;
     this.readBuffer = Buffer.allocUnsafe(options.readChunkBytes + options.maxLineBytes);
     this.#checkpointStore = new CheckpointStore(options.dataDir);
@@ -163,7 +172,7 @@ class FileSourceRunner implements FileSource, FollowContext {
       onDelivered: (progress, lines) => this.#delivered(progress, lines),
     });
     this.#discovery = new PodLogDiscovery(options, {
-      onScan: (paths) => this.#followNew(paths),
+      onScan: (paths) => this.#onScan(paths),
       onFileChanged: (path, renamed) => {
         if (this.#loop.notify(path, renamed)) return;
         const parked = this.#parked.get(path);
@@ -204,6 +213,9 @@ class FileSourceRunner implements FileSource, FollowContext {
       this.#seenPaths.add(e.path);
     }
     const paths = await this.#discovery.start();
+    // Scans while this waits are ignored (#onScan): a later scan reports their paths again.
+    if (this.#prepareViews !== undefined) await this.#prepareViews([...paths, ...[...this.#seenPaths].filter((p) => this.#discovery.acceptsPath(p))]);
+    this.#startedFollowing = true;
     // The files followed at start-up are journaled in one record, not one each (2,000 appends on a busy node).
     this.#startupJournal = [];
     for (const path of paths) this.#follow(path, true);
@@ -333,6 +345,14 @@ class FileSourceRunner implements FileSource, FollowContext {
     }
     this.metrics.filesParked.set(this.#parked.size);
     this.#journal([], del);
+  }
+
+  /** Paths found by a scan: the ones not followed yet once their views are ready (prepareViews). */
+  #onScan(paths: readonly string[]): void {
+    if (!this.#startedFollowing) return;
+    if (this.#prepareViews === undefined) return this.#followNew(paths);
+    const fresh = paths.filter((p) => !this.#followers.has(p) && !this.#parked.has(p));
+    if (fresh.length > 0) void this.#prepareViews(fresh).then(() => this.#followNew(fresh));
   }
 
   #followNew(paths: readonly string[]): void {

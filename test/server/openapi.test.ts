@@ -43,7 +43,7 @@ t.test('the document and the service agree', async (t) => {
   t.test('shape: OpenAPI 3.1, package version, every route, WebSockets as GET with 101', async (t) => {
     t.equal(doc.openapi, '3.1.0');
     t.equal(doc.info.version, pkg.version);
-    t.same(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/readyz', '/v1/enrich', '/v1/forward', '/v1/ingest', '/v1/logs', '/v1/lookup', '/v1/pods', '/v1/stream'].sort());
+    t.same(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/readyz', '/v1/enrich', '/v1/forward', '/v1/ingest', '/v1/logs', '/v1/lookup', '/v1/pods', '/v1/stream', '/v1/views'].sort());
     for (const path of ['/v1/ingest', '/v1/stream']) {
       const op = doc.paths[path]!.get!;
       t.ok(op.responses['101'], `${path}: 101 Switching Protocols`);
@@ -92,6 +92,10 @@ t.test('the document and the service agree', async (t) => {
     check('/v1/lookup', 'get', 200, JSON.parse(lookup.text));
     const unknown = await get(`${stack.url}/v1/lookup?file=/nope`);
     check('/v1/lookup', 'get', 200, JSON.parse(unknown.text));
+    const views = await post(`${stack.url}/v1/views`, JSON.stringify({ files: [fileOf(cart), '/nope'] }), { 'content-type': 'application/json' });
+    check('/v1/views', 'post', 200, JSON.parse(views.text));
+    check('/v1/views', 'post', 400, JSON.parse((await post(`${stack.url}/v1/views`, '{"files": [1]}', { 'content-type': 'application/json' })).text));
+    check('/v1/views', 'post', 415, JSON.parse((await post(`${stack.url}/v1/views`, 'x', { 'content-type': 'text/plain' })).text));
     stack.sim.delete('pods', cart.namespace, cart.name);
     await waitFor(async () => (JSON.parse((await get(`${stack.url}/v1/pods?state=retained`)).text) as { retained: number }).retained === 1, 'a retained pod');
     check('/v1/pods', 'get', 200, JSON.parse((await get(`${stack.url}/v1/pods`)).text));

@@ -4,7 +4,7 @@
  * is included again, across restarts and rotations. "Never opened" is checked for real: the
  * agent runs in this process, and /proc/self/fd lists what it has open.
  */
-import { readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import t, { type Test } from 'tap';
@@ -13,23 +13,10 @@ import { namespaceFor, podFor } from '../../src/sim/index.ts';
 import { testConfig } from '../builders/defaults.ts';
 import { testRuntime } from '../builders/runtime.ts';
 import { FAST_KUBERNETES, simulatedCluster, type PodSpec } from './cluster.ts';
-import { append, completeLines, criLine, metricValue, podDir, waitFor } from './fixtures.ts';
+import { append, completeLines, criLine, metricValue, openFiles, podDir, waitFor } from './fixtures.ts';
 
 const EXCLUDE = 'logs.kube-log-enricher.io/exclude';
 const INCLUDE = 'logs.kube-log-enricher.io/include';
-
-/** The files this process has open now. */
-function openFiles(): Set<string> {
-  const out = new Set<string>();
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      out.add(readlinkSync(`/proc/self/fd/${fd}`));
-    } catch {
-      // Closed since the listing (the directory's own descriptor, among others).
-    }
-  }
-  return out;
-}
 
 interface Saved {
   path: string;

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { createSerialisingStage, startFileSource } from '../../src/source/index.
 import { testConfig } from '../builders/defaults.ts';
 import { testRuntime } from '../builders/runtime.ts';
 import { FAST_KUBERNETES, simulatedCluster } from './cluster.ts';
-import { append, completeLines, criLine, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
+import { append, completeLines, criLine, freePort, metricValue, podDir, recordingLogger, sourceOptions, testMetrics, waitFor } from './fixtures.ts';
 
 interface Enriched {
   message: string;
@@ -89,14 +89,6 @@ t.test('agent: in-process enrichment, event bus, file sink; excluded pods are pa
   const saved = JSON.parse(readFileSync(join(root, 'data', 'checkpoints.json'), 'utf8')) as { files: { path: string; offset: number }[] };
   t.equal(saved.files.find((f) => f.path === noisy.log)?.offset, statSync(noisy.log).size, 'excluded lines are acknowledged as handled');
 });
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The enrichment service as `serve` starts it (src/runtime/service.ts), on `port`, knowing PODS. */
 async function service(t: Test, port: number, options: { token?: string; maxBodyBytes?: number } = {}) {

@@ -1,6 +1,7 @@
 /** Builders for pod log trees and small waiting helpers shared by the source tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -183,4 +184,26 @@ export function sourceEnv(t: Test, overrides: Partial<FileSourceOptions> = {}) {
       enrich: createSerialisingStage(), sink: createFileSink(out), metrics, logger,
     });
   return { root, podsDir, dataDir, out, logger, metrics, start };
+}
+
+/** The files this process has open now (what "never opened" is checked against). */
+export function openFiles(): Set<string> {
+  const out = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      out.add(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // Closed since the listing (the directory's own descriptor, among others).
+    }
+  }
+  return out;
+}
+
+/** A loopback port free now, for a service started later (or never: a service that is down). */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

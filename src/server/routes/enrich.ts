@@ -106,6 +106,18 @@ const ForwardAnswerSchema = z.object({
   errors: z.array(EventErrorSchema),
 });
 
+/** `?multiline=false` (NO_JOIN_QUERY): the client joined multi-line records itself. */
+export const MultilineQuerySchema = z.object({
+  multiline: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((value) => value !== 'false')
+    .describe(
+      '`false`: lines of pods with a multiline annotation are not joined here, because the client joined them already with the ' +
+        'rules of POST /v1/views (the bundled `source` does, so that no line waits in the service between batches). Default `true`.',
+    ),
+});
+
 const BATCH_ERRORS = {
   400: errorResponse('Malformed body (naming the line or position), a body that is not a batch, or one that does not decode as its `Content-Encoding`.'),
   401: errorResponse('Missing or wrong bearer token (when `server.authToken` is set).'),
@@ -207,9 +219,11 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
         summary: 'Enrich a batch of raw events',
         description:
           'Answers in the request type unless `Accept` asks for the other one. Consecutive partial lines of the same file and ' +
-          'stream within the request are merged into one event. Events that cannot be matched to a pod are returned with the ' +
+          'stream within the request are merged into one event, and so are the lines of a multi-line record of a pod with a ' +
+          'multiline annotation (unless `multiline=false`). Events that cannot be matched to a pod are returned with the ' +
           'identity parsed from their path and a marker saying why; events that cannot be used at all are reported per event.' +
           ENCODING_NOTE,
+        querystring: MultilineQuerySchema,
         body: BatchBodySchema,
         response: {
           200: {
@@ -222,7 +236,7 @@ export function enrichRoutes(deps: EnrichRoutesDeps): FastifyPluginAsyncZod {
       },
       handler: async (request, reply) => {
         const arrived = requestBatches.get(request);
-        const result = enrichWholeBatch(enricher, takeEvents(request), 'enrich');
+        const result = enrichWholeBatch(enricher, takeEvents(request), 'enrich', request.query.multiline);
         bus.publish(result.records);
         const format = negotiateFormat(request.headers.accept, arrived?.format ?? 'json');
         reply.header(ENRICH_HEADERS.errors, String(result.errors.length));

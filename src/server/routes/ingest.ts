@@ -8,6 +8,7 @@ import { ByteWriterPool, type Enricher } from '../../enrich/index.ts';
 import type { Metrics } from '../../metrics/index.ts';
 import { INGEST_ROUTE } from '../../protocol/index.ts';
 import { ApiError, errorResponse } from '../errors.ts';
+import { MultilineQuerySchema } from './enrich.ts';
 import type { EventBus } from '../event-bus.ts';
 import type { ByteBudget } from '../inflight-budget.ts';
 import { IngestConnection, type IngestLimits } from '../ingest-connection.ts';
@@ -34,7 +35,9 @@ const INGEST_DESCRIPTION = [
   '',
   'Consecutive partial lines of the same file and stream are merged across messages; a partial line whose final fragment does',
   'not arrive is sent after `enrichment.partialFlushTimeout`. Messages larger than `server.maxBodyBytes` close the connection',
-  'with 1009; on shutdown the service answers what it received, sends what is pending and closes with 1001.',
+  'with 1009; on shutdown the service answers what it received, sends what is pending and closes with 1001. The lines of a',
+  'multi-line record (pods with a multiline annotation) are joined per file and stream across messages, the last record sent',
+  'after `enrichment.multiline.flushTimeout` of quiet; not with `multiline=false`.',
   '',
   'Backpressure, never an error: the service stops reading from the connection while its client does not read its answers,',
   'while a message waits for room in `server.maxInflightBytes` (shared with POST /v1/enrich and /v1/forward; each message holds',
@@ -45,9 +48,12 @@ const INGEST_DESCRIPTION = [
   'With `?ack=true` every message gets exactly one answer, in order: a first line `{"ack": n, "events": k, "excluded": x,',
   '"merged": m, "errors": [...]}` (n counts the messages of the connection from 1; errors are per-event details as above),',
   'then the k enriched events as NDJSON. A message that could not be parsed gets `{"ack": n, "events": 0, "error": "...",',
-  '"details": [...]}`. Partial lines are merged all the same, but no timer flushes them: one whose final fragment is overdue',
-  'goes out with the next answer, or at shutdown in an answer with `"ack": null`. The bundled `source` uses this mode',
-  '(`source.transport: websocket`).',
+  '"details": [...]}`. Partial lines are merged and multi-line records joined all the same, but no timer flushes them (an',
+  'answer never comes unasked): a partial line whose final fragment is overdue, or a record held past',
+  '`enrichment.multiline.flushTimeout` (the last stack trace of a container that went quiet), goes out with the answer to the',
+  'next message (an empty one, `[]`, will do), or at shutdown in an answer with `"ack": null`; when the client closes, it goes',
+  'only to /v1/stream. A client that cannot send such messages joins records itself (rules from POST /v1/views) and connects',
+  'with `multiline=false`, as the bundled `source` (`source.transport: websocket`) does.',
 ].join('\n');
 
 const IngestQuerySchema = z.object({
@@ -56,6 +62,7 @@ const IngestQuerySchema = z.object({
     .optional()
     .transform((value) => value === 'true')
     .describe('`true`: one answer per message, starting with an acknowledgement line (see above).'),
+  ...MultilineQuerySchema.shape,
 });
 
 export const UpgradeResponseSchema = z.null().describe('Switching Protocols: the connection is now a WebSocket.');
@@ -92,6 +99,7 @@ export function ingestRoutes(deps: IngestRoutesDeps): FastifyPluginAsyncZod {
         metrics.wsClients.inc({ route: INGEST_ROUTE });
         const connection = new IngestConnection(socket, { enricher: deps.enricher, bus: deps.bus, writers, budget: deps.budget, log: request.log }, limits, {
           ack: request.query.ack,
+          multiline: request.query.multiline,
         });
         const forget = connections.add(connection);
         socket.on('message', (data) => connection.onMessage(data));
