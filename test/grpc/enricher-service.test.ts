@@ -15,6 +15,7 @@ import { testConfig } from '../builders/defaults.ts';
 import { criFragments, criLine, dockerLine, podLogPath } from '../builders/lines.ts';
 import { testRuntime } from '../builders/runtime.ts';
 import { waitFor } from '../builders/wait.ts';
+import { JAVA_TRACE } from '../builders/traces.ts';
 import { recipe } from '../integrations/recipes.ts';
 import { kubeConfigFor, metricValue, startSim } from '../kube/helpers.ts';
 
@@ -80,19 +81,23 @@ interface Stack {
   service: Service;
   sink: TestSink;
   file: string;
+  /** A container whose pod has the multiline annotation `java`. */
+  tracesFile: string;
   client(token?: string): EnricherClient;
   clock: { now: number };
 }
 
-async function startStack(t: Tap, server: Record<string, unknown> = {}, options: { noSink?: boolean } = {}): Promise<Stack> {
+async function startStack(t: Tap, server: Record<string, unknown> = {}, options: { noSink?: boolean; enrichment?: Record<string, unknown> } = {}): Promise<Stack> {
   const sim = await startSim(t);
   sim.create('namespaces', namespaceFor({ name: 'shop' }));
   sim.create('nodes', nodeFor({ name: 'node-a' }));
   const pod = sim.create('pods', podFor({ name: 'web-0', namespace: 'shop', labels: { app: 'web' }, containers: ['web'], seed: 5 }));
+  // Its stack traces are joined (see the multi-line test).
+  const traces = sim.create('pods', podFor({ name: 'traces-0', namespace: 'shop', containers: ['java'], annotations: { 'logs.kube-log-enricher.io/multiline': 'java' }, seed: 6 }));
   const sink = new TestSink();
   const clock = { now: Date.now() };
   const service = await startService(
-    testConfig({ server: { listen: '127.0.0.1:0', grpcListen: '127.0.0.1:0', authToken: TOKEN, ...server } }),
+    testConfig({ server: { listen: '127.0.0.1:0', grpcListen: '127.0.0.1:0', authToken: TOKEN, ...server }, enrichment: options.enrichment ?? {} }),
     testRuntime(),
     { kubeConfig: kubeConfigFor(t, sim), sink: options.noSink === true ? null : sink, now: () => clock.now },
   );
@@ -105,6 +110,7 @@ async function startStack(t: Tap, server: Record<string, unknown> = {}, options:
     sink,
     clock,
     file: podLogPath({ namespace: 'shop', pod: 'web-0', uid: pod.metadata.uid!, container: 'web' }),
+    tracesFile: podLogPath({ namespace: 'shop', pod: 'traces-0', uid: traces.metadata.uid!, container: 'java' }),
     client() {
       const client = new EnricherClientConstructor(service.grpcAddress!, grpc.credentials.createInsecure()) as unknown as EnricherClient;
       clients.push(client);
@@ -352,6 +358,36 @@ t.test('Ingest with return_events, as /v1/ingest answers: the enriched events in
   stream.call.end();
   t.equal((await stream.ended).code, grpc.status.OK, 'a half-close ends the stream with OK');
   t.same(stream.acks.slice(3).map((a) => [a.sequence, messages(a).map((e) => e.message)]), [['0', ['left open']]], 'after a last acknowledgement (sequence 0) with the partial line left open');
+});
+
+t.test('Ingest joins multi-line records across batches: a held one goes out with a later acknowledgement once overdue, or at the half-close', async (t) => {
+  const stack = await startStack(t, {}, { noSink: true, enrichment: { multiline: { flushTimeout: '1s' } } });
+  const file = stack.tracesFile;
+  let ms = Date.UTC(2026, 11, 6, 10, 0, 0);
+  const line = (message: string) => ({ file, line: criLine({ ts: new Date(++ms).toISOString(), stream: 'stderr', message }) });
+  const stream = ingest(stack.client());
+  const messages = (acks: readonly IngestAck[]) => acks.flatMap((a) => a.ndjson.toString('utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { message: string }).message));
+  // A trace split over two batches, then nothing: only time can say it is over.
+  stream.call.write({ sequence: 1, returnEvents: true, events: JAVA_TRACE.slice(0, 3).map(line) });
+  stream.call.write({ sequence: 2, returnEvents: true, events: JAVA_TRACE.slice(3).map(line) });
+  await waitFor(() => stream.acks.length === 2 || undefined, 'two acknowledgements');
+  t.same(messages(stream.acks.slice(0, 1)), [], 'nothing of the trace in the first acknowledgement: its record was held');
+  // No answer comes unasked: empty batches collect the record once flushTimeout passed.
+  let sequence = 2;
+  await waitFor(() => {
+    if (messages(stream.acks).length > 0) return true;
+    if (stream.acks.length === sequence) stream.call.write({ sequence: ++sequence, returnEvents: true, events: [] });
+    return undefined;
+  }, 'the held trace, collected by an empty batch');
+  t.same(messages(stream.acks), [JAVA_TRACE.join('\n')], 'the whole trace, one event, though it came in two batches');
+  // Another trace, held when the client half-closes: it comes in the last acknowledgement (sequence 0).
+  const before = stream.acks.length;
+  stream.call.write({ sequence: ++sequence, returnEvents: true, events: JAVA_TRACE.slice(0, 2).map(line) });
+  stream.call.end();
+  t.equal((await stream.ended).code, grpc.status.OK);
+  const last = stream.acks.at(-1);
+  t.equal(last?.sequence, '0', 'a last acknowledgement after the half-close');
+  t.same(messages(stream.acks.slice(before)), [JAVA_TRACE.slice(0, 2).join('\n')], 'the held record, flushed at the half-close');
 });
 
 t.test('Ingest without a sink: a batch for the sink ends the stream UNIMPLEMENTED; Enrich works all the same', async (t) => {
