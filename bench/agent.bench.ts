@@ -41,7 +41,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { SeededRandom } from '../src/sim/index.ts';
-import { benchPods, build, eventsOut, logPath, nodeFlags, procCpuSeconds, procKiB, startAgent, startCluster, writeLogFile, type BenchPod } from './harness.ts';
+import { agentRuntimeLabel, benchPods, build, eventsOut, logPath, nodeFlags, procCpuSeconds, procKiB, startAgent, startCluster, writeLogFile, type BenchPod } from './harness.ts';
 import { fmt, summarise } from './stats.ts';
 
 const LINES = Number(process.env.LINES ?? 2_000_000);
@@ -172,7 +172,7 @@ async function measure(root: string, inputs: readonly Input[]): Promise<void> {
       }
     }
   }
-  console.log(`\nagent end to end, the real command (${os.cpus().length} cores, shared with other work; node ${FLAGS || '(no flags)'}; median [min..max] of ${ROUNDS}):`);
+  console.log(`\nagent end to end, the real command (${os.cpus().length} cores, shared with other work; ${agentRuntimeLabel(FLAGS)}; median [min..max] of ${ROUNDS}):`);
   const perCpuSecond = new Map<string, number>();
   for (const input of inputs) {
     const outMiB = samples.get(key(input.pods, 'file'))![0]!.outputBytes / 2 ** 20;

@@ -42,6 +42,30 @@ export function nodeFlags(): string {
   return values.nodeOptions;
 }
 
+/**
+ * MALLOC_ARENA_MAX as the chart sets it (its `mallocArenaMax` value, unset when null), or as this
+ * process's environment says (MALLOC_ARENA_MAX= for glibc's default).
+ */
+export function mallocArenaMax(): string | undefined {
+  if (process.env.MALLOC_ARENA_MAX !== undefined) return process.env.MALLOC_ARENA_MAX === '' ? undefined : process.env.MALLOC_ARENA_MAX;
+  const values = parseYaml(readFileSync(join(REPO, 'helm', 'kube-log-enricher', 'values.yaml'), 'utf8')) as { mallocArenaMax?: number | null };
+  return values.mallocArenaMax == null ? undefined : String(values.mallocArenaMax);
+}
+
+/** The environment of a product process as the chart's container has it: no NODE_OPTIONS (the flags go on the command line), its MALLOC_ARENA_MAX. */
+export function chartEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+  delete env.MALLOC_ARENA_MAX;
+  const arenas = mallocArenaMax();
+  if (arenas !== undefined) env.MALLOC_ARENA_MAX = arenas;
+  return env;
+}
+
+/** How the agent runs, for a benchmark's heading: its V8 flags and MALLOC_ARENA_MAX. */
+export function agentRuntimeLabel(flags: string): string {
+  return `node ${flags || '(no flags)'}, MALLOC_ARENA_MAX ${mallocArenaMax() ?? '(glibc default)'}`;
+}
+
 /** npm run build (of `project`, this checkout by default): the benchmarks run dist/, as the image does. */
 export function build(project = REPO): void {
   const r = spawnSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(project, 'tsconfig.build.json')], { stdio: 'inherit' });
@@ -236,7 +260,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentProcess> {
     // AGENT_SET="source.batchMaxWait=75ms,...": settings to compare (each a --set of its own).
     ...(process.env.AGENT_SET ?? '').split(',').filter((kv) => kv !== '').flatMap((kv) => ['--set', kv]),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', o.stdout ?? 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', o.stdout ?? 'ignore', 'pipe'], env: chartEnv() });
   let log = '';
   const watchers = new Set<() => void>();
   child.stderr!.setEncoding('utf8');

@@ -17,7 +17,7 @@
  */
 import { join } from 'node:path';
 import os from 'node:os';
-import { attachReader, build, cpuMark, cpuPercent, envList, nodeFlags, openFifo, prepareRig, sleep, startAgent, stopAgent } from './harness.ts';
+import { agentRuntimeLabel, attachReader, build, cpuMark, cpuPercent, envList, nodeFlags, openFifo, prepareRig, sleep, startAgent, stopAgent } from './harness.ts';
 import { fmt, summarise } from './stats.ts';
 
 const FILES = envList('FILES', '20,2000');
@@ -71,7 +71,7 @@ async function runCase(files: number, run: string): Promise<Sample> {
 }
 
 build();
-console.log(`idle: ${PRELINES} lines per file read first, then ${IDLE} s measured after ${SETTLE} s; node ${FLAGS || '(no flags)'}`);
+console.log(`idle: ${PRELINES} lines per file read first, then ${IDLE} s measured after ${SETTLE} s; ${agentRuntimeLabel(FLAGS)}`);
 const samples = new Map<number, Sample[]>(FILES.map((f) => [f, []]));
 for (let r = 1; r <= ROUNDS; r++) {
   for (const files of FILES) {

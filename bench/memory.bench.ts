@@ -1,7 +1,8 @@
 /**
  * The memory envelope on a busy node (issue #11 point 4): PODS pods x LINES_PER_POD lines
  * (default 2,000 x 500 = 1,000,000 marked CRI lines, written before the agent starts), the real
- * `kube-log-enricher agent` from dist/ with the Helm chart's NODE_OPTIONS (bench/harness.ts),
+ * `kube-log-enricher agent` from dist/ with the Helm chart's NODE_OPTIONS and MALLOC_ARENA_MAX
+ * (bench/harness.ts),
  * reading them all from the beginning into
  *   (a) `file`: a file sink (done when its metrics count every line enriched, or the file stopped
  *       growing for STALL seconds); the file is then read by bench/sink-reader.ts;
@@ -21,12 +22,13 @@
  * Environment: PODS (default 2000), LINES_PER_POD (default 500), SINKS (default file,pipe),
  * ROUNDS (default 3, the sinks alternating), SLOW_BYTES (default 1048576), SLOW_MS (default 50),
  * STALL (seconds, default 30), TIMEOUT (seconds per run, default 600), MESSAGE_BYTES (default
- * 150), NODE_FLAGS (the agent's V8 flags instead of the chart's; NODE_FLAGS= for none), AGENT_SET
+ * 150), NODE_FLAGS (the agent's V8 flags instead of the chart's; NODE_FLAGS= for none), MALLOC_ARENA_MAX
+ * (instead of the chart's; MALLOC_ARENA_MAX= for glibc's default), AGENT_SET
  * ("source.maxBufferedBytes=8MiB,...": settings passed to the agent, one --set each).
  */
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { attachReader, build, eventsOut, heapOutOfMemory, nodeFlags, openFifo, prepareRig, sleep, startAgent, startReader, type AgentProcess, type Reader, type ReaderReport, type Rig } from './harness.ts';
+import { agentRuntimeLabel, attachReader, build, eventsOut, heapOutOfMemory, nodeFlags, openFifo, prepareRig, sleep, startAgent, startReader, type AgentProcess, type Reader, type ReaderReport, type Rig } from './harness.ts';
 import { fmt, summarise } from './stats.ts';
 
 const PODS = Number(process.env.PODS ?? 2000);
@@ -138,7 +140,7 @@ function line(s: Sample): string {
 const rig = await prepareRig('memory-bench', PODS, LINES_PER_POD, MESSAGE_BYTES);
 try {
   build();
-  console.log(`memory envelope: ${fmt(PODS)} pods x ${fmt(LINES_PER_POD)} lines = ${fmt(EXPECTED)} lines; node ${FLAGS || '(no flags)'}; slow pipe: ${fmt(SLOW_BYTES / 2 ** 20, 2)} MiB every ${SLOW_MS} ms`);
+  console.log(`memory envelope: ${fmt(PODS)} pods x ${fmt(LINES_PER_POD)} lines = ${fmt(EXPECTED)} lines; ${agentRuntimeLabel(FLAGS)}; slow pipe: ${fmt(SLOW_BYTES / 2 ** 20, 2)} MiB every ${SLOW_MS} ms`);
   const samples: Sample[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
     for (const sink of SINKS) {

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 export { REPO, freePort, procCpuSeconds, procKiB } from './harness.ts';
 import { dirname, join } from 'node:path';
-import { REPO, build as buildProject, nodeFlags } from './harness.ts';
+import { REPO, build as buildProject, chartEnv, nodeFlags } from './harness.ts';
 
 /** The installed entry point, running the compiled dist/ as the container image does (not the .ts sources through type stripping). */
 export const CLI = process.env.BENCH_CLI ?? join(REPO, 'bin', 'kube-log-enricher.js');
@@ -33,7 +33,7 @@ export interface CommandProcess {
 export function runCommand(args: readonly string[], flags = nodeFlags()): CommandProcess {
   const child = spawn(process.execPath, [...flags.split(' ').filter((f) => f !== ''), CLI, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
+    env: chartEnv(),
   });
   let log = '';
   let listeningAt: number | undefined;

@@ -44,7 +44,7 @@
  * AGENT_SET ("source.batchMaxWait=75ms,...": settings passed to the agent, one --set each, to
  * compare a setting A/B), NO_BUILD (set: use dist/ as it is, e.g. with probes added by hand).
  */
-import { attachReader, build, cpuMark, cpuPercent, envList, monoMicros, nodeFlags, openFifo, prepareRig, runWriter, sleep, startAgent, stopAgent, type ReaderReport } from './harness.ts';
+import { agentRuntimeLabel, attachReader, build, cpuMark, cpuPercent, envList, monoMicros, nodeFlags, openFifo, prepareRig, runWriter, sleep, startAgent, stopAgent, type ReaderReport } from './harness.ts';
 import { join } from 'node:path';
 import os from 'node:os';
 import { fmt, summarise } from './stats.ts';
@@ -152,7 +152,7 @@ function line(s: Sample): string {
 if (process.env.NO_BUILD === undefined) build();
 const cases = PODS.flatMap((pods) => RATES.map((rate) => ({ pods, rate, key: `${fmt(rate)} lines/s over ${pods} pods` })));
 const samples = new Map<string, Sample[]>(cases.map((c) => [c.key, []]));
-console.log(`steady tailing: ${SECONDS} s measured after ${RATES.map((r) => `${fmt(warmupSeconds(r))} s`).join(' / ')} of warm-up, ${MESSAGE_BYTES}-byte messages, ${ROUNDS} round(s); node ${FLAGS || '(no flags)'}`);
+console.log(`steady tailing: ${SECONDS} s measured after ${RATES.map((r) => `${fmt(warmupSeconds(r))} s`).join(' / ')} of warm-up, ${MESSAGE_BYTES}-byte messages, ${ROUNDS} round(s); ${agentRuntimeLabel(FLAGS)}`);
 for (let r = 1; r <= ROUNDS; r++) {
   for (const c of cases) {
     const s = await runCase(c.pods, c.rate, `${r}-${c.pods}-${c.rate}`);

@@ -348,8 +348,8 @@ t.test('probes and ports: /healthz and /readyz on the container port the Service
   }
 });
 
-t.test('env: only real config variables (and Node\'s NODE_OPTIONS); node and pod identity from the downward API', async (t) => {
-  const valid = new Set([...configEnvNames(), 'NODE_OPTIONS']);
+t.test('env: only real config variables (and Node\'s NODE_OPTIONS, glibc\'s MALLOC_ARENA_MAX); node and pod identity from the downward API', async (t) => {
+  const valid = new Set([...configEnvNames(), 'NODE_OPTIONS', 'MALLOC_ARENA_MAX']);
   for (const { name, rendered } of renders) {
     for (const c of podSpec(rendered).containers) {
       for (const variable of c.env ?? []) t.ok(valid.has(variable.name), `${name}/${c.name}: ${variable.name} is a config variable`);
@@ -359,6 +359,8 @@ t.test('env: only real config variables (and Node\'s NODE_OPTIONS); node and pod
       t.equal(byName.get('POD_UID')?.valueFrom?.fieldRef?.fieldPath, 'metadata.uid', `${name}/${c.name}: POD_UID`);
       t.notOk([...byName.values()].some((v) => /TOKEN$/.test(v.name)), `${name}/${c.name}: no token in the environment, only token files`);
       t.equal(byName.get('NODE_OPTIONS')?.value, rendered.values.nodeOptions, `${name}/${c.name}: NODE_OPTIONS from nodeOptions`);
+      const arenas = (rendered.values as { mallocArenaMax?: number | null }).mallocArenaMax;
+      t.equal(byName.get('MALLOC_ARENA_MAX')?.value, arenas == null ? undefined : String(arenas), `${name}/${c.name}: MALLOC_ARENA_MAX from mallocArenaMax`);
     }
   }
 });
