@@ -4,12 +4,20 @@
  * either relies on, these fail, rather than the trim silently stopping to work.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'kube-log-enricher.js');
+/** src/<path>.ts as a URL (the tests run the sources; dist/ is built for the image and benchmarks only). */
+const source = (path: string): string => pathToFileURL(join(root, 'src', `${path}.ts`)).href;
+/**
+ * The entry point's own text, bin/kube-log-enricher.js, with its `../dist/X.js` imports pointed at
+ * src/X.ts: the same steps in the same order, on the sources.
+ */
+const bin = join(t.testdir(), 'kube-log-enricher.mjs');
+writeFileSync(bin, readFileSync(join(root, 'bin', 'kube-log-enricher.js'), 'utf8').replace(/'\.\.\/dist\/([^']+)\.js'/g, (_, path: string) => JSON.stringify(source(path))));
 
 interface Loaded {
   /** Node's bundled undici (internal/deps/undici/undici) was loaded. */
@@ -42,6 +50,13 @@ function run(args: string[]): { loaded: Loaded; stdout: string } {
   return { loaded: JSON.parse(line.slice('RESULT '.length)) as Loaded, stdout: r.stdout };
 }
 
+t.test('the entry point imports what it imports from dist/ (the rewrite above saw every import)', async (t) => {
+  const text = readFileSync(bin, 'utf8');
+  t.notMatch(text, /'\.\.\/dist\//, 'no import left pointing at dist/');
+  t.match(text, /src\/boot\/http-exports\.ts/);
+  t.match(text, /src\/cli\/main\.ts/);
+});
+
 t.test('the command loads neither Node\'s bundled undici nor zod\'s 64 locales, and still works', async (t) => {
   const { loaded, stdout } = run([bin, '--version']);
   t.match(stdout, /^\d+\.\d+\.\d+/, 'the CLI ran');
@@ -53,7 +68,7 @@ t.test('the command loads neither Node\'s bundled undici nor zod\'s 64 locales, 
 
 t.test('the same graph without the trims does load them: the checks above can see what they check', async (t) => {
   // Loading the CLI module directly, as the entry point did before src/boot/ existed.
-  const main = new URL('../../dist/cli/main.js', import.meta.url).href;
+  const main = source('cli/main');
   const { loaded, stdout } = run(['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(main)}); process.exitCode = await main(['--version']);`]);
   t.match(stdout, /^\d+\.\d+\.\d+/, 'the CLI ran');
   t.equal(loaded.undici, true, 'an ES import of node:http loads the bundled undici');
@@ -62,7 +77,7 @@ t.test('the same graph without the trims does load them: the checks above can se
 
 t.test('zod, loaded through the trim, validates and reports errors in English', async (t) => {
   const script = `
-    const { importSlim } = await import(${JSON.stringify(new URL('../../dist/boot/slim-imports.js', import.meta.url).href)});
+    const { importSlim } = await import(${JSON.stringify(source('boot/slim-imports'))});
     const { z } = await importSlim(() => import('zod'));
     const r = z.object({ port: z.number().int() }).safeParse({ port: 'x' });
     console.log(JSON.stringify({ ok: r.success, message: r.error?.issues[0]?.message, en: typeof z.locales.en, fr: typeof z.locales.fr }));`;
