@@ -133,8 +133,12 @@ t.test('the live-tail page against the demo', { skip: chromiumMissing() }, async
     const namespace = web.namespace;
     await applyFilters(page, { namespace });
     await page.waitForFunction((ns) => new URL(location.href).searchParams.get('namespace') === ns, namespace);
-    await page.waitForFunction(() => document.querySelectorAll('#spacer .row.event:not([hidden])').length >= 2);
-    const rows = (await visibleRows(page)).filter((r) => r.kind === 'event');
+    // Rows shown before the filter took effect may still be there for a moment: wait for the list
+    // the filter gives (it is cleared and refilled), then look at it.
+    const rows = await waitFor(async () => {
+      const events = (await visibleRows(page)).filter((r) => r.kind === 'event');
+      return events.length >= 2 && events.every((r) => r.where.startsWith(`${namespace}/`)) ? events : undefined;
+    }, `at least 2 events, all of ${namespace}`, CAP_MS);
     t.ok(rows.length >= 2, `events of ${namespace} (${rows.length})`);
     t.same(rows.filter((r) => !r.where.startsWith(`${namespace}/`)), [], `only ${namespace}`);
   });
@@ -147,10 +151,14 @@ t.test('the live-tail page against the demo', { skip: chromiumMissing() }, async
     await applyFilters(page, { labelSelector: 'app=web' });
     await page.waitForSelector('#filter-error', { state: 'hidden' });
     await page.waitForFunction(() => new URL(location.href).searchParams.get('labelSelector') === 'app=web');
-    await page.waitForFunction(() => document.querySelectorAll('#spacer .row.event:not([hidden])').length >= 2);
-    const rows = (await visibleRows(page)).filter((r) => r.kind === 'event');
-    const webPods = new Set((await api<{ pods: PodRow[] }>(url, '/v1/pods?labelSelector=app%3Dweb')).pods.map((p) => `${p.namespace}/${p.name}`));
-    t.same(rows.filter((r) => !webPods.has(r.where.split('/').slice(0, 2).join('/'))), [], 'only pods labelled app=web');
+    // As above: the rows of the previous filter may still show for a moment.
+    const podOf = (r: { where: string }): string => r.where.split('/').slice(0, 2).join('/');
+    const { rows, webPods } = await waitFor(async () => {
+      const events = (await visibleRows(page)).filter((r) => r.kind === 'event');
+      const pods = new Set((await api<{ pods: PodRow[] }>(url, '/v1/pods?labelSelector=app%3Dweb')).pods.map((p) => `${p.namespace}/${p.name}`));
+      return events.length >= 2 && events.every((r) => pods.has(podOf(r))) ? { rows: events, webPods: pods } : undefined;
+    }, 'at least 2 events, all of pods labelled app=web', CAP_MS);
+    t.same(rows.filter((r) => !webPods.has(podOf(r))), [], 'only pods labelled app=web');
   });
 
   await t.test('a shared URL restores the filters', async (t) => {
