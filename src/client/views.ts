@@ -11,7 +11,7 @@
  * counted (source_view_failures_total).
  */
 import type { FileView } from '../enrich/index.ts';
-import { isRuleError, parseMultilineRule, type MultilineRule } from '../multiline/index.ts';
+import { MultilineRuleCache, type MultilineRule } from '../multiline/index.ts';
 import { JSON_TYPE, MAX_VIEW_FILES, VIEWS_ROUTE, ViewsAnswerSchema, type FileViewAnswer } from '../protocol/index.ts';
 import { bodySnippet, createKeepAliveAgent, redactUrl, sendRequest } from '../sink/index.ts';
 import { serviceUrl, type RemoteStageOptions } from './options.ts';
@@ -22,8 +22,6 @@ const FOLLOW: FileView = { excluded: false, multiline: undefined };
 const ASK_TIMEOUT_MS = 5_000;
 /** JSON bytes per request, well under the default server.maxBodyBytes (8 MiB). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
-/** Distinct annotation values remembered compiled; past it the cache starts over (as MultilineAnnotations). */
-const MAX_RULES = 256;
 /** A path the file source has not asked about for this long is forgotten (a container gone long ago). */
 const FORGET_MS = 60 * 60 * 1000;
 
@@ -51,8 +49,10 @@ export class ServiceViews {
   readonly #options: ServiceViewsOptions;
   readonly #timeoutMs: number;
   readonly #entries = new Map<string, Entry>();
-  /** Compiled rules by annotation value (a handful of distinct values on a node). */
-  readonly #rules = new Map<string, FileView>();
+  /** Rule values compiled once each. */
+  readonly #rules = new MultilineRuleCache();
+  /** One view per rule: answers for thousands of files share a handful. */
+  readonly #views = new WeakMap<MultilineRule, FileView>();
   /** Paths the file source asked for that were not known: asked about at the next turn. */
   readonly #missed = new Set<string>();
   readonly #closing = new AbortController();
@@ -233,16 +233,16 @@ export class ServiceViews {
   }
 
   #viewOf(answer: FileViewAnswer): FileView {
-    if (answer.multiline === null) return answer.excluded ? EXCLUDED : FOLLOW;
-    let view = this.#rules.get(answer.multiline);
+    if (answer.excluded) return EXCLUDED;
+    if (answer.multiline === null) return FOLLOW;
+    const { rule } = this.#rules.compile(answer.multiline);
+    if (typeof rule === 'string') return FOLLOW;
+    let view = this.#views.get(rule);
     if (view === undefined) {
-      const parsed = parseMultilineRule(answer.multiline);
-      const rule: MultilineRule | undefined = isRuleError(parsed) ? undefined : parsed;
       view = { excluded: false, multiline: rule };
-      if (this.#rules.size >= MAX_RULES) this.#rules.clear();
-      this.#rules.set(answer.multiline, view);
+      this.#views.set(rule, view);
     }
-    return answer.excluded ? EXCLUDED : view;
+    return view;
   }
 }
 

@@ -10,6 +10,25 @@ import { isRuleError, parseMultilineRule, type MultilineRule } from './rules.ts'
 /** Distinct annotation values remembered; past it the cache starts over. */
 const MAX_VALUES = 256;
 
+/**
+ * Rule values (`java`, a regex...) compiled once each: a node has a handful of distinct ones. The
+ * service's annotations and the `source`'s answers from POST /v1/views both compile through one.
+ */
+export class MultilineRuleCache {
+  readonly #compiled = new Map<string, MultilineRule | string>();
+
+  /** The rule of `value`, or the reason it cannot be used (a string); `fresh` when this is its first compilation. */
+  compile(value: string): { rule: MultilineRule | string; fresh: boolean } {
+    const known = this.#compiled.get(value);
+    if (known !== undefined) return { rule: known, fresh: false };
+    const parsed = parseMultilineRule(value);
+    if (this.#compiled.size >= MAX_VALUES) this.#compiled.clear();
+    const rule = isRuleError(parsed) ? parsed.error : parsed;
+    this.#compiled.set(value, rule);
+    return { rule, fresh: true };
+  }
+}
+
 export interface InvalidMultilineAnnotation {
   annotation: string;
   value: string;
@@ -18,7 +37,7 @@ export interface InvalidMultilineAnnotation {
 
 export class MultilineAnnotations {
   readonly annotation: string;
-  readonly #compiled = new Map<string, MultilineRule | string>();
+  readonly #rules = new MultilineRuleCache();
   /** Called once per distinct unusable value. */
   readonly #onInvalid: (invalid: InvalidMultilineAnnotation) => void;
   /** Called each time a pod's metadata carries an unusable value (a counter). */
@@ -35,14 +54,8 @@ export class MultilineAnnotations {
     const key = container === undefined || annotations[`${this.annotation}-${container}`] === undefined ? this.annotation : `${this.annotation}-${container}`;
     const value = annotations[key];
     if (value === undefined) return undefined;
-    let rule = this.#compiled.get(value);
-    if (rule === undefined) {
-      const parsed = parseMultilineRule(value);
-      if (this.#compiled.size >= MAX_VALUES) this.#compiled.clear();
-      rule = isRuleError(parsed) ? parsed.error : parsed;
-      this.#compiled.set(value, rule);
-      if (typeof rule === 'string') this.#onInvalid({ annotation: key, value, error: rule });
-    }
+    const { rule, fresh } = this.#rules.compile(value);
+    if (fresh && typeof rule === 'string') this.#onInvalid({ annotation: key, value, error: rule });
     if (typeof rule === 'string') {
       this.#onIgnored();
       return undefined;

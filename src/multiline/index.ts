@@ -3,5 +3,5 @@ export { END, TEST_CHARS, hasNestedQuantifier, isRuleError, parseMultilineRule, 
 export type { MultilineRule, RuleError, Transition } from './rules.ts';
 export { MultilineJoiner } from './joiner.ts';
 export type { JoinEnd, JoinLine, JoinStats, JoinedEvent, MultilineJoinerOptions } from './joiner.ts';
-export { MultilineAnnotations } from './annotation.ts';
+export { MultilineAnnotations, MultilineRuleCache } from './annotation.ts';
 export type { InvalidMultilineAnnotation } from './annotation.ts';

@@ -126,15 +126,14 @@ export function shuttingDown(): ApiError {
   );
 }
 
-export function unsupportedMediaType(): ApiError {
-  return new ApiError(415, 'unsupported_media_type', 'unsupported Content-Type', [
-    {
-      field: 'content-type',
-      message:
-        'send application/json ({"events": [...]} or a JSON array) or application/x-ndjson (one event per line; also accepted as ' +
-        'application/ndjson, application/jsonl, application/json-lines, application/x-jsonlines)',
-    },
-  ]);
+/** What the batch routes take (the default hint of unsupportedMediaType). */
+const BATCH_MEDIA_TYPES =
+  'send application/json ({"events": [...]} or a JSON array) or application/x-ndjson (one event per line; also accepted as ' +
+  'application/ndjson, application/jsonl, application/json-lines, application/x-jsonlines)';
+
+/** 415, its detail naming the content-type field with `hint`: what the route takes. */
+export function unsupportedMediaType(hint = BATCH_MEDIA_TYPES): ApiError {
+  return new ApiError(415, 'unsupported_media_type', 'unsupported Content-Type', [{ field: 'content-type', message: hint }]);
 }
 
 export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {

@@ -16,7 +16,7 @@ import { ExportRefusedError, LogsReceiver } from '../../otlp/receiver.ts';
 import type { LogsRequest, RpcStatus } from '../../otlp/types.ts';
 import type { Sink } from '../../sink/types.ts';
 import { installContentDecoding, SUPPORTED_CONTENT_ENCODINGS } from '../content-encoding.ts';
-import { ApiError, toApiError } from '../errors.ts';
+import { ApiError, toApiError, unsupportedMediaType } from '../errors.ts';
 import { installInflightBudget, type ByteBudget } from '../inflight-budget.ts';
 import { withResponseHeaders } from '../openapi.ts';
 
@@ -119,11 +119,7 @@ function sendStatus(reply: FastifyReply, request: FastifyRequest, error: ApiErro
   return send(reply, answersProtobuf(request), toOtlpJson(status), (proto) => proto.encodeStatus(status));
 }
 
-function unsupportedMediaType(): ApiError {
-  return new ApiError(415, 'unsupported_media_type', 'unsupported Content-Type', [
-    { field: 'content-type', message: `OTLP/HTTP takes ${PROTOBUF_TYPE} (protobuf) or ${JSON_TYPE} (OTLP/JSON)` },
-  ]);
-}
+const OTLP_MEDIA_TYPES = `OTLP/HTTP takes ${PROTOBUF_TYPE} (protobuf) or ${JSON_TYPE} (OTLP/JSON)`;
 
 function malformed(err: ProtocolError | SyntaxError): ApiError {
   const field = err instanceof ProtocolError ? (err.field ?? 'body') : 'body';
@@ -151,7 +147,7 @@ export function otlpRoutes(deps: OtlpRoutesDeps): FastifyPluginAsyncZod {
     // Read whole (a protobuf message is not decoded in parts); Fastify stops at maxBodyBytes with a 413.
     app.addContentTypeParser([PROTOBUF_TYPE, JSON_TYPE], { parseAs: 'buffer', bodyLimit: deps.maxBodyBytes }, (_request, body, done) => done(null, body));
     app.setErrorHandler(async (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-      const error = (err as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType() : toApiError(err, deps.maxBodyBytes);
+      const error = (err as Partial<FastifyError>).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType(OTLP_MEDIA_TYPES) : toApiError(err, deps.maxBodyBytes);
       if (error.code === 'internal') request.log.error({ err }, 'OTLP request failed');
       return sendStatus(reply, request, error);
     });

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Enricher } from '../../enrich/index.ts';
 import { JSON_TYPE, MAX_VIEW_FILES, VIEWS_ROUTE, ViewsAnswerSchema, ViewsRequestSchema, type ViewsAnswer } from '../../protocol/index.ts';
-import { ApiError, errorResponse } from '../errors.ts';
+import { ApiError, errorResponse, unsupportedMediaType } from '../errors.ts';
 
 export interface ViewsRoutesDeps {
   enricher: Enricher;
@@ -14,11 +14,6 @@ export interface ViewsRoutesDeps {
   maxBodyBytes: number;
 }
 
-function notJson(): ApiError {
-  return new ApiError(415, 'unsupported_media_type', 'unsupported Content-Type', [
-    { field: 'content-type', message: 'send application/json: {"files": ["/var/log/pods/...", ...]}' },
-  ]);
-}
 
 export function viewsRoutes(deps: ViewsRoutesDeps): FastifyPluginAsyncZod {
   const { enricher } = deps;
@@ -31,7 +26,7 @@ export function viewsRoutes(deps: ViewsRoutesDeps): FastifyPluginAsyncZod {
         done(new ApiError(400, 'malformed_body', 'request body is not JSON', [{ field: 'body', message: (err as Error).message }]), undefined);
       }
     });
-    app.addContentTypeParser('*', (_request, _payload, done) => done(notJson(), undefined));
+    app.addContentTypeParser('*', (_request, _payload, done) => done(unsupportedMediaType('send application/json: {"files": ["/var/log/pods/...", ...]}'), undefined));
 
     app.route({
       method: 'POST',
